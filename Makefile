@@ -1,0 +1,32 @@
+# reportchain — `make demo` runs a whole cycle for a sample county; `make test` runs the tests.
+VENV  := .venv
+STAMP := $(VENV)/.installed
+UV    := python3 -m uv
+
+.PHONY: install demo test lint bench lock clean
+
+install: $(STAMP)
+
+# The environment is locked in requirements.lock (hashes, no index URLs); uv installs it in seconds.
+$(STAMP): pyproject.toml requirements.lock
+	@$(UV) --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) venv --quiet --allow-existing --python python3 $(VENV)
+	$(UV) pip sync --quiet --compile-bytecode --python $(VENV) requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(VENV) --no-deps -e .
+	@touch $(STAMP)
+
+demo: install
+	$(VENV)/bin/reportchain demo
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+lock:
+	$(UV) pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache reportchain.db mail

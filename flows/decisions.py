@@ -1,0 +1,75 @@
+"""Record a reviewer's decision on a round: approve moves on, return goes back to drafting.
+
+The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice)
+commit together. Recording the same decision on the same round again changes nothing.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from sqlmodel import Session
+
+from flows.stages import enter_stage, find_report, move, open_round_of, recipients, report_context
+from models.chain import Event, Refused
+from models.db import session_scope, utcnow
+from models.tables import Person, Report, ReportVersion, ReviewRound
+from notifications.outbox import enqueue
+from reportchain.settings import Settings, load_settings
+
+DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
+
+
+def round_to_decide(session: Session, ref: str) -> ReviewRound:
+    """The open round of a report at its current stage, for a decision given by phone or CLI."""
+    report = find_report(session, ref)
+    rnd = open_round_of(session, report)
+    if rnd is None:
+        raise Refused("no_open_round", ref=report.ref, stage=report.stage)
+    return rnd
+
+
+def record_decision(session: Session, settings: Settings, round_id: int, decision: str, *,
+                    comment: str = "", via: str, actor: str) -> bool:
+    """Apply the decision; False when this very decision was already recorded (nothing done)."""
+    if decision not in DECISIONS:
+        raise Refused("unknown_decision", decision=decision)
+    rnd = session.get(ReviewRound, round_id)
+    if rnd is None:
+        raise Refused("unknown_round", round_id=round_id)
+    report = session.get(Report, rnd.report_id)
+    if rnd.decision is not None:
+        if rnd.decision == decision:
+            return False
+        raise Refused("round_already_decided", ref=report.ref, decision=rnd.decision)
+    if decision == "return" and not comment.strip():
+        raise Refused("return_needs_comment", ref=report.ref)
+    if report.stage != rnd.stage:
+        raise Refused("round_closed", ref=report.ref, stage=report.stage)
+
+    rnd.decision, rnd.comment = decision, comment.strip() or None
+    rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor
+    session.add(rnd)
+    move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
+    reviewer = session.get(Person, rnd.reviewer_id)
+    version = session.get(ReportVersion, rnd.version_id)
+    enqueue(
+        session, settings,
+        key=f"receipt:{rnd.id}",
+        kind="receipt",
+        to=recipients([reviewer]),
+        report_id=report.id,
+        in_reply_to=rnd.prompt_message_id,
+        context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version},
+    )
+    enter_stage(session, settings, report, version, returned_by=rnd if decision == "return" else None)
+    return True
+
+
+@flow(name="record-decision")
+def record_decision_flow(round_id: int, decision: str, comment: str = "", via: str = "phone",
+                         actor: str = "coordinator") -> dict:
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        applied = record_decision(session, settings, round_id, decision, comment=comment, via=via, actor=actor)
+        report = session.get(Report, session.get(ReviewRound, round_id).report_id)
+        return {"ref": report.ref, "applied": applied, "stage": report.stage}

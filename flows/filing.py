@@ -1,0 +1,62 @@
+"""File an approved report upward: the filing mail (To + Cc, document attached) goes through the
+outbox, and the report becomes `filed` once delivery has accepted that mail."""
+
+from __future__ import annotations
+
+from prefect import flow
+from sqlmodel import Session, select
+
+from flows.stages import audit, chain_of, latest_version, move, report_context
+from models.chain import Event, Refused, StageKind, stage_def
+from models.db import session_scope
+from models.tables import OutboxMessage, Report, Unit
+from notifications.outbox import enqueue
+from reportchain.settings import Settings, load_settings
+
+
+def split_addrs(value: str) -> list[str]:
+    return [a.strip() for a in value.replace(";", ",").split(",") if a.strip()]
+
+
+def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:
+    """Write the filing mail for the approved version (once per version)."""
+    if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILING:
+        raise Refused("not_ready_to_file", ref=report.ref, stage=report.stage)
+    unit = session.get(Unit, report.unit_id)
+    version = latest_version(session, report.id)
+    key = f"filing:{report.id}:{version.id}"
+    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first() is None:
+        audit(session, report, actor, "filing_written", version=version.number, to=unit.filing_to)
+    return enqueue(
+        session, settings,
+        key=key,
+        kind="filing",
+        to=split_addrs(unit.filing_to),
+        cc=split_addrs(unit.filing_cc),
+        report_id=report.id,
+        attachment_version_id=version.id,
+        context={**report_context(session, report), "version": version},
+    )
+
+
+def confirm_filings(session: Session) -> list[str]:
+    """Reports still at a filing stage whose filing mail was delivered become `filed` (one query)."""
+    query = (
+        select(Report, OutboxMessage)
+        .join(OutboxMessage, OutboxMessage.report_id == Report.id)
+        .where(OutboxMessage.kind == "filing", OutboxMessage.status == "sent", Report.stage == "filing")
+    )
+    moved = []
+    for report, mail in session.exec(query):
+        move(session, report, Event.FILING_SENT, actor="system", message_id=mail.message_id)
+        moved.append(report.ref)
+    return moved
+
+
+@flow(name="file-report")
+def file_report_flow(report_id: int, actor: str = "coordinator") -> dict:
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        report = session.get(Report, report_id)
+        mail = file_report(session, settings, report, actor)
+        return {"ref": report.ref, "message_id": mail.message_id}

@@ -1,0 +1,168 @@
+"""The one place where a report changes stage, and what entering a stage does.
+
+`move` applies the chain rules, checks the row version and writes the audit event; entering a
+review stage opens a round and writes the reviewer's prompt; a return tells the drafters. All of
+it happens in the caller's transaction, so a stage change and its mails commit together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
+from models.db import utcnow
+from models.tables import (
+    Assignment,
+    AuditEvent,
+    Cycle,
+    Person,
+    Report,
+    ReportVersion,
+    ReviewRound,
+    Unit,
+)
+from notifications.outbox import Recipient, enqueue
+from reportchain.settings import Settings
+
+REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
+
+
+def chain_of(session: Session, report: Report) -> tuple[StageDef, ...]:
+    return get_chain(session.get(Unit, report.unit_id).chain)
+
+
+def people_with_role(session: Session, unit_id: int, role: Role) -> list[Person]:
+    query = (
+        select(Person)
+        .join(Assignment, Assignment.person_id == Person.id)
+        .where(Assignment.unit_id == unit_id, Assignment.role == role.value)
+        .order_by(Assignment.id)
+    )
+    return list(session.exec(query))
+
+
+def recipients(people: Sequence[Person]) -> list[Recipient]:
+    return [Recipient(p.name, p.email) for p in people]
+
+
+def audit(session: Session, report: Report | None, actor: str, action: str, **detail) -> None:
+    session.add(
+        AuditEvent(
+            report_id=report.id if report else None,
+            actor=actor,
+            action=action,
+            from_stage=detail.pop("from_stage", None),
+            to_stage=detail.pop("to_stage", None),
+            detail=detail,
+        )
+    )
+
+
+def move(session: Session, report: Report, event: Event, *, actor: str, **detail) -> str:
+    """Apply `event` to the report or raise Refused; returns the stage it left."""
+    t = transition(chain_of(session, report), report.stage, event)
+    if not t.allowed:
+        raise Refused.from_transition(t)
+    left = report.stage
+    report.stage, report.updated_at = t.to_stage, utcnow()
+    session.add(report)
+    audit(session, report, actor, event.value, from_stage=left, to_stage=t.to_stage, **detail)
+    session.flush()  # the row-version check happens here: a racing writer gets StaleDataError
+    return left
+
+
+def report_context(session: Session, report: Report) -> dict:
+    unit = session.get(Unit, report.unit_id)
+    cycle = session.get(Cycle, report.cycle_id)
+    return {"report": report, "unit": unit, "cycle": cycle, "due": cycle.due_for(report.stage)}
+
+
+def hash_reply_code(code: str, *, ref: str, stage: str, number: int, reviewer: str, version_id: int) -> str:
+    """The stored form of a 审核码: bound to the reviewer, the round and the version."""
+    material = f"{ref}|{stage}|{number}|{reviewer.lower()}|{version_id}|{code.upper()}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def open_round(session: Session, settings: Settings, report: Report, version: ReportVersion) -> ReviewRound:
+    """Entering a review stage: a round for its reviewer and the prompt with the version attached."""
+    stage = stage_def(chain_of(session, report), report.stage)
+    reviewers = people_with_role(session, report.unit_id, stage.actor)
+    if not reviewers:
+        unit = session.get(Unit, report.unit_id)
+        raise Refused("missing_role", unit=unit.name, role=stage.actor.value)
+    reviewer = reviewers[0]
+    number = 1 + session.exec(
+        select(func.count()).where(ReviewRound.report_id == report.id, ReviewRound.stage == stage.name)
+    ).one()
+    code = "".join(secrets.choice(REPLY_CODE_ALPHABET) for _ in range(6))
+    rnd = ReviewRound(
+        report_id=report.id,
+        stage=stage.name,
+        number=number,
+        reviewer_id=reviewer.id,
+        version_id=version.id,
+        reply_code_hash=hash_reply_code(
+            code, ref=report.ref, stage=stage.name, number=number, reviewer=reviewer.email, version_id=version.id
+        ),
+    )
+    session.add(rnd)
+    session.flush()
+    prompt = enqueue(
+        session,
+        settings,
+        key=f"prompt:{rnd.id}",
+        kind="review_prompt",
+        to=recipients([reviewer]),
+        report_id=report.id,
+        attachment_version_id=version.id,
+        context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version,
+                 "reply_code": code},
+    )
+    rnd.prompt_message_id = prompt.message_id
+    session.add(rnd)
+    return rnd
+
+
+def enter_stage(session: Session, settings: Settings, report: Report, version: ReportVersion,
+                returned_by: ReviewRound | None = None) -> None:
+    """What entering the report's current stage does, beyond the move itself."""
+    stage = stage_def(chain_of(session, report), report.stage)
+    if stage.kind is StageKind.REVIEW:
+        open_round(session, settings, report, version)
+    elif stage.kind is StageKind.DRAFT and returned_by is not None:
+        reviewer = session.get(Person, returned_by.reviewer_id)
+        for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
+            enqueue(
+                session,
+                settings,
+                key=f"returned:{returned_by.id}:{drafter.id}",
+                kind="returned",
+                to=recipients([drafter]),
+                report_id=report.id,
+                context={**report_context(session, report), "round": returned_by, "reviewer": reviewer,
+                         "drafter": drafter, "version": version},
+            )
+
+
+def latest_version(session: Session, report_id: int) -> ReportVersion | None:
+    query = select(ReportVersion).where(ReportVersion.report_id == report_id)
+    return session.exec(query.order_by(ReportVersion.number.desc()).limit(1)).first()
+
+
+def open_round_of(session: Session, report: Report) -> ReviewRound | None:
+    query = select(ReviewRound).where(
+        ReviewRound.report_id == report.id, ReviewRound.stage == report.stage, ReviewRound.decision.is_(None)
+    )
+    return session.exec(query.order_by(ReviewRound.id.desc())).first()
+
+
+def find_report(session: Session, ref: str) -> Report:
+    report = session.exec(select(Report).where(Report.ref == ref.strip().upper())).first()
+    if report is None:
+        raise Refused("unknown_report", ref=ref)
+    return report

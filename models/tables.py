@@ -1,0 +1,169 @@
+"""SQLModel tables: units and people, cycles, reports and their versions, review rounds, mail and audit.
+
+Enumerations are stored as plain strings (VARCHAR), never as native database enum types, and every
+timestamp is a UTC-aware datetime. Nothing is ever deleted.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from models.db import UTCDateTime, utcnow
+
+
+def _when(**kw) -> Field:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+
+
+def _maybe_when() -> Field:
+    return Field(default=None, sa_type=UTCDateTime)
+
+
+class Unit(SQLModel, table=True):
+    """A reporting unit (乡镇, 街道, 县直部门, 管委会) or the county that runs the cycle."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(unique=True, max_length=200)
+    kind: str = Field(max_length=32)
+    parent_id: int | None = Field(default=None, foreign_key="unit.id")
+    chain: str = Field(default="default", max_length=64)
+    approval_body: str = Field(default="党委会议", max_length=64)
+    filing_to: str = Field(default="", max_length=1000)  # comma-separated addresses
+    filing_cc: str = Field(default="", max_length=1000)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    email: str = Field(unique=True, index=True, max_length=320)
+
+
+class Assignment(SQLModel, table=True):
+    """A person's role for a unit; one advisor may serve many units, one unit may have two drafters."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "person_id", "role"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=32)
+
+
+class Cycle(SQLModel, table=True):
+    """One year's reporting cycle with a due date per stage (ISO dates keyed by stage name)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    year: int = Field(unique=True, index=True)
+    due_dates: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    opened_at: datetime = _when()
+
+    def due_for(self, stage: str) -> date | None:
+        value = self.due_dates.get(stage)
+        return date.fromisoformat(value) if value else None
+
+
+_row_version = Column("row_version", Integer, nullable=False)
+
+
+class Report(SQLModel, table=True):
+    """One unit's report for one year; `row_version` makes racing transitions lose cleanly."""
+
+    __table_args__ = (UniqueConstraint("unit_id", "cycle_id"),)
+    __mapper_args__ = {"version_id_col": _row_version}
+
+    id: int | None = Field(default=None, primary_key=True)
+    ref: str = Field(unique=True, index=True, max_length=32)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    stage: str = Field(default="drafting", index=True, max_length=32)
+    row_version: int = Field(default=1, sa_column=_row_version)
+    publication_url: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class ReportVersion(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("report_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    number: int
+    filename: str = Field(max_length=255)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    text: str
+    sha256: str = Field(max_length=64, index=True)
+    submitted_by: str = Field(max_length=320)
+    submitted_at: datetime = _when()
+
+
+class ReviewRound(SQLModel, table=True):
+    """One request to one reviewer to decide on one version at one stage."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    stage: str = Field(max_length=32)
+    number: int  # 1 for the first round of this report at this stage, 2 after a return, …
+    reviewer_id: int = Field(foreign_key="person.id", index=True)
+    version_id: int = Field(foreign_key="reportversion.id")
+    reply_code_hash: str | None = Field(default=None, max_length=64)
+    prompt_message_id: str | None = Field(default=None, max_length=255)
+    opened_at: datetime = _when()
+    decision: str | None = Field(default=None, max_length=16)  # approve | return
+    comment: str | None = None
+    decided_at: datetime | None = _maybe_when()
+    decided_via: str | None = Field(default=None, max_length=32)  # email | phone | simulated
+    decided_by: str | None = Field(default=None, max_length=320)
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A mail written in the same transaction as the change that caused it, delivered later."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(unique=True, max_length=255)
+    message_id: str = Field(unique=True, max_length=255)
+    kind: str = Field(max_length=64)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
+    to_addrs: str = Field(max_length=2000)
+    cc_addrs: str = Field(default="", max_length=2000)
+    subject: str = Field(max_length=500)
+    body_text: str
+    body_html: str
+    in_reply_to: str | None = Field(default=None, max_length=255)
+    attachment_version_id: int | None = Field(default=None, foreign_key="reportversion.id")
+    status: str = Field(default="pending", index=True, max_length=16)  # pending | sent | failed
+    attempts: int = 0
+    last_error: str | None = None
+    created_at: datetime = _when()
+    sent_at: datetime | None = _maybe_when()
+
+
+class InboundMessage(SQLModel, table=True):
+    """Every fetched message, kept raw, with what processing made of it."""
+
+    __table_args__ = (UniqueConstraint("message_id", "sha256"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str = Field(max_length=998)
+    sha256: str = Field(max_length=64)
+    raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    source: str = Field(max_length=255)
+    received_at: datetime = _when()
+    outcome: str = Field(default="new", max_length=16)  # new | applied | ignored | rejected
+    detail: str | None = None
+    report_id: int | None = Field(default=None, foreign_key="report.id")
+
+
+class AuditEvent(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
+    at: datetime = _when()
+    actor: str = Field(max_length=320)
+    action: str = Field(max_length=64)
+    from_stage: str | None = Field(default=None, max_length=32)
+    to_stage: str | None = Field(default=None, max_length=32)
+    detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

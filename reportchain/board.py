@@ -1,0 +1,48 @@
+"""Read-only views for the coordinator: the status board and a report's history.
+
+These never start Prefect: they read the database and answer at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, select
+
+from models.tables import AuditEvent, Cycle, Report, Unit
+
+
+def today_in(timezone: str) -> date:
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+def latest_year(session: Session) -> int | None:
+    return session.exec(select(Cycle.year).order_by(Cycle.year.desc())).first()
+
+
+def status(session: Session, year: int, today: date) -> dict:
+    """`{"year", "reports": [{"ref", "unit", "stage", "due", "overdue"}]}` for one cycle (one query)."""
+    query = (
+        select(Report, Unit, Cycle)
+        .join(Unit, Unit.id == Report.unit_id)
+        .join(Cycle, Cycle.id == Report.cycle_id)
+        .where(Cycle.year == year)
+        .order_by(Report.ref)
+    )
+    reports = []
+    for report, unit, cycle in session.exec(query):
+        due = cycle.due_for(report.stage)
+        reports.append({
+            "ref": report.ref,
+            "unit": unit.name,
+            "stage": report.stage,
+            "due": due.isoformat() if due else None,
+            "overdue": bool(due and today > due),
+        })
+    return {"year": year, "reports": reports}
+
+
+def history(session: Session, report: Report) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.report_id == report.id).order_by(AuditEvent.at, AuditEvent.id)
+    return list(session.exec(query))

@@ -1,0 +1,310 @@
+"""The coordinator's front door: `reportchain …`, thin over the flows and the tables.
+
+Commands that change something run the Prefect flows (tracked on the server named by
+PREFECT_API_URL, or in this process when none is set); read-only commands never start Prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Session, select
+
+from documents.reading import UnreadableDocument, read_draft
+from models.chain import Refused
+from models.db import create_tables, get_engine, normalise_url
+from models.tables import OutboxMessage, Report, Unit
+from reportchain.board import history, latest_year, status, today_in
+from reportchain.roster import RosterError, import_roster
+from reportchain.settings import Settings, load_settings
+from reportchain.texts import message
+
+app = typer.Typer(
+    help="法治政府建设年度报告流转系统：起草 → 法律顾问审核 → 党委审议 → 报送 → 公开。",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+units_app = typer.Typer(help="单位名册：导入单位、人员及其职责。", no_args_is_help=True)
+cycle_app = typer.Typer(help="报告周期：按年度开启。", no_args_is_help=True)
+draft_app = typer.Typer(help="报告稿件：提交初稿或修改稿。", no_args_is_help=True)
+app.add_typer(units_app, name="units")
+app.add_typer(cycle_app, name="cycle")
+app.add_typer(draft_app, name="draft")
+
+out = Console()
+err = Console(stderr=True)
+log = logging.getLogger("reportchain")
+
+DryRun = Annotated[bool, typer.Option("--dry-run", help="试运行：显示将要发出的邮件，不写入数据库、不发送。")]
+
+
+def fail(text: str, detail: str = "") -> None:
+    if detail:
+        log.info("refused: %s", detail)
+    err.print(f"[red]{text}[/red]")
+    raise typer.Exit(1)
+
+
+@contextmanager
+def user_errors():
+    """Turn every known failure into its Chinese message and exit code 1; stored data stays intact."""
+    try:
+        yield
+    except Refused as exc:
+        fail(message(f"refused.{exc.code}", **exc.params), str(exc))
+    except UnreadableDocument as exc:
+        fail(message(f"document.{exc.code}", filename=exc.filename, detail=exc.detail), str(exc))
+    except RosterError as exc:
+        fail("\n".join(exc.problems))
+    except StaleDataError as exc:
+        fail(message("refused.stale", ref=""), str(exc))
+    except (OperationalError, ProgrammingError) as exc:
+        fail(message("db_error", detail=str(exc.orig).strip().splitlines()[0]), str(exc))
+
+
+def session_for(settings: Settings) -> Session:
+    return Session(get_engine(settings.database_url), expire_on_commit=False)
+
+
+def run_flow(flow_name: str, **params):
+    """Run a flow by module:function name: through Prefect when a server is configured, else in-process."""
+    import importlib
+
+    module_name, func_name = flow_name.split(":")
+    flow_obj = getattr(importlib.import_module(module_name), func_name)
+    if load_settings().prefect_api_url:
+        return flow_obj(**params)
+    return flow_obj.fn(**params)
+
+
+def deliver_now() -> None:
+    settings = load_settings()
+    result = run_flow("flows.delivery:deliver_outbox_flow")
+    out.print(message("delivered", sent=result["sent"], filed=result["filed"], folder=str(settings.mail_folder)))
+
+
+def dry_run(step: Callable[[Session, Settings], object]) -> None:
+    """Run a transactional step, show the mails it would write, and roll everything back."""
+    settings = load_settings()
+    with session_for(settings) as session:
+        before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
+        step(session, settings)
+        session.flush()
+        mails = list(session.exec(select(OutboxMessage).where(OutboxMessage.id > before)))
+        session.rollback()
+    out.print(message("dry_run", count=len(mails)))
+    for mail in mails:
+        out.print(message("dry_run_mail", kind=mail.kind, to=mail.to_addrs, subject=mail.subject), markup=False)
+
+
+@app.command()
+def init() -> None:
+    """创建数据库表（重复执行无害）。"""
+    settings = load_settings()
+    with user_errors():
+        create_tables(settings.database_url)
+    out.print(message("init_done", url=normalise_url(settings.database_url)))
+
+
+@units_app.command("import")
+def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 或 .yaml），每行一个单位。")]) -> None:
+    """导入单位名册；有任何错误行则全部不导入，并逐行说明。"""
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        counts = import_roster(session, file)
+        session.commit()
+    out.print(message("import.done", **counts))
+
+
+def parse_due(values: list[str]) -> dict[str, str]:
+    due = {}
+    for value in values:
+        stage, _, day = value.partition("=")
+        try:
+            due[stage.strip()] = date.fromisoformat(day.strip()).isoformat()
+        except ValueError:
+            raise typer.BadParameter(f"“{value}” 应为 环节=YYYY-MM-DD，例如 drafting=2026-12-20") from None
+    return due
+
+
+@cycle_app.command("open")
+def cycle_open(
+    year: Annotated[int, typer.Argument(help="报告所属年度，例如 2026。")],
+    due: Annotated[list[str], typer.Option("--due", help="修改某环节截止日期：环节=YYYY-MM-DD，可重复。")] = [],  # noqa: B006
+    dry: DryRun = False,
+) -> None:
+    """开启年度报告周期：为每个报告单位建立报告，并向起草人发送启动通知。"""
+    due_dates = parse_due(due)
+    with user_errors():
+        if dry:
+            from flows.cycle import open_cycle
+
+            return dry_run(lambda s, st: open_cycle(s, st, year, due_dates))
+        result = run_flow("flows.cycle:open_cycle_flow", year=year, due_dates=due_dates)
+        out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=len(result["created"])))
+        deliver_now()
+
+
+@draft_app.command("submit")
+def draft_submit(
+    unit: Annotated[str, typer.Argument(help="单位名称或代码。")],
+    file: Annotated[Path, typer.Argument(help="稿件文件：.docx、.txt 或 .md。")],
+    year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
+    by: Annotated[str, typer.Option("--by", help="提交人（姓名或邮箱），记入流转记录。")] = "coordinator",
+    dry: DryRun = False,
+) -> None:
+    """提交初稿或退回后的修改稿，报告转入法律顾问审核。"""
+    settings = load_settings()
+    with user_errors():
+        if not file.is_file():
+            fail(message("file_not_found", path=str(file)))
+        draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
+        from flows.drafts import report_for_unit, submit_draft
+
+        with session_for(settings) as session:
+            report = report_for_unit(session, unit, year)
+        if dry:
+            return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
+        result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
+                          submitted_by=by)
+        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        deliver_now()
+
+
+@app.command()
+def decide(
+    ref: Annotated[str, typer.Argument(help="报告编号，例如 R-2026-017。")],
+    decision: Annotated[str, typer.Argument(help="approve（同意）或 return（退回）。")],
+    comment: Annotated[str, typer.Option("--comment", help="审核意见；退回时必填。")] = "",
+    by: Annotated[str, typer.Option("--by", help="录入人。")] = "coordinator",
+    dry: DryRun = False,
+) -> None:
+    """录入审核人通过电话等方式给出的意见（记入流转记录，注明“电话告知”）。"""
+    settings = load_settings()
+    with user_errors():
+        from flows.decisions import record_decision, round_to_decide
+
+        with session_for(settings) as session:
+            rnd = round_to_decide(session, ref)
+        params = {"comment": comment, "via": "phone", "actor": by}
+        if dry:
+            return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
+        result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
+        if result["applied"]:
+            out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
+        else:
+            out.print(message("decision_unchanged", ref=result["ref"]))
+        deliver_now()
+
+
+@app.command("file")
+def file_cmd(
+    ref: Annotated[str, typer.Argument(help="报告编号。")],
+    dry: DryRun = False,
+) -> None:
+    """报送：把审议通过的报告发送给上级（主送 + 抄送，附报告全文）。"""
+    settings = load_settings()
+    with user_errors():
+        from flows.filing import file_report
+        from flows.stages import find_report
+
+        with session_for(settings) as session:
+            report = find_report(session, ref)
+            unit = session.get(Unit, report.unit_id)
+        if dry:
+            return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
+        result = run_flow("flows.filing:file_report_flow", report_id=report.id)
+        out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
+        deliver_now()
+
+
+@app.command()
+def deliver() -> None:
+    """投递发件箱中待发的邮件。"""
+    with user_errors():
+        deliver_now()
+
+
+@app.command("status")
+def status_cmd(
+    year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """流转情况一览：每份报告所处环节、截止日期、是否逾期。"""
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        year = year or latest_year(session)
+        if year is None:
+            fail(message("no_cycle"))
+        board = status(session, year, today_in(settings.timezone))
+    if as_json:
+        print(json.dumps(board, ensure_ascii=False, indent=2))
+        return
+    print_board(board)
+
+
+def print_board(board: dict) -> None:
+    reports = board["reports"]
+    if not reports:
+        out.print(message("no_reports", year=board["year"]))
+        return
+    table = Table(title=message("status_title", year=board["year"]))
+    for column in ("编号", "单位", "环节", "截止日期", "状态"):
+        table.add_column(column)
+    for r in reports:
+        state = "[red]逾期[/red]" if r["overdue"] else "正常"
+        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), r["due"] or "—", state)
+    out.print(table)
+    done = sum(r["stage"] in ("filed", "published") for r in reports)
+    out.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))
+
+
+@app.command("history")
+def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> None:
+    """一份报告的完整流转记录（谁、何时、做了什么）。"""
+    from zoneinfo import ZoneInfo
+
+    from flows.stages import find_report
+
+    settings = load_settings()
+    tz = ZoneInfo(settings.timezone)
+    with user_errors(), session_for(settings) as session:
+        report = find_report(session, ref)
+        unit = session.get(Unit, report.unit_id)
+        events = history(session, report)
+    table = Table(title=message("history_title", ref=report.ref, unit=unit.name))
+    for column in ("时间", "操作人", "事项", "环节", "说明"):
+        table.add_column(column)
+    for e in events:
+        stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
+        note = "；".join(f"{k}: {v}" for k, v in e.detail.items() if v not in (None, ""))
+        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.actor,
+                      message("event_label", event=e.action), stages, note)
+    out.print(table)
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path | None, typer.Option(help="演示用工作目录（默认新建临时目录）。")] = None,
+) -> None:
+    """演示：样例县 12 个以上单位走完一个年度的全流程（临时数据库与邮件目录）。"""
+    from reportchain.demo import run_demo
+
+    raise typer.Exit(run_demo(workdir, out))
+
+
+if __name__ == "__main__":
+    app()

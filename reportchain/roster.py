@@ -1,0 +1,224 @@
+"""Import the unit roster (units, their people and roles) from CSV or YAML, all or nothing.
+
+One row per unit. People are written "姓名 <邮箱>", several separated by semicolons; one person may
+serve many units. Every bad row is reported with its line number and nothing is imported until
+the whole file is clean. Importing the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from email.utils import getaddresses
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session, select
+
+from models.chain import CHAINS, Role
+from models.tables import Assignment, Person, Unit
+from reportchain.texts import message
+
+KINDS = ("county", "township", "street", "department", "admin_committee")
+REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
+OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "chain", "approval_body")
+REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
+ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+class RosterError(Exception):
+    """The roster cannot be imported; `problems` are the user's messages, one per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass
+class UnitRow:
+    line: int
+    code: str
+    name: str
+    kind: str
+    parent: str
+    chain: str
+    approval_body: str
+    filing_to: list[str]
+    filing_cc: list[str]
+    people: dict[Role, list[tuple[str, str]]] = field(default_factory=dict)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(v) for v in value)
+    return str(value).strip()
+
+
+def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, raw row) pairs from a CSV or YAML roster."""
+    suffix = path.suffix.lower()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RosterError([message("import.bad_file", path=str(path), detail=exc.strerror)]) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("gb18030", errors="replace")  # Excel on Chinese Windows saves CSV as GBK
+    if suffix == ".csv":
+        reader = csv.DictReader(io.StringIO(text))
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise RosterError([message("import.missing_columns", columns=missing)])
+        reader.fieldnames = header
+        rows = []
+        for row in reader:
+            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+                rows.append((reader.line_num, {k: _cell(v) for k, v in row.items() if k}))
+        return rows
+    if suffix in (".yaml", ".yml"):
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RosterError([message("import.bad_file", path=str(path), detail=str(exc))]) from exc
+        if not isinstance(data, dict) or not isinstance(data.get("units"), list):
+            raise RosterError([message("import.bad_file", path=str(path), detail="缺少 units: 列表")])
+        units_node = next(v for k, v in node.value if k.value == "units")
+        rows = []
+        for item_node, item in zip(units_node.value, data["units"], strict=True):
+            line = item_node.start_mark.line + 1
+            if not isinstance(item, dict):
+                raise RosterError([message("import.row", line=line, problem="应为键值对")])
+            rows.append((line, {k: _cell(v) for k, v in item.items()}))
+        return rows
+    raise RosterError([message("import.unsupported", path=str(path))])
+
+
+def parse_people(value: str) -> list[tuple[str, str]] | None:
+    """'张三 <a@x.cn>; 李四 <b@x.cn>' → [(name, email)], or None when malformed."""
+    people = []
+    for part in re.split(r"[;；]", value):
+        if not part.strip():
+            continue
+        parsed = getaddresses([part.strip()])
+        if len(parsed) != 1 or not ADDRESS.match(parsed[0][1]) or not parsed[0][0].strip():
+            return None
+        people.append((parsed[0][0].strip(), parsed[0][1].lower()))
+    return people
+
+
+def parse_addresses(value: str) -> list[str] | None:
+    addrs = [a.strip() for a in re.split(r"[;,；，]", value) if a.strip()]
+    return addrs if all(ADDRESS.match(a) for a in addrs) else None
+
+
+def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[UnitRow]:
+    problems: list[str] = []
+    parsed: list[UnitRow] = []
+    seen_codes: dict[str, int] = {}
+    seen_names: dict[str, int] = {}
+    known = {u.code for u in session.exec(select(Unit))} | {u.name for u in session.exec(select(Unit))}
+
+    def bad(line: int, problem: str) -> None:
+        problems.append(message("import.row", line=line, problem=problem))
+
+    for line, row in rows:
+        errors_before = len(problems)
+        for required in ("code", "name", "kind"):
+            if not row.get(required):
+                bad(line, message("import.missing_field", field=required))
+        code, name, kind = row.get("code", ""), row.get("name", ""), row.get("kind", "")
+        if kind and kind not in KINDS:
+            bad(line, message("import.bad_kind", kind=kind))
+        if code in seen_codes:
+            bad(line, message("import.duplicate_code", code=code, first_line=seen_codes[code]))
+        if name in seen_names:
+            bad(line, message("import.duplicate_name", name=name, first_line=seen_names[name]))
+        seen_codes.setdefault(code, line)
+        seen_names.setdefault(name, line)
+        chain = row.get("chain") or "default"
+        if chain not in CHAINS:
+            bad(line, message("import.unknown_chain", chain=chain))
+        people: dict[Role, list[tuple[str, str]]] = {}
+        for role in Role:
+            value = row.get(role.value, "")
+            found = parse_people(value)
+            if found is None:
+                bad(line, message("import.bad_person", role=role.value, value=value))
+                found = []
+            people[role] = found
+        addresses = {}
+        for column in ("filing_to", "filing_cc"):
+            addresses[column] = parse_addresses(row.get(column, ""))
+            if addresses[column] is None:
+                bad(line, message("import.bad_address", value=row.get(column, "")))
+        reporting = kind != "county"
+        if reporting and kind in KINDS:
+            for role in REPORTING_ROLES:
+                if not people[role] and row.get(role.value, "") == "":
+                    bad(line, message("import.missing_person", role=role.value))
+            if addresses["filing_to"] == []:
+                bad(line, message("import.missing_filing_to"))
+        if len(problems) == errors_before:
+            parsed.append(UnitRow(line, code, name, kind, row.get("parent", ""), chain,
+                                  row.get("approval_body") or "党委会议", addresses["filing_to"] or [],
+                                  addresses["filing_cc"] or [], people))
+
+    in_file = set(seen_codes) | set(seen_names)
+    for unit in parsed:
+        if unit.parent and unit.parent not in in_file and unit.parent not in known:
+            bad(unit.line, message("import.unknown_parent", parent=unit.parent))
+    names_by_email: dict[str, tuple[str, int]] = {}
+    for unit in parsed:
+        for person_list in unit.people.values():
+            for person_name, email in person_list:
+                other = names_by_email.setdefault(email, (person_name, unit.line))
+                if other[0] != person_name:
+                    bad(unit.line, message("import.name_conflict", email=email, name=person_name, other=other[0]))
+    if problems:
+        raise RosterError(problems + [message("import.failed", count=len(problems))])
+    return parsed
+
+
+def import_roster(session: Session, path: Path) -> dict[str, int]:
+    """Validate the whole file, then upsert units, people and roles in the caller's transaction."""
+    rows = validate(session, read_rows(path))
+    units = {u.code: u for u in session.exec(select(Unit))}
+    people = {p.email: p for p in session.exec(select(Person))}
+    for row in rows:
+        unit = units.get(row.code) or Unit(code=row.code, name=row.name, kind=row.kind)
+        unit.name, unit.kind, unit.chain, unit.approval_body = row.name, row.kind, row.chain, row.approval_body
+        unit.filing_to, unit.filing_cc = ", ".join(row.filing_to), ", ".join(row.filing_cc)
+        session.add(unit)
+        units[row.code] = unit
+        for person_list in row.people.values():
+            for person_name, email in person_list:
+                person = people.get(email) or Person(name=person_name, email=email)
+                person.name = person_name
+                session.add(person)
+                people[email] = person
+    session.flush()
+    by_name = {u.name: u for u in units.values()}
+    existing = {(a.unit_id, a.person_id, a.role) for a in session.exec(select(Assignment))}
+    assignments = 0
+    for row in rows:
+        unit = units[row.code]
+        parent = units.get(row.parent) or by_name.get(row.parent)
+        unit.parent_id = parent.id if parent else None
+        session.add(unit)
+        for role, person_list in row.people.items():
+            for _, email in person_list:
+                key = (unit.id, people[email].id, role.value)
+                assignments += 1
+                if key not in existing:
+                    session.add(Assignment(unit_id=unit.id, person_id=people[email].id, role=role.value))
+                    existing.add(key)
+    session.flush()
+    mentioned = {email for row in rows for pl in row.people.values() for _, email in pl}
+    return {"units": len(rows), "people": len(mentioned), "assignments": assignments}

@@ -1,0 +1,115 @@
+"""Shared fixtures: a fresh database per test (SQLite, and PostgreSQL when reachable), settings
+pointing at it and at a temporary mail folder, the sample county, and one Prefect test server."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+# Prefect reads its settings when first imported: keep it in a temporary home, quiet and offline.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="reportchain-prefect-")
+os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
+os.environ.pop("PREFECT_API_URL", None)
+
+import pytest  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from models.db import create_tables, get_engine  # noqa: E402
+from models.tables import Report, Unit  # noqa: E402
+from reportchain.roster import import_roster  # noqa: E402
+from reportchain.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
+
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
+SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
+
+
+def _reachable_postgres() -> str | None:
+    import psycopg
+
+    url = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
+    try:
+        psycopg.connect(url, connect_timeout=3).close()
+    except psycopg.Error:
+        return None
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path):
+    """A database with every table created, empty; PostgreSQL gets a schema of its own per test."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'reportchain.db'}"
+        create_tables(url)
+        yield url
+        get_engine(url).dispose()
+        return
+    base = _reachable_postgres()
+    if base is None:
+        reason = (f"PostgreSQL is not reachable at {os.environ.get('TEST_DATABASE_URL', PG_DEFAULT)}: "
+                  "start it or set TEST_DATABASE_URL to run the PostgreSQL half of the suite")
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI must run these tests)")
+        pytest.skip(reason)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    create_tables(url)
+    yield url
+    get_engine(url).dispose()
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(database_url, tmp_path, monkeypatch) -> Settings:
+    """Settings as the flows and the CLI read them: this test's database and mail folder."""
+    monkeypatch.chdir(tmp_path)  # no stray .env is read
+    monkeypatch.setenv("REPORTCHAIN_DATABASE_URL", database_url)
+    monkeypatch.setenv("REPORTCHAIN_MAIL_FOLDER", str(tmp_path / "mail"))
+    monkeypatch.setenv("REPORTCHAIN_MAIL_FROM", "fzb@qingshan.example.gov.cn")
+    monkeypatch.setenv("REPORTCHAIN_MAIL_FROM_NAME", "青山县委依法治县办")
+    monkeypatch.delenv("REPORTCHAIN_REPLY_TO", raising=False)
+    return load_settings()
+
+
+@pytest.fixture
+def session(settings):
+    with Session(get_engine(settings.database_url), expire_on_commit=False) as s:
+        yield s
+
+
+@pytest.fixture
+def county(session) -> dict[str, Unit]:
+    """The sample county (examples/sample_county.yaml) imported and committed; units by code."""
+    import_roster(session, SAMPLE_ROSTER)
+    session.commit()
+    return {u.code: u for u in session.exec(select(Unit))}
+
+
+def report_of(session: Session, unit: Unit) -> Report:
+    return session.exec(select(Report).where(Report.unit_id == unit.id)).one()
+
+
+def write_draft(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One real Prefect server for the whole session (started on first use, ~16 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=90):
+        yield
