@@ -3,7 +3,7 @@ VENV  := .venv
 STAMP := $(VENV)/.installed
 UV    := python3 -m uv
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint lock clean
 
 install: $(STAMP)
 
@@ -29,4 +29,4 @@ lock:
 	$(UV) pip compile --quiet pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache reportchain.db mail
+	rm -rf $(VENV) .pytest_cache reportchain.db reportchain.db-wal reportchain.db-shm mail

@@ -32,6 +32,8 @@ def build_message(session: Session, settings: Settings, row: OutboxMessage) -> E
     if row.attachment_version_id is not None:
         version = session.get(ReportVersion, row.attachment_version_id)
         ctype = mimetypes.guess_type(version.filename)[0] or "application/octet-stream"
+        if ctype.startswith("text/"):  # the original bytes may be GBK: send them untouched, not as text
+            ctype = "application/octet-stream"
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(version.content, maintype=maintype, subtype=subtype, filename=version.filename)
     return msg

@@ -3,13 +3,16 @@ pointing at it and at a temporary mail folder, the sample county, and one Prefec
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from pathlib import Path
 
 # Prefect reads its settings when first imported: keep it in a temporary home, quiet and offline.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="reportchain-prefect-")
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
