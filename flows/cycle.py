@@ -57,7 +57,7 @@ def open_cycle(session: Session, settings: Settings, year: int, due_dates: dict[
 
 
 @flow(name="open-cycle")
-def open_cycle_flow(year: int, due_dates: dict[str, str] | None = None, actor: str = "coordinator") -> dict:
+async def open_cycle_flow(year: int, due_dates: dict[str, str] | None = None, actor: str = "coordinator") -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         created = open_cycle(session, settings, year, due_dates, actor)

@@ -66,7 +66,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
 
 
 @flow(name="record-decision")
-def record_decision_flow(round_id: int, decision: str, comment: str = "", via: str = "phone",
+async def record_decision_flow(round_id: int, decision: str, comment: str = "", via: str = "phone",
                          actor: str = "coordinator") -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:

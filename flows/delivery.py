@@ -12,7 +12,7 @@ from reportchain.settings import load_settings
 
 
 @flow(name="deliver-outbox")
-def deliver_outbox_flow() -> dict:
+async def deliver_outbox_flow() -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         sent = deliver(session, settings, backend_for(settings))

@@ -62,7 +62,7 @@ def submit_draft(
 
 
 @flow(name="submit-draft")
-def submit_draft_flow(report_id: int, path: str, submitted_by: str) -> dict:
+async def submit_draft_flow(report_id: int, path: str, submitted_by: str) -> dict:
     settings = load_settings()
     file = Path(path)
     draft = read_draft(file.name, file.read_bytes())

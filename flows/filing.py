@@ -54,7 +54,7 @@ def confirm_filings(session: Session) -> list[str]:
 
 
 @flow(name="file-report")
-def file_report_flow(report_id: int, actor: str = "coordinator") -> dict:
+async def file_report_flow(report_id: int, actor: str = "coordinator") -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         report = session.get(Report, report_id)

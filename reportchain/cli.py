@@ -83,11 +83,11 @@ def run_flow(flow_name: str, **params):
     """Run a flow by module:function name: through Prefect when a server is configured, else in-process."""
     import importlib
 
+    from flows import run
+
     module_name, func_name = flow_name.split(":")
     flow_obj = getattr(importlib.import_module(module_name), func_name)
-    if load_settings().prefect_api_url:
-        return flow_obj(**params)
-    return flow_obj.fn(**params)
+    return run(flow_obj(**params) if load_settings().prefect_api_url else flow_obj.fn(**params))
 
 
 def deliver_now() -> None:

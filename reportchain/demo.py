@@ -33,6 +33,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
 
     from sqlmodel import select
 
+    from flows import run
     from flows.cycle import open_cycle_flow
     from flows.decisions import record_decision_flow, round_to_decide
     from flows.delivery import deliver_outbox_flow
@@ -49,7 +50,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     with session_scope(db_url) as session:
         import_roster(session, SAMPLE_ROSTER)
     step("导入样例县名册，开启 2026 年度周期（首次运行需启动 Prefect 临时服务器，约 20 秒）")
-    open_cycle_flow(year=YEAR)
+    run(open_cycle_flow(year=YEAR))
     with session_scope(db_url) as session:
         reports = [(r.id, r.ref, u) for r, u in session.exec(
             select(Report, Unit).join(Unit, Unit.id == Report.unit_id).order_by(Report.ref))]
@@ -58,13 +59,13 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         path = workdir / "drafts" / f"{unit.code}-{'v2' if revised else 'v1'}.md"
         path.parent.mkdir(exist_ok=True)
         path.write_text(render("documents/demo_draft.md", unit=unit, year=YEAR, revised=revised), encoding="utf-8")
-        submit_draft_flow(report_id=report_id, path=str(path), submitted_by=unit.code + "-drafter")
+        run(submit_draft_flow(report_id=report_id, path=str(path), submitted_by=unit.code + "-drafter"))
 
     def decide(ref: str, decision: str, comment: str = "") -> None:
         with session_scope(db_url) as session:
             round_id = round_to_decide(session, ref).id
-        record_decision_flow(round_id=round_id, decision=decision, comment=comment, via="simulated",
-                             actor="demo")
+        run(record_decision_flow(round_id=round_id, decision=decision, comment=comment, via="simulated",
+                                 actor="demo"))
 
     step("各单位提交初稿，法律顾问审核")
     for report_id, ref, unit in reports:
@@ -78,8 +79,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         decide(ref, "approve", f"经{unit.approval_body}审议通过。")
     step("报送上级并投递全部邮件")
     for report_id, _, _ in reports:
-        file_report_flow(report_id=report_id)
-    deliver_outbox_flow()
+        run(file_report_flow(report_id=report_id))
+    run(deliver_outbox_flow())
 
     from reportchain.board import today_in
     from reportchain.settings import load_settings

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import func, select
 
+from flows import run
 from flows.cycle import open_cycle_flow
 from flows.decisions import record_decision_flow, round_to_decide
 from flows.delivery import deliver_outbox_flow
@@ -33,35 +34,35 @@ def stage_of(session, report) -> str:
 
 
 def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, settings, county, tmp_path):
-    assert open_cycle_flow(year=2026)["created"][0] == "R-2026-001"
+    assert run(open_cycle_flow(year=2026))["created"][0] == "R-2026-001"
     after_open = counts(session)
-    assert open_cycle_flow(year=2026) == {"year": 2026, "created": []}
+    assert run(open_cycle_flow(year=2026)) == {"year": 2026, "created": []}
     assert counts(session) == after_open
-    assert deliver_outbox_flow()["sent"] == 13
-    assert deliver_outbox_flow()["sent"] == 0
+    assert run(deliver_outbox_flow())["sent"] == 13
+    assert run(deliver_outbox_flow())["sent"] == 0
     assert len(eml_files(settings)) == 13
 
     report = report_of(session, county["yehe"])
     path = write_draft(tmp_path / "drafts", "野鹤镇报告.md", "一、主要举措和成效\n二、存在的不足和原因\n")
-    first = submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟")
+    first = run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟"))
     assert first == {"ref": report.ref, "version": 1, "stage": "legal_review"}
     after_submit = counts(session)
-    assert submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟") == first
+    assert run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟")) == first
     assert counts(session) == after_submit
 
     for stage in ("legal_review", "committee_review"):
         round_id = round_to_decide(session, report.ref).id
-        assert record_decision_flow(round_id=round_id, decision="approve", actor="吴协调")["applied"] is True
+        assert run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))["applied"] is True
         after_decision = counts(session)
-        again = record_decision_flow(round_id=round_id, decision="approve", actor="吴协调")
+        again = run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))
         assert again["applied"] is False
         assert counts(session) == after_decision, stage
     assert stage_of(session, report) == "filing"
 
-    filing = file_report_flow(report_id=report.id)
-    assert file_report_flow(report_id=report.id) == filing
-    assert deliver_outbox_flow()["filed"] == [report.ref]
-    assert deliver_outbox_flow() == {"sent": 0, "filed": []}
+    filing = run(file_report_flow(report_id=report.id))
+    assert run(file_report_flow(report_id=report.id)) == filing
+    assert run(deliver_outbox_flow())["filed"] == [report.ref]
+    assert run(deliver_outbox_flow()) == {"sent": 0, "filed": []}
     assert stage_of(session, report) == "filed"
     sent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
     assert len(sent) == counts(session)["OutboxMessage"] == len(eml_files(settings))
@@ -69,15 +70,15 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
 
 
 def test_a_delivery_that_crashed_before_recording_is_resumed_without_a_duplicate(session, settings, county):
-    open_cycle_flow(year=2026)
-    deliver_outbox_flow()
+    run(open_cycle_flow(year=2026))
+    run(deliver_outbox_flow())
     files = {p.name: p.read_bytes() for p in settings.mail_folder.glob("*.eml")}
     # the process died after the backend accepted the mails but before the rows were marked sent
     for row in session.exec(select(OutboxMessage)):
         row.status, row.sent_at = "pending", None
         session.add(row)
     session.commit()
-    assert deliver_outbox_flow()["sent"] == 13
+    assert run(deliver_outbox_flow())["sent"] == 13
     assert {p.name: p.read_bytes() for p in settings.mail_folder.glob("*.eml")} == files
 
 
@@ -86,7 +87,7 @@ def test_flow_runs_are_recorded_by_prefect(session, settings, county):
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
-    open_cycle_flow(year=2027)
+    run(open_cycle_flow(year=2027))
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["open-cycle"])),
                                      sort=FlowRunSort.START_TIME_DESC, limit=50)

@@ -1,0 +1,40 @@
+"""`reportchain demo` — the product's main job on the embedded default — in a fresh process, as
+`make demo` runs it: every sample report filed, one returned and resubmitted, the mails on disk."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import subprocess
+import sys
+from email import policy
+from pathlib import Path
+
+from reportchain.settings import PROJECT_ROOT
+
+CLI = [sys.executable, "-m", "reportchain.cli"]
+
+
+def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REPORTCHAIN_", "PREFECT_API_URL"))}
+    done = subprocess.run([*CLI, "demo", "--workdir", str(tmp_path)], capture_output=True, text=True,
+                          env=env, cwd=PROJECT_ROOT, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "13 份报告全部报送" in done.stdout
+
+    env.update(REPORTCHAIN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}")
+    board = json.loads(subprocess.run([*CLI, "status", "--json"], capture_output=True, text=True, env=env,
+                                      cwd=tmp_path, check=True).stdout)
+    assert board["year"] == 2026
+    assert len(board["reports"]) == 13
+    assert {r["stage"] for r in board["reports"]} == {"filed"}
+
+    mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
+             for p in Path(tmp_path / "mail").glob("*.eml")]
+    kinds = [m["X-Reportchain-Kind"] for m in mails]
+    assert kinds.count("kickoff") == 13 and kinds.count("filing") == 13
+    assert kinds.count("review_prompt") == 13 * 2 + 1  # one township's legal review ran twice
+    [returned] = [m for m in mails if m["X-Reportchain-Kind"] == "returned"]
+    assert "下社镇" in str(returned["Subject"])
+    assert "请补充原因分析" in returned.get_body(("plain",)).get_content()
