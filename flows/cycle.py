@@ -10,7 +10,7 @@ from flows.stages import audit, people_with_role, recipients, report_context
 from models.chain import Role
 from models.db import session_scope
 from models.deadlines import default_due_dates
-from models.tables import Cycle, Report, Unit
+from models.tables import Cycle, OutboxMessage, Report, Unit
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
@@ -61,4 +61,6 @@ async def open_cycle_flow(year: int, due_dates: dict[str, str] | None = None, ac
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         created = open_cycle(session, settings, year, due_dates, actor)
-        return {"year": year, "created": [r.ref for r in created]}
+        mails = session.exec(select(func.count()).where(
+            OutboxMessage.kind == "kickoff", OutboxMessage.report_id.in_([r.id for r in created]))).one()
+        return {"year": year, "created": [r.ref for r in created], "mails": mails}

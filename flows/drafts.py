@@ -68,5 +68,7 @@ async def submit_draft_flow(report_id: int, path: str, submitted_by: str) -> dic
     draft = read_draft(file.name, file.read_bytes())
     with session_scope(settings.database_url) as session:
         report = session.get(Report, report_id)
+        previous = latest_version(session, report.id)
         version = submit_draft(session, settings, report, draft, submitted_by)
-        return {"ref": report.ref, "version": version.number, "stage": report.stage}
+        new = previous is None or version.id != previous.id
+        return {"ref": report.ref, "version": version.number, "stage": report.stage, "new": new}

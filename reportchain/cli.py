@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
@@ -25,6 +26,7 @@ from sqlmodel import Session, select
 from documents.reading import UnreadableDocument, read_draft
 from models.chain import Refused
 from models.db import create_tables, get_engine, normalise_url
+from models.deadlines import default_due_dates
 from models.tables import OutboxMessage, Report, Unit
 from reportchain.board import history, latest_year, status, today_in
 from reportchain.roster import RosterError, import_roster
@@ -44,8 +46,9 @@ app.add_typer(units_app, name="units")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(draft_app, name="draft")
 
-out = Console()
-err = Console(stderr=True)
+# Messages carry names as users typed them ("报告[定稿].docx"): never read them as rich markup.
+out = Console(markup=False)
+err = Console(stderr=True, markup=False)
 log = logging.getLogger("reportchain")
 
 DryRun = Annotated[bool, typer.Option("--dry-run", help="试运行：显示将要发出的邮件，不写入数据库、不发送。")]
@@ -54,7 +57,7 @@ DryRun = Annotated[bool, typer.Option("--dry-run", help="试运行：显示将�
 def fail(text: str, detail: str = "") -> None:
     if detail:
         log.info("refused: %s", detail)
-    err.print(f"[red]{text}[/red]")
+    err.print(text, style="red")
     raise typer.Exit(1)
 
 
@@ -103,11 +106,12 @@ def dry_run(step: Callable[[Session, Settings], object]) -> None:
         before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
         step(session, settings)
         session.flush()
-        mails = list(session.exec(select(OutboxMessage).where(OutboxMessage.id > before)))
+        query = select(OutboxMessage.to_addrs, OutboxMessage.subject).where(OutboxMessage.id > before)
+        mails = list(session.exec(query.order_by(OutboxMessage.id)))
         session.rollback()
     out.print(message("dry_run", count=len(mails)))
-    for mail in mails:
-        out.print(message("dry_run_mail", kind=mail.kind, to=mail.to_addrs, subject=mail.subject), markup=False)
+    for to, subject in mails:
+        out.print(message("dry_run_mail", to=to, subject=subject))
 
 
 @app.command()
@@ -130,13 +134,19 @@ def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 
 
 
 def parse_due(values: list[str]) -> dict[str, str]:
+    """`--due drafting=2026-12-18` values → {stage: ISO date}; only stages that have a due date."""
+    known = list(default_due_dates(2000))
     due = {}
     for value in values:
-        stage, _, day = value.partition("=")
+        stage, equals, day = (part.strip() for part in value.partition("="))
+        if not equals:
+            raise typer.BadParameter(message("bad_due_date", value=value))
+        if stage not in known:
+            raise typer.BadParameter(message("bad_due_stage", value=value, known=known))
         try:
-            due[stage.strip()] = date.fromisoformat(day.strip()).isoformat()
+            due[stage] = date.fromisoformat(day).isoformat()
         except ValueError:
-            raise typer.BadParameter(f"“{value}” 应为 环节=YYYY-MM-DD，例如 drafting=2026-12-20") from None
+            raise typer.BadParameter(message("bad_due_date", value=value)) from None
     return due
 
 
@@ -154,7 +164,7 @@ def cycle_open(
 
             return dry_run(lambda s, st: open_cycle(s, st, year, due_dates))
         result = run_flow("flows.cycle:open_cycle_flow", year=year, due_dates=due_dates)
-        out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=len(result["created"])))
+        out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
         deliver_now()
 
 
@@ -163,7 +173,7 @@ def draft_submit(
     unit: Annotated[str, typer.Argument(help="单位名称或代码。")],
     file: Annotated[Path, typer.Argument(help="稿件文件：.docx、.txt 或 .md。")],
     year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
-    by: Annotated[str, typer.Option("--by", help="提交人（姓名或邮箱），记入流转记录。")] = "coordinator",
+    by: Annotated[str | None, typer.Option("--by", help="提交人（姓名或邮箱），记入流转记录。")] = None,
     dry: DryRun = False,
 ) -> None:
     """提交初稿或退回后的修改稿，报告转入法律顾问审核。"""
@@ -176,11 +186,15 @@ def draft_submit(
 
         with session_for(settings) as session:
             report = report_for_unit(session, unit, year)
+        by = by or message("cli_actor")
         if dry:
             return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
         result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
                           submitted_by=by)
-        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        if result["new"]:
+            out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        else:
+            out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
         deliver_now()
 
 
@@ -189,7 +203,7 @@ def decide(
     ref: Annotated[str, typer.Argument(help="报告编号，例如 R-2026-017。")],
     decision: Annotated[str, typer.Argument(help="approve（同意）或 return（退回）。")],
     comment: Annotated[str, typer.Option("--comment", help="审核意见；退回时必填。")] = "",
-    by: Annotated[str, typer.Option("--by", help="录入人。")] = "coordinator",
+    by: Annotated[str | None, typer.Option("--by", help="录入人（默认：统筹协调人）。")] = None,
     dry: DryRun = False,
 ) -> None:
     """录入审核人通过电话等方式给出的意见（记入流转记录，注明“电话告知”）。"""
@@ -199,7 +213,7 @@ def decide(
 
         with session_for(settings) as session:
             rnd = round_to_decide(session, ref)
-        params = {"comment": comment, "via": "phone", "actor": by}
+        params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
         if dry:
             return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
         result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
@@ -262,10 +276,10 @@ def print_board(board: dict) -> None:
         out.print(message("no_reports", year=board["year"]))
         return
     table = Table(title=message("status_title", year=board["year"]))
-    for column in ("编号", "单位", "环节", "截止日期", "状态"):
+    for column in message("status_columns").split("|"):
         table.add_column(column)
     for r in reports:
-        state = "[red]逾期[/red]" if r["overdue"] else "正常"
+        state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
         table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), r["due"] or "—", state)
     out.print(table)
     done = sum(r["stage"] in ("filed", "published") for r in reports)
@@ -286,11 +300,11 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
         unit = session.get(Unit, report.unit_id)
         events = history(session, report)
     table = Table(title=message("history_title", ref=report.ref, unit=unit.name))
-    for column in ("时间", "操作人", "事项", "环节", "说明"):
+    for column in message("history_columns").split("|"):
         table.add_column(column)
     for e in events:
         stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
-        note = "；".join(f"{k}: {v}" for k, v in e.detail.items() if v not in (None, ""))
+        note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))
         table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.actor,
                       message("event_label", event=e.action), stages, note)
     out.print(table)

@@ -8,7 +8,6 @@ the whole file is clean. Importing the same file again changes nothing.
 from __future__ import annotations
 
 import csv
-import io
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -70,34 +69,56 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     except UnicodeDecodeError:
         text = raw.decode("gb18030", errors="replace")  # Excel on Chinese Windows saves CSV as GBK
     if suffix == ".csv":
-        reader = csv.DictReader(io.StringIO(text))
-        header = [h.strip() for h in (reader.fieldnames or [])]
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise RosterError([message("import.missing_columns", columns=missing)])
-        reader.fieldnames = header
-        rows = []
-        for row in reader:
-            if any((v or "").strip() for v in row.values() if isinstance(v, str)):
-                rows.append((reader.line_num, {k: _cell(v) for k, v in row.items() if k}))
-        return rows
+        return csv_rows(text)
     if suffix in (".yaml", ".yml"):
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RosterError([message("import.bad_file", path=str(path), detail=str(exc))]) from exc
-        if not isinstance(data, dict) or not isinstance(data.get("units"), list):
-            raise RosterError([message("import.bad_file", path=str(path), detail="缺少 units: 列表")])
-        units_node = next(v for k, v in node.value if k.value == "units")
-        rows = []
-        for item_node, item in zip(units_node.value, data["units"], strict=True):
-            line = item_node.start_mark.line + 1
-            if not isinstance(item, dict):
-                raise RosterError([message("import.row", line=line, problem="应为键值对")])
-            rows.append((line, {k: _cell(v) for k, v in item.items()}))
-        return rows
+        return yaml_rows(text, path)
     raise RosterError([message("import.unsupported", path=str(path))])
+
+
+def csv_rows(text: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows with the physical line each starts on (a quoted cell may span lines)."""
+    lines = text.splitlines(keepends=True)
+    pulled: list[int] = []  # physical numbers of the lines the reader has consumed
+
+    def feed():
+        for number, line in enumerate(lines, 1):
+            pulled.append(number)
+            yield line
+
+    reader = csv.DictReader(feed())
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise RosterError([message("import.missing_columns", columns=missing)])
+    reader.fieldnames = header
+    rows, consumed = [], len(pulled)
+    for row in reader:
+        start = pulled[consumed]
+        while not lines[start - 1].strip():  # blank lines the reader skipped
+            start += 1
+        consumed = len(pulled)
+        if any((v or "").strip() for v in row.values() if isinstance(v, str)):
+            rows.append((start, {k: _cell(v) for k, v in row.items() if k}))
+    return rows
+
+
+def yaml_rows(text: str, path: Path) -> list[tuple[int, dict[str, str]]]:
+    """Rows with the line where each item of `units:` starts."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RosterError([message("import.bad_file", path=str(path), detail=str(exc))]) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("units"), list):
+        raise RosterError([message("import.no_units", path=str(path))])
+    units_node = next(v for k, v in node.value if k.value == "units")
+    rows = []
+    for item_node, item in zip(units_node.value, data["units"], strict=True):
+        line = item_node.start_mark.line + 1
+        if not isinstance(item, dict):
+            raise RosterError([message("import.row", line=line, problem=message("import.not_a_mapping"))])
+        rows.append((line, {k: _cell(v) for k, v in item.items()}))
+    return rows
 
 
 def parse_people(value: str) -> list[tuple[str, str]] | None:
@@ -123,7 +144,9 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
     parsed: list[UnitRow] = []
     seen_codes: dict[str, int] = {}
     seen_names: dict[str, int] = {}
-    known = {u.code for u in session.exec(select(Unit))} | {u.name for u in session.exec(select(Unit))}
+    stored = list(session.exec(select(Unit)))
+    known = {u.code for u in stored} | {u.name for u in stored}
+    code_by_name = {u.name: u.code for u in stored}
 
     def bad(line: int, problem: str) -> None:
         problems.append(message("import.row", line=line, problem=problem))
@@ -140,6 +163,8 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
             bad(line, message("import.duplicate_code", code=code, first_line=seen_codes[code]))
         if name in seen_names:
             bad(line, message("import.duplicate_name", name=name, first_line=seen_names[name]))
+        if code_by_name.get(name, code) != code:
+            bad(line, message("import.name_taken", name=name, code=code_by_name[name]))
         seen_codes.setdefault(code, line)
         seen_names.setdefault(name, line)
         chain = row.get("chain") or "default"
@@ -151,20 +176,16 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
             found = parse_people(value)
             if found is None:
                 bad(line, message("import.bad_person", role=role.value, value=value))
-                found = []
-            people[role] = found
+            people[role] = found or []
+            if found == [] and role in REPORTING_ROLES and kind in KINDS and kind != "county":
+                bad(line, message("import.missing_person", role=role.value))
         addresses = {}
         for column in ("filing_to", "filing_cc"):
             addresses[column] = parse_addresses(row.get(column, ""))
             if addresses[column] is None:
                 bad(line, message("import.bad_address", value=row.get(column, "")))
-        reporting = kind != "county"
-        if reporting and kind in KINDS:
-            for role in REPORTING_ROLES:
-                if not people[role] and row.get(role.value, "") == "":
-                    bad(line, message("import.missing_person", role=role.value))
-            if addresses["filing_to"] == []:
-                bad(line, message("import.missing_filing_to"))
+        if kind in KINDS and kind != "county" and addresses["filing_to"] == []:
+            bad(line, message("import.missing_filing_to"))
         if len(problems) == errors_before:
             parsed.append(UnitRow(line, code, name, kind, row.get("parent", ""), chain,
                                   row.get("approval_body") or "党委会议", addresses["filing_to"] or [],

@@ -39,10 +39,10 @@ def render_block(template: str, block: str, **context) -> str:
     return "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
 
 
-def message(name: str, **params) -> str:
-    """A CLI/status message by name, e.g. message("refused.not_allowed_here", stage=…, event=…)."""
+def message(key: str, /, **params) -> str:
+    """A CLI/status message by key, e.g. message("refused.not_allowed_here", stage=…, event=…)."""
     module = environment().get_template("cli/messages.j2").module
-    macro = getattr(module, name.replace(".", "__"), None)
+    macro = getattr(module, key.replace(".", "__"), None)
     if macro is None:
-        raise KeyError(f"no message {name!r} in templates/cli/messages.j2")
+        raise KeyError(f"no message {key!r} in templates/cli/messages.j2")
     return str(macro(**params)).strip()

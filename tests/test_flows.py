@@ -36,7 +36,7 @@ def stage_of(session, report) -> str:
 def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, settings, county, tmp_path):
     assert run(open_cycle_flow(year=2026))["created"][0] == "R-2026-001"
     after_open = counts(session)
-    assert run(open_cycle_flow(year=2026)) == {"year": 2026, "created": []}
+    assert run(open_cycle_flow(year=2026)) == {"year": 2026, "created": [], "mails": 0}
     assert counts(session) == after_open
     assert run(deliver_outbox_flow())["sent"] == 13
     assert run(deliver_outbox_flow())["sent"] == 0
@@ -45,9 +45,9 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     report = report_of(session, county["yehe"])
     path = write_draft(tmp_path / "drafts", "野鹤镇报告.md", "一、主要举措和成效\n二、存在的不足和原因\n")
     first = run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟"))
-    assert first == {"ref": report.ref, "version": 1, "stage": "legal_review"}
+    assert first == {"ref": report.ref, "version": 1, "stage": "legal_review", "new": True}
     after_submit = counts(session)
-    assert run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟")) == first
+    assert run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟")) == {**first, "new": False}
     assert counts(session) == after_submit
 
     for stage in ("legal_review", "committee_review"):
