@@ -15,6 +15,6 @@ from reportchain.settings import load_settings
 async def deliver_outbox_flow() -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
-        sent = deliver(session, settings, backend_for(settings))
+        report = deliver(session, settings, backend_for(settings))
         filed = confirm_filings(session)
-        return {"sent": sent, "filed": filed}
+        return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed}

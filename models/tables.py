@@ -135,8 +135,11 @@ class OutboxMessage(SQLModel, table=True):
     body_html: str
     in_reply_to: str | None = Field(default=None, max_length=255)
     attachment_version_id: int | None = Field(default=None, foreign_key="reportversion.id")
+    attachment_name: str | None = Field(default=None, max_length=255)
+    ics: str | None = None  # calendar entry for the due date (kickoff mails and prompts)
     status: str = Field(default="pending", index=True, max_length=16)  # pending | sent | failed
     attempts: int = 0
+    next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = None
     created_at: datetime = _when()
     sent_at: datetime | None = _maybe_when()

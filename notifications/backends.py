@@ -1,4 +1,5 @@
-"""Delivery backends. A backend takes built messages and answers, per message, None or an error.
+"""Delivery backends. A backend sends built messages and reports each one's outcome as soon as it
+is known, through `record(index, outcome)`, so the outbox can mark it at once.
 
 The mail folder is the embedded default: each message becomes one `.eml` file named after its
 Message-ID, written atomically, so delivering the same message twice leaves one file.
@@ -8,13 +9,37 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Protocol
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one message: sent (error None), or failed for now, or failed for good."""
+
+    error: str | None = None
+    permanent: bool = False
+    note: str | None = None  # sent, but worth knowing (e.g. one of several recipients refused)
+
+    @property
+    def sent(self) -> bool:
+        return self.error is None
+
+
+SENT = Outcome()
+Record = Callable[[int, Outcome], None]
+
+
+class DeliveryConfigError(Exception):
+    """The backend cannot deliver anything as configured (login refused, TLS not offered, …).
+    Nothing is marked: the mails stay pending until the configuration is fixed."""
+
+
 class MailBackend(Protocol):
-    def send(self, messages: list[EmailMessage]) -> list[str | None]: ...
+    def send(self, messages: list[EmailMessage], record: Record) -> None: ...
 
 
 class MailFolderBackend:
@@ -25,22 +50,24 @@ class MailFolderBackend:
         stem = re.sub(r"[^A-Za-z0-9._-]", "_", message["Message-ID"].strip("<>"))
         return self.folder / f"{stem}.eml"
 
-    def send(self, messages: list[EmailMessage]) -> list[str | None]:
+    def send(self, messages: list[EmailMessage], record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        results: list[str | None] = []
-        for message in messages:
+        for index, message in enumerate(messages):
             target = self.path_for(message)
             try:
                 if not target.exists():
                     tmp = target.with_suffix(".tmp")
                     tmp.write_bytes(message.as_bytes())
                     os.replace(tmp, target)
-                results.append(None)
+                record(index, SENT)
             except OSError as exc:
-                results.append(f"cannot write {target}: {exc}")
-        return results
+                record(index, Outcome(f"cannot write {target}: {exc}"))
 
 
 def backend_for(settings) -> MailBackend:
-    """The configured backend: the mail folder until an SMTP host is configured."""
+    """SMTP when a host is configured, else the mail folder."""
+    if settings.smtp is not None:
+        from notifications.smtp import SmtpBackend
+
+        return SmtpBackend(settings.smtp)
     return MailFolderBackend(settings.mail_folder)

@@ -2,7 +2,9 @@
 
 `enqueue` runs inside the caller's transaction. Each row has a unique idempotency key (the same
 logical mail is never written twice) and a fixed Message-ID (a re-delivery is recognisably the
-same message). `deliver` is the separate step that hands pending rows to a backend.
+same message). `deliver` is the separate step that hands due rows to a backend and commits each
+row's outcome the moment the backend reports it, so an interruption loses nothing and a retry
+re-sends only what was not accepted.
 """
 
 from __future__ import annotations
@@ -10,24 +12,34 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, or_, select
 
 from models.db import utcnow
 from models.tables import OutboxMessage
-from notifications.backends import MailBackend
-from notifications.message import build_message
+from notifications.backends import MailBackend, Outcome
+from notifications.message import build_messages, calendar_entry
 from reportchain.settings import Settings
-from reportchain.texts import render, render_block
+from reportchain.texts import environment, render, render_block
 
 log = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
 class Recipient:
     name: str
     email: str
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: list[int] = field(default_factory=list)  # outbox ids that failed for good in this run
 
 
 def message_id_for(key: str, domain: str) -> str:
@@ -51,47 +63,103 @@ def enqueue(
     in_reply_to: str | None = None,
     attachment_version_id: int | None = None,
 ) -> OutboxMessage:
-    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists."""
+    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists.
+
+    Optional blocks of KIND.txt: `attachment_name` names the attached version; `calendar_summary`
+    adds an .ics entry for the context's `due` date."""
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
     if existing is not None:
         return existing
     context = {"settings": settings, **context}
+    text = f"email/{kind}.txt"
+    blocks = environment().get_template(text).blocks
+    message_id = message_id_for(key, settings.message_id_domain)
+    ics = None
+    if "calendar_summary" in blocks and context.get("due"):
+        ics = calendar_entry(message_id, context["due"], render_block(text, "calendar_summary", **context),
+                             settings.timezone)
     row = OutboxMessage(
         idempotency_key=key,
-        message_id=message_id_for(key, settings.message_id_domain),
+        message_id=message_id,
         kind=kind,
         report_id=report_id,
         to_addrs=join_addrs(to),
         cc_addrs=join_addrs(cc),
-        subject=render_block(f"email/{kind}.txt", "subject", **context),
-        body_text=render_block(f"email/{kind}.txt", "body", **context) + "\n",
+        subject=render_block(text, "subject", **context),
+        body_text=render_block(text, "body", **context) + "\n",
         body_html=render(f"email/{kind}.html", **context),
         in_reply_to=in_reply_to,
         attachment_version_id=attachment_version_id,
+        attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
+        ics=ics,
     )
     session.add(row)
     session.flush()
     return row
 
 
-def pending(session: Session, limit: int) -> list[OutboxMessage]:
-    query = select(OutboxMessage).where(OutboxMessage.status == "pending").order_by(OutboxMessage.id)
-    return list(session.exec(query.limit(limit)))
+def due_rows(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "pending")
+        .where(or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(session.exec(query))
 
 
-def deliver(session: Session, settings: Settings, backend: MailBackend, batch_size: int = 200) -> int:
-    """Send pending rows in batches and mark each one sent as soon as the backend accepts it."""
-    sent = 0
-    while rows := pending(session, batch_size):
-        messages = [build_message(session, settings, row) for row in rows]
-        results = backend.send(messages)
-        for row, error in zip(rows, results, strict=True):
-            row.attempts += 1
-            if error is None:
-                row.status, row.sent_at, row.last_error = "sent", utcnow(), None
-                sent += 1
-            else:
-                row.status, row.last_error = "failed", error
-                log.warning("outbox %s (%s) failed: %s", row.id, row.message_id, error)
-        session.commit()
-    return sent
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    return min(timedelta(seconds=settings.retry_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
+
+
+def deliver(session: Session, settings: Settings, backend: MailBackend, batch_size: int = 200,
+            now: datetime | None = None) -> DeliveryReport:
+    """Send every due row once; transient failures wait with backoff, permanent ones are marked failed."""
+    now = now or utcnow()
+    report = DeliveryReport()
+    while rows := due_rows(session, now, batch_size):
+        outcomes: dict[int, Outcome] = {}
+
+        def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:
+            outcomes[index] = outcome
+            apply_outcome(session, settings, rows[index], outcome, report)
+            session.commit()
+
+        backend.send(build_messages(session, settings, rows), record)
+        for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
+            record(index, Outcome("no answer from the delivery backend"))
+    return report
+
+
+def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outcome: Outcome,
+                  report: DeliveryReport) -> None:
+    row.attempts += 1
+    if outcome.sent:
+        row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", utcnow(), outcome.note, None
+        report.sent += 1
+    elif outcome.permanent or row.attempts >= settings.max_attempts:
+        row.status, row.last_error = "failed", outcome.error
+        report.failed.append(row.id)
+        log.warning("outbox %s to %s failed for good: %s", row.id, row.to_addrs, outcome.error)
+    else:
+        row.last_error, row.next_attempt_at = outcome.error, utcnow() + backoff(settings, row.attempts)
+        report.retrying += 1
+        log.info("outbox %s will be retried at %s: %s", row.id, row.next_attempt_at, outcome.error)
+    session.add(row)
+
+
+def retry(session: Session, outbox_id: int) -> OutboxMessage | None:
+    """Put a failed (or waiting) mail back in line for the next delivery."""
+    row = session.get(OutboxMessage, outbox_id)
+    if row is None or row.status == "sent":
+        return None
+    row.status, row.next_attempt_at = "pending", None
+    session.add(row)
+    return row
+
+
+def listing(session: Session, failed_only: bool = False) -> list[OutboxMessage]:
+    statuses = ["failed"] if failed_only else ["pending", "failed"]
+    query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses)).order_by(OutboxMessage.id)
+    return list(session.exec(query))

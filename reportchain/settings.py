@@ -12,6 +12,21 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """How to reach the SMTP relay. TLS is explicit: `starttls` or `tls` that the server does not
+    offer is an error, never a silent plaintext send."""
+
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    user: str
+    password: str
+    ca_file: str | None  # extra CA bundle, e.g. a county's own certificate authority
+    timeout: float
+    concurrency: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail_folder: Path
@@ -20,6 +35,9 @@ class Settings:
     reply_to: str
     timezone: str
     prefect_api_url: str | None
+    smtp: SmtpSettings | None  # None: deliver to the mail folder
+    max_attempts: int
+    retry_seconds: int
 
     @property
     def message_id_domain(self) -> str:
@@ -39,4 +57,29 @@ def load_settings() -> Settings:
         reply_to=env("REPORTCHAIN_REPLY_TO", "") or mail_from,
         timezone=env("REPORTCHAIN_TIMEZONE", "Asia/Shanghai"),
         prefect_api_url=env("PREFECT_API_URL") or None,
+        smtp=smtp_settings(env),
+        max_attempts=int(env("REPORTCHAIN_DELIVERY_MAX_ATTEMPTS", "8")),
+        retry_seconds=int(env("REPORTCHAIN_DELIVERY_RETRY_SECONDS", "60")),
+    )
+
+
+SMTP_SECURITY = {"starttls": 587, "tls": 465, "none": 25}
+
+
+def smtp_settings(env) -> SmtpSettings | None:
+    host = env("REPORTCHAIN_SMTP_HOST", "").strip()
+    if not host:
+        return None
+    security = env("REPORTCHAIN_SMTP_SECURITY", "starttls").strip().lower()
+    if security not in SMTP_SECURITY:
+        raise ValueError(f"REPORTCHAIN_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, not {security!r}")
+    return SmtpSettings(
+        host=host,
+        port=int(env("REPORTCHAIN_SMTP_PORT", "") or SMTP_SECURITY[security]),
+        security=security,
+        user=env("REPORTCHAIN_SMTP_USER", ""),
+        password=env("REPORTCHAIN_SMTP_PASSWORD", ""),
+        ca_file=env("REPORTCHAIN_SMTP_CA_FILE", "") or None,
+        timeout=float(env("REPORTCHAIN_SMTP_TIMEOUT", "30")),
+        concurrency=max(1, int(env("REPORTCHAIN_SMTP_CONCURRENCY", "2"))),
     )

@@ -189,7 +189,7 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
     assert report.stage == "filing"  # not filed until the mail has actually gone out
 
     backend = MailFolderBackend(tmp_path / "out")
-    assert deliver(session, settings, backend) == len(mails(session))
+    assert deliver(session, settings, backend).sent == len(mails(session))
     assert confirm_filings(session) == [report.ref]
     session.commit()
     assert report.stage == "filed"
@@ -197,7 +197,7 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
         f"Message-ID: {filing.message_id}\n\n")).read_bytes(), policy=policy.default)
     assert sent["Cc"] == "yfzx@qingshan.example.gov.cn"
     [attachment] = list(sent.iter_attachments())
-    assert attachment.get_filename() == "县司法局报告.md"
+    assert attachment.get_filename() == "县司法局2026年度法治政府建设年度报告.md"
     assert attachment.get_content().decode("utf-8") == DRAFT
     assert confirm_filings(session) == []  # delivered once, filed once
 

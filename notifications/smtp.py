@@ -1,0 +1,89 @@
+"""Delivery over SMTP with aiosmtplib: a few reused connections per batch, each message's outcome
+reported the moment the server answers.
+
+Connection problems and 4xx answers are transient (the outbox retries later with backoff); 5xx
+answers are permanent (kept with the server's words, never retried). A refused login, TLS that
+the server does not offer, or a certificate that does not verify stop the whole delivery with
+DeliveryConfigError: nothing is marked, nothing is sent in plaintext.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from notifications.backends import SENT, DeliveryConfigError, Outcome, Record
+from reportchain.settings import SmtpSettings
+
+
+def _answer(exc: aiosmtplib.SMTPResponseException) -> str:
+    return f"{exc.code} {exc.message}".strip()
+
+
+def outcome_of(exc: Exception) -> Outcome:
+    """Classify a failure for one message; raise DeliveryConfigError for what no retry can fix."""
+    if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+        raise DeliveryConfigError(f"SMTP login refused: {_answer(exc)}") from exc
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        answers = "; ".join(f"{r.recipient}: {_answer(r)}" for r in exc.recipients)
+        return Outcome(answers, permanent=all(r.code >= 500 for r in exc.recipients))
+    if isinstance(exc, aiosmtplib.SMTPResponseException):
+        return Outcome(_answer(exc), permanent=exc.code >= 500)
+    if isinstance(exc, ssl.SSLError) or isinstance(exc.__cause__, ssl.SSLError):
+        raise DeliveryConfigError(f"TLS failed: {exc}") from exc
+    if isinstance(exc, aiosmtplib.SMTPException) and "STARTTLS" in str(exc).upper():
+        raise DeliveryConfigError(f"the server does not offer STARTTLS: {exc}") from exc
+    return Outcome(f"{type(exc).__name__}: {exc}".strip())
+
+
+class SmtpBackend:
+    def __init__(self, config: SmtpSettings) -> None:
+        self.config = config
+
+    def send(self, messages: list[EmailMessage], record: Record) -> None:
+        asyncio.run(self.send_async(messages, record))
+
+    async def send_async(self, messages: list[EmailMessage], record: Record) -> None:
+        workers = min(self.config.concurrency, len(messages))
+        shares = [list(enumerate(messages))[i::workers] for i in range(workers)]
+        await asyncio.gather(*(self._send_share(share, record) for share in shares))
+
+    def client(self) -> aiosmtplib.SMTP:
+        c = self.config
+        context = ssl.create_default_context(cafile=c.ca_file) if c.security != "none" else None
+        return aiosmtplib.SMTP(
+            hostname=c.host,
+            port=c.port,
+            timeout=c.timeout,
+            use_tls=c.security == "tls",
+            start_tls=c.security == "starttls",  # True: required, never "if offered"
+            tls_context=context,
+            username=c.user or None,
+            password=c.password or None,
+        )
+
+    async def _send_share(self, share: list[tuple[int, EmailMessage]], record: Record) -> None:
+        client: aiosmtplib.SMTP | None = None
+        try:
+            for index, message in share:
+                try:
+                    if client is None or not client.is_connected:
+                        client = self.client()
+                        await client.connect()
+                    refused, _ = await client.send_message(message)
+                    # Some recipients refused but at least one accepted: the mail went out.
+                    record(index, SENT if not refused else Outcome(
+                        note="; ".join(f"{addr}: {r.code} {r.message}" for addr, r in refused.items())))
+                except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+                    outcome = outcome_of(exc)
+                    if not isinstance(exc, aiosmtplib.SMTPResponseException) or exc.code in (421,):
+                        client = None  # the connection is gone or going: reconnect for the next message
+                    record(index, outcome)
+        finally:
+            if client is not None and client.is_connected:
+                with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                    await client.quit()
