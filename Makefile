@@ -3,7 +3,7 @@ VENV  := .venv
 STAMP := $(VENV)/.installed
 UV    := python3 -m uv
 
-.PHONY: install demo test lint lock clean
+.PHONY: install demo test lint bench lock clean
 
 install: $(STAMP)
 
@@ -21,6 +21,10 @@ demo: install
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
+
+# Benchmarks print JSON and keep their figures in bench/results.json.
+bench: install
+	$(VENV)/bin/python -m bench.outbox_smtp
 
 lint: install
 	$(VENV)/bin/ruff check .

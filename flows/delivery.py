@@ -1,20 +1,48 @@
-"""Deliver the outbox, then mark as filed the reports whose filing mail went out."""
+"""Deliver the outbox, tell coordinators about mails that failed for good, and mark as filed the
+reports whose filing mail went out."""
 
 from __future__ import annotations
 
 from prefect import flow
+from sqlmodel import Session, select
 
 from flows.filing import confirm_filings
+from flows.stages import people_with_role, recipients, report_context
+from models.chain import Role
 from models.db import session_scope
+from models.tables import OutboxMessage, Report
 from notifications.backends import backend_for
-from notifications.outbox import deliver
-from reportchain.settings import load_settings
+from notifications.outbox import deliver, enqueue
+from reportchain.settings import Settings, load_settings
+
+
+def notify_failures(session: Session, settings: Settings, failed_ids: list[int]) -> int:
+    """One notice per failed mail to its unit's coordinators (never about a notice itself)."""
+    if not failed_ids:
+        return 0
+    rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(failed_ids))).all()
+    notices = 0
+    for row in rows:
+        if row.kind == "delivery_failed" or row.report_id is None:
+            continue
+        report = session.get(Report, row.report_id)
+        coordinators = people_with_role(session, report.unit_id, Role.COORDINATOR)
+        if coordinators:
+            enqueue(session, settings, key=f"delivery_failed:{row.id}", kind="delivery_failed",
+                    to=recipients(coordinators), report_id=report.id,
+                    context={**report_context(session, report), "mail": row})
+            notices += 1
+    return notices
 
 
 @flow(name="deliver-outbox")
 async def deliver_outbox_flow() -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
-        report = deliver(session, settings, backend_for(settings))
+        backend = backend_for(settings)
+        report = deliver(session, settings, backend)
+        if notify_failures(session, settings, report.failed):
+            session.commit()
+            report.sent += deliver(session, settings, backend).sent
         filed = confirm_filings(session)
         return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed}

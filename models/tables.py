@@ -137,6 +137,7 @@ class OutboxMessage(SQLModel, table=True):
     attachment_version_id: int | None = Field(default=None, foreign_key="reportversion.id")
     attachment_name: str | None = Field(default=None, max_length=255)
     ics: str | None = None  # calendar entry for the due date (kickoff mails and prompts)
+    raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))  # the exact bytes sent
     status: str = Field(default="pending", index=True, max_length=16)  # pending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()

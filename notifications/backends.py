@@ -11,9 +11,11 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from notifications.message import Envelope
 
 
 @dataclass(frozen=True)
@@ -39,25 +41,25 @@ class DeliveryConfigError(Exception):
 
 
 class MailBackend(Protocol):
-    def send(self, messages: list[EmailMessage], record: Record) -> None: ...
+    def send(self, messages: list[Envelope], record: Record) -> None: ...
 
 
 class MailFolderBackend:
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
 
-    def path_for(self, message: EmailMessage) -> Path:
-        stem = re.sub(r"[^A-Za-z0-9._-]", "_", message["Message-ID"].strip("<>"))
+    def path_for(self, message_id: str) -> Path:
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", message_id.strip("<>"))
         return self.folder / f"{stem}.eml"
 
-    def send(self, messages: list[EmailMessage], record: Record) -> None:
+    def send(self, messages: list[Envelope], record: Record) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         for index, message in enumerate(messages):
-            target = self.path_for(message)
+            target = self.path_for(message.message_id)
             try:
                 if not target.exists():
                     tmp = target.with_suffix(".tmp")
-                    tmp.write_bytes(message.as_bytes())
+                    tmp.write_bytes(message.data)
                     os.replace(tmp, target)
                 record(index, SENT)
             except OSError as exc:

@@ -1,17 +1,20 @@
-"""Build the RFC 5322 messages for outbox rows: headers (RFC 2047 for Chinese), text + HTML
-alternatives, the report as attachment (RFC 2231 Chinese filename), and the .ics entry."""
+"""Build the RFC 5322 message of an outbox row — headers (RFC 2047 for Chinese), text + HTML
+alternatives, the report as attachment (RFC 2231 Chinese filename), the .ics entry — once, when
+the row is written; delivery sends those stored bytes unchanged."""
 
 from __future__ import annotations
 
 import mimetypes
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.policy import SMTP
+from email.utils import format_datetime, getaddresses
 from pathlib import PurePath
 
 from icalendar import Calendar, Event
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from models.db import utcnow
 from models.tables import OutboxMessage, ReportVersion
@@ -44,11 +47,25 @@ def attachment_type(filename: str) -> tuple[str, str]:
     return maintype, subtype
 
 
-def build_messages(session: Session, settings: Settings, rows: list[OutboxMessage]) -> list[EmailMessage]:
-    """Messages for a batch of rows; the attached versions are loaded in one query."""
-    ids = {r.attachment_version_id for r in rows if r.attachment_version_id is not None}
-    versions = {v.id: v for v in session.exec(select(ReportVersion).where(ReportVersion.id.in_(ids)))} if ids else {}
-    return [build_message(settings, row, versions.get(row.attachment_version_id)) for row in rows]
+@dataclass(frozen=True)
+class Envelope:
+    """What a backend sends: the stored bytes and who gets them."""
+
+    message_id: str
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+def envelope(settings: Settings, row: OutboxMessage) -> Envelope:
+    recipients = [addr for _, addr in getaddresses([row.to_addrs, row.cc_addrs]) if addr]
+    return Envelope(row.message_id, settings.mail_from, recipients, row.raw)
+
+
+def render_raw(session: Session, settings: Settings, row: OutboxMessage) -> bytes:
+    """The message's bytes, built once when the mail is written to the outbox."""
+    version = session.get(ReportVersion, row.attachment_version_id) if row.attachment_version_id else None
+    return build_message(settings, row, version).as_bytes(policy=SMTP)
 
 
 def build_message(settings: Settings, row: OutboxMessage, version: ReportVersion | None = None) -> EmailMessage:

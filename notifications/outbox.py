@@ -20,7 +20,7 @@ from sqlmodel import Session, or_, select
 from models.db import utcnow
 from models.tables import OutboxMessage
 from notifications.backends import MailBackend, Outcome
-from notifications.message import build_messages, calendar_entry
+from notifications.message import calendar_entry, envelope, render_raw
 from reportchain.settings import Settings
 from reportchain.texts import environment, render, render_block
 
@@ -93,6 +93,7 @@ def enqueue(
         attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
         ics=ics,
     )
+    row.raw = render_raw(session, settings, row)
     session.add(row)
     session.flush()
     return row
@@ -126,7 +127,7 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
             apply_outcome(session, settings, rows[index], outcome, report)
             session.commit()
 
-        backend.send(build_messages(session, settings, rows), record)
+        backend.send([envelope(settings, row) for row in rows], record)
         for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
             record(index, Outcome("no answer from the delivery backend"))
     return report

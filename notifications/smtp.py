@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from email.message import EmailMessage
+from concurrent.futures import ThreadPoolExecutor
 
 import aiosmtplib
 
 from notifications.backends import SENT, DeliveryConfigError, Outcome, Record
+from notifications.message import Envelope
 from reportchain.settings import SmtpSettings
 
 
@@ -44,10 +45,17 @@ class SmtpBackend:
     def __init__(self, config: SmtpSettings) -> None:
         self.config = config
 
-    def send(self, messages: list[EmailMessage], record: Record) -> None:
-        asyncio.run(self.send_async(messages, record))
+    def send(self, messages: list[Envelope], record: Record) -> None:
+        """Blocking send; inside a running event loop (an async flow) it runs on a helper thread."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            asyncio.run(self.send_async(messages, record))
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, self.send_async(messages, record)).result()
 
-    async def send_async(self, messages: list[EmailMessage], record: Record) -> None:
+    async def send_async(self, messages: list[Envelope], record: Record) -> None:
         workers = min(self.config.concurrency, len(messages))
         shares = [list(enumerate(messages))[i::workers] for i in range(workers)]
         await asyncio.gather(*(self._send_share(share, record) for share in shares))
@@ -66,7 +74,7 @@ class SmtpBackend:
             password=c.password or None,
         )
 
-    async def _send_share(self, share: list[tuple[int, EmailMessage]], record: Record) -> None:
+    async def _send_share(self, share: list[tuple[int, Envelope]], record: Record) -> None:
         client: aiosmtplib.SMTP | None = None
         try:
             for index, message in share:
@@ -74,7 +82,7 @@ class SmtpBackend:
                     if client is None or not client.is_connected:
                         client = self.client()
                         await client.connect()
-                    refused, _ = await client.send_message(message)
+                    refused, _ = await client.sendmail(message.sender, message.recipients, message.data)
                     # Some recipients refused but at least one accepted: the mail went out.
                     record(index, SENT if not refused else Outcome(
                         note="; ".join(f"{addr}: {r.code} {r.message}" for addr, r in refused.items())))

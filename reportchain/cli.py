@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -28,6 +29,8 @@ from models.chain import Refused
 from models.db import create_tables, get_engine, normalise_url
 from models.deadlines import default_due_dates
 from models.tables import OutboxMessage, Report, Unit
+from notifications.backends import DeliveryConfigError
+from notifications.outbox import listing, retry
 from reportchain.board import history, latest_year, status, today_in
 from reportchain.roster import RosterError, import_roster
 from reportchain.settings import Settings, load_settings
@@ -45,6 +48,8 @@ draft_app = typer.Typer(help="报告稿件：提交初稿或修改稿。", no_ar
 app.add_typer(units_app, name="units")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(draft_app, name="draft")
+outbox_app = typer.Typer(help="发件箱：查看待发、重试中和发送失败的邮件。", invoke_without_command=True)
+app.add_typer(outbox_app, name="outbox")
 
 # Messages carry names as users typed them ("报告[定稿].docx"): never read them as rich markup.
 out = Console(markup=False)
@@ -72,6 +77,8 @@ def user_errors():
         fail(message(f"document.{exc.code}", filename=exc.filename, detail=exc.detail), str(exc))
     except RosterError as exc:
         fail("\n".join(exc.problems))
+    except DeliveryConfigError as exc:
+        fail(message("delivery_config", detail=str(exc)), str(exc))
     except StaleDataError as exc:
         fail(message("refused.stale", ref=""), str(exc))
     except (OperationalError, ProgrammingError) as exc:
@@ -96,7 +103,11 @@ def run_flow(flow_name: str, **params):
 def deliver_now() -> None:
     settings = load_settings()
     result = run_flow("flows.delivery:deliver_outbox_flow")
-    out.print(message("delivered", sent=result["sent"], filed=result["filed"], folder=str(settings.mail_folder)))
+    folder = None if settings.smtp else str(settings.mail_folder)
+    out.print(message("delivered", sent=result["sent"], filed=result["filed"], folder=folder))
+    if result["retrying"] or result["failed"]:
+        err.print(message("delivery_problems", retrying=result["retrying"], failed=len(result["failed"])),
+                  style="yellow")
 
 
 def dry_run(step: Callable[[Session, Settings], object]) -> None:
@@ -246,9 +257,52 @@ def file_cmd(
 
 
 @app.command()
-def deliver() -> None:
-    """投递发件箱中待发的邮件。"""
+def deliver(dry: DryRun = False) -> None:
+    """投递发件箱中待发的邮件（配置了 SMTP 服务器时经 SMTP 发送，否则写入邮件目录）。"""
     with user_errors():
+        if dry:
+            return show_outbox(failed=False)
+        deliver_now()
+
+
+def show_outbox(failed: bool) -> None:
+    settings = load_settings()
+    tz = ZoneInfo(settings.timezone)
+    with user_errors(), session_for(settings) as session:
+        rows = listing(session, failed_only=failed)
+    if not rows:
+        out.print(message("outbox_empty", failed=failed))
+        return
+    table = Table(title=message("outbox_title", count=len(rows)))
+    for column in message("outbox_columns").split("|"):
+        table.add_column(column)
+    for row in rows:
+        waiting = row.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M") if row.next_attempt_at else "—"
+        table.add_row(str(row.id), message("outbox_status", status=row.status), row.subject, row.to_addrs,
+                      str(row.attempts), waiting, row.last_error or "")
+    out.print(table)
+
+
+@outbox_app.callback()
+def outbox(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="只看发送失败（不再重试）的邮件。")] = False,
+) -> None:
+    """列出待发送、等待重试和发送失败的邮件及原因。"""
+    if ctx.invoked_subcommand is None:
+        show_outbox(failed)
+
+
+@outbox_app.command("retry")
+def outbox_retry(outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox）。")]) -> None:
+    """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
+    settings = load_settings()
+    with user_errors():
+        with session_for(settings) as session:
+            row = retry(session, outbox_id)
+            if row is None:
+                fail(message("outbox_not_retryable", outbox_id=outbox_id))
+            session.commit()
         deliver_now()
 
 
@@ -289,8 +343,6 @@ def print_board(board: dict) -> None:
 @app.command("history")
 def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> None:
     """一份报告的完整流转记录（谁、何时、做了什么）。"""
-    from zoneinfo import ZoneInfo
-
     from flows.stages import find_report
 
     settings = load_settings()

@@ -193,8 +193,7 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
     assert confirm_filings(session) == [report.ref]
     session.commit()
     assert report.stage == "filed"
-    sent = email.message_from_bytes(backend.path_for(email.message_from_string(
-        f"Message-ID: {filing.message_id}\n\n")).read_bytes(), policy=policy.default)
+    sent = email.message_from_bytes(backend.path_for(filing.message_id).read_bytes(), policy=policy.default)
     assert sent["Cc"] == "yfzx@qingshan.example.gov.cn"
     [attachment] = list(sent.iter_attachments())
     assert attachment.get_filename() == "县司法局2026年度法治政府建设年度报告.md"
