@@ -138,6 +138,7 @@ class OutboxMessage(SQLModel, table=True):
     attachment_name: str | None = Field(default=None, max_length=255)
     ics: str | None = None  # calendar entry for the due date (kickoff mails and prompts)
     raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))  # the exact bytes sent
+    pending_recipients: str | None = Field(default=None, max_length=2000)  # after a partial 4xx refusal
     status: str = Field(default="pending", index=True, max_length=16)  # pending | sent | failed
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()

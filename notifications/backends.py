@@ -25,6 +25,7 @@ class Outcome:
     error: str | None = None
     permanent: bool = False
     note: str | None = None  # sent, but worth knowing (e.g. one of several recipients refused)
+    retry_recipients: tuple[str, ...] = ()  # accepted by the others; only these get it again later
 
     @property
     def sent(self) -> bool:

@@ -58,7 +58,8 @@ class Envelope:
 
 
 def envelope(settings: Settings, row: OutboxMessage) -> Envelope:
-    recipients = [addr for _, addr in getaddresses([row.to_addrs, row.cc_addrs]) if addr]
+    addresses = [row.pending_recipients] if row.pending_recipients else [row.to_addrs, row.cc_addrs]
+    recipients = [addr for _, addr in getaddresses(addresses) if addr]
     return Envelope(row.message_id, settings.mail_from, recipients, row.raw)
 
 

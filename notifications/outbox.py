@@ -138,12 +138,15 @@ def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outc
     row.attempts += 1
     if outcome.sent:
         row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", utcnow(), outcome.note, None
+        row.pending_recipients = None
         report.sent += 1
     elif outcome.permanent or row.attempts >= settings.max_attempts:
         row.status, row.last_error = "failed", outcome.error
         report.failed.append(row.id)
         log.warning("outbox %s to %s failed for good: %s", row.id, row.to_addrs, outcome.error)
     else:
+        if outcome.retry_recipients:
+            row.pending_recipients = ", ".join(outcome.retry_recipients)
         row.last_error, row.next_attempt_at = outcome.error, utcnow() + backoff(settings, row.attempts)
         report.retrying += 1
         log.info("outbox %s will be retried at %s: %s", row.id, row.next_attempt_at, outcome.error)

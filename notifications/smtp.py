@@ -41,6 +41,21 @@ def outcome_of(exc: Exception) -> Outcome:
     return Outcome(f"{type(exc).__name__}: {exc}".strip())
 
 
+def partial_outcome(refused: dict) -> Outcome:
+    """Accepted for some recipients: those who answered 4xx get the same message again later."""
+    answers = "; ".join(f"{addr}: {r.code} {r.message}" for addr, r in refused.items())
+    later = [addr for addr, r in refused.items() if r.code < 500]
+    if later:
+        return Outcome(answers, retry_recipients=tuple(later))
+    return Outcome(note=answers)
+
+
+def connection_lost(exc: Exception) -> bool:
+    if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
+        return False  # the server answered; the connection is fine
+    return not isinstance(exc, aiosmtplib.SMTPResponseException) or exc.code == 421
+
+
 class SmtpBackend:
     def __init__(self, config: SmtpSettings) -> None:
         self.config = config
@@ -83,13 +98,12 @@ class SmtpBackend:
                         client = self.client()
                         await client.connect()
                     refused, _ = await client.sendmail(message.sender, message.recipients, message.data)
-                    # Some recipients refused but at least one accepted: the mail went out.
-                    record(index, SENT if not refused else Outcome(
-                        note="; ".join(f"{addr}: {r.code} {r.message}" for addr, r in refused.items())))
+                    record(index, partial_outcome(refused) if refused else SENT)
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                     outcome = outcome_of(exc)
-                    if not isinstance(exc, aiosmtplib.SMTPResponseException) or exc.code in (421,):
-                        client = None  # the connection is gone or going: reconnect for the next message
+                    if connection_lost(exc):
+                        client.close()
+                        client = None  # reconnect for the next message
                     record(index, outcome)
         finally:
             if client is not None and client.is_connected:
