@@ -294,7 +294,10 @@ def outbox(
 
 
 @outbox_app.command("retry")
-def outbox_retry(outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox）。")]) -> None:
+def outbox_retry(
+    outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox）。")],
+    dry: DryRun = False,
+) -> None:
     """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
     settings = load_settings()
     with user_errors():
@@ -302,6 +305,10 @@ def outbox_retry(outbox_id: Annotated[int, typer.Argument(help="邮件编号（�
             row = retry(session, outbox_id)
             if row is None:
                 fail(message("outbox_not_retryable", outbox_id=outbox_id))
+            if dry:
+                out.print(message("dry_run", count=1))
+                out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
+                return
             session.commit()
         deliver_now()
 

@@ -53,6 +53,9 @@ def test_a_mail_refused_for_good_is_listed_and_reported_to_the_coordinator(
 
     row = session.exec(select(OutboxMessage).where(OutboxMessage.status == "failed")).one()
     assert row.last_error.startswith("unknown-zhangwei@yehe") and "550" in row.last_error
+    assert "【试运行】" in invoke("outbox", "retry", str(row.id), "--dry-run").output
+    session.expire_all()
+    assert (session.get(OutboxMessage, row.id).status, session.get(OutboxMessage, row.id).attempts) == ("failed", 1)
     retried = invoke("outbox", "retry", str(row.id))
     assert retried.exit_code == 0, retried.output
     session.expire_all()
