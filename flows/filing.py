@@ -14,10 +14,6 @@ from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
 
-def split_addrs(value: str) -> list[str]:
-    return [a.strip() for a in value.replace(";", ",").split(",") if a.strip()]
-
-
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:
     """Write the filing mail for the approved version (once per version)."""
     if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILING:
@@ -31,8 +27,8 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
         session, settings,
         key=key,
         kind="filing",
-        to=split_addrs(unit.filing_to),
-        cc=split_addrs(unit.filing_cc),
+        to=[unit.filing_to],  # the roster stores these already joined with ", "
+        cc=[unit.filing_cc] if unit.filing_cc else [],
         report_id=report.id,
         attachment_version_id=version.id,
         context={**report_context(session, report), "version": version},

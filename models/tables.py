@@ -14,11 +14,11 @@ from sqlmodel import Field, SQLModel
 from models.db import UTCDateTime, utcnow
 
 
-def _when(**kw) -> Field:
-    return Field(default_factory=utcnow, sa_type=UTCDateTime, **kw)
+def _when():
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-def _maybe_when() -> Field:
+def _maybe_when():
     return Field(default=None, sa_type=UTCDateTime)
 
 
