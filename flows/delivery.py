@@ -35,14 +35,19 @@ def notify_failures(session: Session, settings: Settings, failed_ids: list[int])
     return notices
 
 
+def deliver_all(session: Session, settings: Settings) -> dict:
+    """Send what is due, tell coordinators about failures (and send that too), confirm filings."""
+    backend = backend_for(settings)
+    report = deliver(session, settings, backend)
+    if notify_failures(session, settings, report.failed):
+        session.commit()
+        report.sent += deliver(session, settings, backend).sent
+    filed = confirm_filings(session)
+    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed}
+
+
 @flow(name="deliver-outbox")
 async def deliver_outbox_flow() -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
-        backend = backend_for(settings)
-        report = deliver(session, settings, backend)
-        if notify_failures(session, settings, report.failed):
-            session.commit()
-            report.sent += deliver(session, settings, backend).sent
-        filed = confirm_filings(session)
-        return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed}
+        return deliver_all(session, settings)

@@ -33,6 +33,7 @@ class Role(StrEnum):
     APPROVAL_CONTACT = "approval_contact"
     SUPERVISOR = "supervisor"
     COORDINATOR = "coordinator"
+    DELEGATE = "delegate"  # may answer review prompts for the unit's reviewers (e.g. a law firm's assistant)
 
 
 @dataclass(frozen=True)

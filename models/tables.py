@@ -148,19 +148,37 @@ class OutboxMessage(SQLModel, table=True):
 
 
 class InboundMessage(SQLModel, table=True):
-    """Every fetched message, kept raw, with what processing made of it."""
+    """Every fetched message, kept raw before anything else, with what processing made of it.
+
+    outcome: new (stored, not yet processed) | applied | unclear | auto_reply | already_decided |
+    not_reviewer | unmatched | new_version | draft_refused | unreadable."""
 
     __table_args__ = (UniqueConstraint("message_id", "sha256"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    message_id: str = Field(max_length=998)
-    sha256: str = Field(max_length=64)
+    message_id: str = Field(max_length=998, index=True)
+    sha256: str = Field(max_length=64, index=True)
     raw: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    source: str = Field(max_length=255)
+    source: str = Field(max_length=255)  # e.g. "imap:INBOX:1234" or "folder:reply-017.eml"
     received_at: datetime = _when()
-    outcome: str = Field(default="new", max_length=16)  # new | applied | ignored | rejected
+    from_address: str = Field(default="", max_length=320)
+    subject: str = Field(default="", max_length=998)
+    outcome: str = Field(default="new", index=True, max_length=16)
+    decision: str | None = Field(default=None, max_length=16)  # approve | return | unclear, as read
     detail: str | None = None
-    report_id: int | None = Field(default=None, foreign_key="report.id")
+    report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
+    round_id: int | None = Field(default=None, foreign_key="reviewround.id")
+    processed_at: datetime | None = _maybe_when()
+
+
+class MailboxState(SQLModel, table=True):
+    """Where intake stopped in one mailbox folder: its UIDVALIDITY and the last UID processed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox: str = Field(unique=True, max_length=500)  # imap://user@host:port/folder
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    updated_at: datetime = _when()
 
 
 class AuditEvent(SQLModel, table=True):

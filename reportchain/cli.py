@@ -50,6 +50,8 @@ app.add_typer(cycle_app, name="cycle")
 app.add_typer(draft_app, name="draft")
 outbox_app = typer.Typer(help="发件箱：查看待发、重试中和发送失败的邮件。", invoke_without_command=True)
 app.add_typer(outbox_app, name="outbox")
+replies_app = typer.Typer(help="审核回复：收取审核人的回复邮件，查看每封邮件如何被识别。", no_args_is_help=True)
+app.add_typer(replies_app, name="replies")
 
 # Messages carry names as users typed them ("报告[定稿].docx"): never read them as rich markup.
 out = Console(markup=False)
@@ -367,6 +369,133 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
         table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.actor,
                       message("event_label", event=e.action), stages, note)
     out.print(table)
+
+
+def print_intake(rows: list[dict]) -> None:
+    table = Table(title=message("replies.title", count=len(rows)))
+    for column in message("replies.columns").split("|"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(str(r["id"]), r["from"] or "—", r["ref"] or "—", message("decision_label", decision=r["decision"])
+                      if r["decision"] else "—", message("replies.outcome", outcome=r["outcome"]), r["subject"] or "—")
+    out.print(table)
+
+
+@replies_app.command("fetch")
+def replies_fetch(dry: DryRun = False) -> None:
+    """收取审核回复：从邮箱（IMAP）或收件目录读取新邮件，识别审核意见并自动流转，随后投递回执。"""
+    from notifications.mailbox import MailboxError
+
+    settings = load_settings()
+    with user_errors():
+        try:
+            if dry:
+                from flows.replies import intake
+                from notifications.mailbox import inbox_for
+
+                inbox = inbox_for(settings)
+                with session_for(settings) as session:
+                    before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
+                    report = intake(session, settings, inbox, apply=False)
+                    mails = list(session.exec(select(OutboxMessage.to_addrs, OutboxMessage.subject)
+                                              .where(OutboxMessage.id > before).order_by(OutboxMessage.id)))
+                    session.rollback()
+                inbox.close()
+                rows = report.rows
+            else:
+                result = run_flow("flows.replies:fetch_replies_flow")
+                rows = result["rows"]
+        except MailboxError as exc:
+            fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
+        if not rows:
+            out.print(message("replies.none"))
+        else:
+            print_intake(rows)
+        if dry:
+            out.print(message("dry_run", count=len(mails)))
+            for to, subject in mails:
+                out.print(message("dry_run_mail", to=to, subject=subject))
+        elif result["delivery"]:
+            folder = None if settings.smtp else str(settings.mail_folder)
+            out.print(message("delivered", sent=result["delivery"]["sent"], filed=result["delivery"]["filed"],
+                              folder=folder))
+
+
+@replies_app.command("list")
+def replies_list(
+    outcome: Annotated[str | None, typer.Option(help="只看某种处理结果，如 unclear、unreadable。")] = None,
+    limit: Annotated[int, typer.Option(help="最多显示多少封（最新的在前）。")] = 50,
+) -> None:
+    """列出收到的邮件及处理结果（已采用、无法判断、非审核人、自动回复……）。"""
+    from models.tables import InboundMessage
+
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        query = select(InboundMessage)
+        if outcome:
+            query = query.where(InboundMessage.outcome == outcome)
+        rows = session.exec(query.order_by(InboundMessage.id.desc()).limit(limit)).all()
+        refs = dict(session.exec(select(Report.id, Report.ref)).all())
+    if not rows:
+        out.print(message("replies.none_stored"))
+        return
+    print_intake([{"id": r.id, "from": r.from_address, "ref": refs.get(r.report_id), "decision": r.decision,
+                   "outcome": r.outcome, "subject": r.subject} for r in rows])
+
+
+@replies_app.command("show")
+def replies_show(
+    inbound_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain replies list）。")],
+    save: Annotated[Path | None, typer.Option("--save", help="把邮件原文（.eml）和附件保存到这个目录。")] = None,
+) -> None:
+    """查看一封收到的邮件：如何识别、处理结果和原因；可保存原文和附件。"""
+    from models.tables import InboundMessage
+    from notifications.reply import UnreadableMessage, read_reply
+
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        row = session.get(InboundMessage, inbound_id)
+        if row is None:
+            fail(message("replies.unknown", inbound_id=inbound_id))
+        out.print(message("replies.detail", row=row, outcome=message("replies.outcome", outcome=row.outcome)))
+        try:
+            reply = read_reply(row.raw)
+        except UnreadableMessage:
+            reply = None
+        if reply is not None:
+            data = reply.as_json()
+            out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
+                              in_reply_to=data["in_reply_to"], decision=data["decision"],
+                              auto_reply=data["auto_reply"], comment=data["comment"], attachments=data["attachments"]))
+        if save is not None:
+            save.mkdir(parents=True, exist_ok=True)
+            (save / f"inbound-{row.id}.eml").write_bytes(row.raw)
+            for attachment in reply.attachments if reply else ():
+                (save / Path(attachment.name).name).write_bytes(attachment.data)
+            out.print(message("replies.saved", folder=str(save)))
+
+
+@replies_app.command("parse")
+def replies_parse(
+    file: Annotated[Path, typer.Argument(help="一封邮件（.eml 文件）。")],
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """显示一封回复邮件被如何识别（同意 / 退回 / 无法判断），不连接数据库、不作任何改动。"""
+    from notifications.reply import UnreadableMessage, read_reply
+
+    if not file.is_file():
+        fail(message("file_not_found", path=str(file)))
+    try:
+        reply = read_reply(file.read_bytes())
+    except UnreadableMessage as exc:
+        fail(message("reply.unreadable", path=str(file), detail=str(exc)), str(exc))
+    if as_json:
+        print(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
+        return
+    data = reply.as_json()
+    out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
+                      in_reply_to=data["in_reply_to"], decision=data["decision"], auto_reply=data["auto_reply"],
+                      comment=data["comment"], attachments=data["attachments"]))
 
 
 @app.command()

@@ -22,7 +22,7 @@ from reportchain.texts import message
 
 KINDS = ("county", "township", "street", "department", "admin_committee")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
-OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "chain", "approval_body")
+OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
 ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 

@@ -27,6 +27,26 @@ class SmtpSettings:
 
 
 @dataclass(frozen=True)
+class ImapSettings:
+    """The mailbox reviewers' replies arrive in, and what to do with a message once it is processed."""
+
+    host: str
+    port: int
+    security: str  # tls | starttls | none
+    user: str
+    password: str
+    folder: str
+    ca_file: str | None
+    timeout: float
+    mark: str  # seen: flag as read | move: move to the folder `move_to`
+    move_to: str
+
+    @property
+    def mailbox(self) -> str:
+        return f"imap://{self.user}@{self.host}:{self.port}/{self.folder}"
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail_folder: Path
@@ -38,6 +58,8 @@ class Settings:
     smtp: SmtpSettings | None  # None: deliver to the mail folder
     max_attempts: int
     retry_seconds: int
+    imap: ImapSettings | None  # None: read replies from the inbox folder of .eml files
+    inbox_folder: Path
 
     @property
     def message_id_domain(self) -> str:
@@ -60,6 +82,8 @@ def load_settings() -> Settings:
         smtp=smtp_settings(env),
         max_attempts=int(env("REPORTCHAIN_DELIVERY_MAX_ATTEMPTS", "8")),
         retry_seconds=int(env("REPORTCHAIN_DELIVERY_RETRY_SECONDS", "60")),
+        imap=imap_settings(env),
+        inbox_folder=Path(env("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
     )
 
 
@@ -82,4 +106,31 @@ def smtp_settings(env) -> SmtpSettings | None:
         ca_file=env("REPORTCHAIN_SMTP_CA_FILE", "") or None,
         timeout=float(env("REPORTCHAIN_SMTP_TIMEOUT", "30")),
         concurrency=max(1, int(env("REPORTCHAIN_SMTP_CONCURRENCY", "2"))),
+    )
+
+
+IMAP_SECURITY = {"tls": 993, "starttls": 143, "none": 143}
+
+
+def imap_settings(env) -> ImapSettings | None:
+    host = env("REPORTCHAIN_IMAP_HOST", "").strip()
+    if not host:
+        return None
+    security = env("REPORTCHAIN_IMAP_SECURITY", "tls").strip().lower()
+    if security not in IMAP_SECURITY:
+        raise ValueError(f"REPORTCHAIN_IMAP_SECURITY must be one of {', '.join(IMAP_SECURITY)}, not {security!r}")
+    mark = env("REPORTCHAIN_IMAP_MARK", "seen").strip().lower()
+    if mark not in ("seen", "move"):
+        raise ValueError(f"REPORTCHAIN_IMAP_MARK must be seen or move, not {mark!r}")
+    return ImapSettings(
+        host=host,
+        port=int(env("REPORTCHAIN_IMAP_PORT", "") or IMAP_SECURITY[security]),
+        security=security,
+        user=env("REPORTCHAIN_IMAP_USER", ""),
+        password=env("REPORTCHAIN_IMAP_PASSWORD", ""),
+        folder=env("REPORTCHAIN_IMAP_FOLDER", "INBOX"),
+        ca_file=env("REPORTCHAIN_IMAP_CA_FILE", "") or None,
+        timeout=float(env("REPORTCHAIN_IMAP_TIMEOUT", "60")),
+        mark=mark,
+        move_to=env("REPORTCHAIN_IMAP_MOVE_TO", "reportchain-processed"),
     )

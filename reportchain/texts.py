@@ -27,6 +27,8 @@ def environment() -> Environment:
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
     env.globals["stage_label"] = lambda stage: message("stage_label", stage=stage)
+    env.globals["decision_label"] = lambda decision: message("decision_label", decision=decision)
+    env.globals["message"] = message
     return env
 
 

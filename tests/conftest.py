@@ -116,3 +116,4 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=90):
         yield
+from tests.imap_server import dovecot  # noqa: E402,F401  (fixture: a real Dovecot per test)

@@ -1,0 +1,175 @@
+"""Where replies come from: an IMAP folder, or a folder of .eml files (the embedded default).
+
+Both yield new messages oldest first and mark each one once the caller has processed it. The IMAP
+inbox fetches by UID above the last one processed (UIDs from the server are filtered, since
+`UID n:*` always returns the newest message), never sets \\Seen while reading (BODY.PEEK), fetches
+large messages on their own, and reconnects after a dropped connection to carry on where it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import imaplib
+import logging
+import shutil
+import ssl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from imapclient import SEEN, IMAPClient
+from imapclient.exceptions import LoginError
+
+from reportchain.settings import ImapSettings, Settings
+
+log = logging.getLogger(__name__)
+
+CONNECTION_ERRORS = (imaplib.IMAP4.abort, OSError, EOFError)
+BATCH_BYTES = 8 * 1024 * 1024
+BATCH_MESSAGES = 200
+
+
+class MailboxError(Exception):
+    """The mailbox cannot be read: bad settings, refused login, or a connection that keeps dropping."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    source: str  # "imap:INBOX:1234" or "folder:reply.eml": where the raw bytes came from
+    raw: bytes
+    uid: int | None = None
+    path: Path | None = None
+
+
+class FolderInbox:
+    """A folder of .eml files; a processed file moves to its `processed/` subfolder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = f"folder:{path.resolve()}"
+        self.uidvalidity = None
+
+    def messages(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[Fetched]:
+        if not self.path.is_dir():
+            return
+        for file in sorted(self.path.glob("*.eml")):
+            yield Fetched(f"folder:{file.name}", file.read_bytes(), path=file)
+
+    def mark(self, fetched: Fetched) -> None:
+        done = self.path / "processed"
+        done.mkdir(exist_ok=True)
+        target = done / fetched.path.name
+        n = 1
+        while target.exists():
+            target, n = done / f"{fetched.path.stem}-{n}{fetched.path.suffix}", n + 1
+        shutil.move(fetched.path, target)
+
+    def close(self) -> None:
+        pass
+
+
+class ImapInbox:
+    """One IMAP folder, read by UID; `uidvalidity` is known after the first connection."""
+
+    def __init__(self, settings: ImapSettings, reconnects: int = 3) -> None:
+        self.settings = settings
+        self.name = settings.mailbox
+        self.reconnects = reconnects
+        self.uidvalidity: int | None = None
+        self.client: IMAPClient | None = None
+
+    def connect(self) -> IMAPClient:
+        s = self.settings
+        context = ssl.create_default_context(cafile=s.ca_file) if s.security != "none" else None
+        try:
+            client = IMAPClient(s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout)
+            if s.security == "starttls":
+                client.starttls(context)
+            client.login(s.user, s.password)
+            info = client.select_folder(s.folder)
+            if s.mark == "move" and not client.folder_exists(s.move_to):
+                client.create_folder(s.move_to)
+        except LoginError as exc:
+            raise MailboxError(f"login refused for {s.user}@{s.host}: {exc}") from exc
+        except imaplib.IMAP4.error as exc:
+            if isinstance(exc, imaplib.IMAP4.abort):
+                raise
+            raise MailboxError(f"{s.host}: {exc}") from exc
+        except ssl.SSLError as exc:
+            raise MailboxError(f"TLS with {s.host}:{s.port} failed: {exc}") from exc
+        self.uidvalidity = int(info[b"UIDVALIDITY"])
+        self.client = client
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):  # already gone: nothing to tidy
+                self.client.logout()
+            self.client = None
+
+    def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
+        """Groups of UIDs whose messages together stay under BATCH_BYTES (a big one goes alone)."""
+        sizes = client.fetch(uids, ["RFC822.SIZE"]) if uids else {}
+        batch, total = [], 0
+        for uid in uids:
+            size = sizes.get(uid, {}).get(b"RFC822.SIZE", 0)
+            if batch and (total + size > BATCH_BYTES or len(batch) >= BATCH_MESSAGES):
+                yield batch
+                batch, total = [], 0
+            batch.append(uid)
+            total += size
+        if batch:
+            yield batch
+
+    def messages(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[Fetched]:
+        """Messages with a UID above `last_uid` (all of them if the folder's UIDVALIDITY is no longer
+        `uidvalidity`); after a dropped connection, reconnect and go on."""
+        self.uidvalidity = self.uidvalidity or uidvalidity
+        failures = 0
+        while True:
+            try:
+                known = self.uidvalidity
+                client = self.client or self.connect()
+                if known is not None and known != self.uidvalidity:
+                    last_uid = 0  # the folder was rebuilt: its UIDs start again (duplicates are recognised)
+                found = client.search(["UID", f"{last_uid + 1}:*"])
+                uids = sorted(uid for uid in found if uid > last_uid)
+                for batch in self._batches(client, uids):
+                    bodies = client.fetch(batch, ["BODY.PEEK[]"])
+                    for uid in batch:
+                        raw = bodies.get(uid, {}).get(b"BODY[]")
+                        if raw is not None:  # None: expunged meanwhile
+                            yield Fetched(f"imap:{self.settings.folder}:{uid}", raw, uid=uid)
+                        last_uid = uid
+                return
+            except CONNECTION_ERRORS as exc:
+                self.client = None
+                failures += 1
+                if failures > self.reconnects:
+                    raise MailboxError(f"connection to {self.settings.host} keeps dropping: {exc}") from exc
+                log.warning("IMAP connection lost (%s); reconnecting (%d of %d)", exc, failures, self.reconnects)
+
+    def mark(self, fetched: Fetched) -> None:
+        """Flag as read or move away; a failure here loses nothing (the UID bookkeeping still holds)."""
+        for _ in range(2):
+            try:
+                client = self.client or self.connect()
+                if self.settings.mark == "move" and client.has_capability("MOVE"):
+                    client.move([fetched.uid], self.settings.move_to)
+                elif self.settings.mark == "move":
+                    client.copy([fetched.uid], self.settings.move_to)
+                    client.delete_messages([fetched.uid])
+                    if client.has_capability("UIDPLUS"):
+                        client.uid_expunge([fetched.uid])
+                    else:
+                        client.expunge()
+                else:
+                    client.add_flags([fetched.uid], [SEEN])
+                return
+            except CONNECTION_ERRORS as exc:
+                self.client = None
+                log.warning("could not mark %s (%s)", fetched.source, exc)
+
+
+def inbox_for(settings: Settings) -> ImapInbox | FolderInbox:
+    return ImapInbox(settings.imap) if settings.imap else FolderInbox(settings.inbox_folder)

@@ -1,0 +1,147 @@
+"""One inbound message read as a reviewer's reply: who sent it, what it answers, what it decides.
+
+`read_reply` needs no database: it is what `reportchain replies parse` shows and what the intake
+matches against open rounds. It raises UnreadableMessage (and nothing else) for bytes that are not
+a mail it can read; any other oddity — a wrong charset, a broken part — yields a reply whose
+decision is "unclear", which moves nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import Message
+from email.utils import getaddresses
+
+from notifications.decision import UNCLEAR, has_decision_word, read_decision
+from notifications.mailtext import header_text, html_text, own_words, part_text
+
+SUBJECT_TAG = re.compile(r"\[#\s*(R-\d{4}-\d{3,})\s*\]", re.IGNORECASE)
+REPLY_CODE = re.compile(r"(?<![A-Z0-9])[A-HJKMNP-Z2-9]{6}(?![A-Z0-9])")
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+
+AUTO_SUBJECT = re.compile(r"自动回复|自动答复|自动回覆|automatic reply|auto[- ]?reply|autoreply|out of (the )?office|"
+                          r"不在办公室|休假通知|外出通知", re.IGNORECASE)
+AUTO_BODY = re.compile(r"这是一封自动回复|此邮件为自动回复|本邮件为自动回复|自动回复邮件|我目前不在办公室|"
+                       r"i am (currently )?out of (the )?office|this is an automatic reply", re.IGNORECASE)
+
+
+class UnreadableMessage(ValueError):
+    """The bytes are not a mail that can be read at all (kept raw, reported to the coordinator)."""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    name: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Reply:
+    message_id: str | None
+    from_address: str
+    from_name: str
+    subject: str
+    subject_tag: str | None
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    auto_reply: bool
+    text: str  # the whole readable body, quotes included (where tags and 审核码 are looked for)
+    comment: str  # the sender's own words
+    decision: str
+    attachments: tuple[Attachment, ...]
+
+    @property
+    def reply_codes(self) -> list[str]:
+        """Candidate 审核码 in the body (the quoted prompt carries the code)."""
+        return list(dict.fromkeys(REPLY_CODE.findall(self.text.upper())))[:20]
+
+    @property
+    def tags(self) -> list[str]:
+        """Report references: the subject's tag first, then any in the body."""
+        found = [self.subject_tag] if self.subject_tag else []
+        return list(dict.fromkeys(found + [t.upper() for t in SUBJECT_TAG.findall(self.text)]))
+
+    def as_json(self) -> dict:
+        return {
+            "decision": self.decision,
+            "comment": self.comment,
+            "auto_reply": self.auto_reply,
+            "attachments": [a.name for a in self.attachments],
+            "from": self.from_address,
+            "in_reply_to": self.in_reply_to,
+            "subject_tag": self.subject_tag,
+            "subject": self.subject,
+            "message_id": self.message_id,
+        }
+
+
+def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
+    """RFC 3834 and the vendors' own headers, then the subject and the first words of the body."""
+    auto_submitted = header_text(msg.get("Auto-Submitted")).lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    if any(msg.get(h) is not None for h in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-QQ-AutoReply")):
+        return True
+    if header_text(msg.get("Precedence") or msg.get("X-Precedence")).lower() in ("auto_reply", "bulk", "junk"):
+        return True
+    return bool(AUTO_SUBJECT.search(subject) or AUTO_BODY.search(own))
+
+
+def body_and_attachments(msg: Message) -> tuple[str, tuple[Attachment, ...]]:
+    plain, html, attachments = [], [], []
+    for part in msg.walk():
+        if part.is_multipart():
+            continue
+        name = header_text(part.get_filename() or part.get_param("name") or "")
+        disposition = (part.get_content_disposition() or "").lower()
+        ctype = part.get_content_type()
+        if name or disposition == "attachment":
+            data = part.get_payload(decode=True) or b""
+            attachments.append(Attachment(name or "附件", ctype, data))
+        elif ctype == "text/plain":
+            plain.append(part_text(part))
+        elif ctype == "text/html":
+            html.append(part_text(part))
+    text = "\n".join(plain)
+    if not text.strip():
+        text = "\n".join(html_text(h) for h in html)
+    return text, tuple(attachments)
+
+
+def first_id(value: str) -> str | None:
+    found = MESSAGE_ID.findall(value)
+    return found[0] if found else None
+
+
+def read_reply(raw: bytes) -> Reply:
+    try:
+        msg = message_from_bytes(raw, policy=policy.compat32)
+        if not msg.keys() or msg.get("From") is None:
+            raise UnreadableMessage("no header block with a From: line")
+        subject = header_text(msg.get("Subject"))
+        name, address = (getaddresses([header_text(msg.get("From"))]) or [("", "")])[0]
+        text, attachments = body_and_attachments(msg)
+    except UnreadableMessage:
+        raise
+    except Exception as exc:  # the email package gives up (deep nesting, broken structure)
+        raise UnreadableMessage(f"{type(exc).__name__}: {exc}") from exc
+    comment = own_words(text, has_decision_word)
+    auto = is_auto_reply(msg, subject, comment)
+    tag = SUBJECT_TAG.search(subject)
+    return Reply(
+        message_id=first_id(header_text(msg.get("Message-ID"))),
+        from_address=address.strip().lower(),
+        from_name=name.strip(),
+        subject=subject,
+        subject_tag=tag.group(1).upper() if tag else None,
+        in_reply_to=first_id(header_text(msg.get("In-Reply-To"))),
+        references=tuple(MESSAGE_ID.findall(header_text(msg.get("References")))),
+        auto_reply=auto,
+        text=text,
+        comment=comment,
+        decision=UNCLEAR if auto else read_decision(comment),
+        attachments=attachments,
+    )
