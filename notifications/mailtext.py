@@ -101,14 +101,14 @@ OUTLOOK_FIELDS = re.compile(r"^\s*\*?\s*(发送时间|发送日期|日期|时间
                             re.IGNORECASE)
 
 # Where the sender's own text ends: signature delimiters, phone/app footers, disclaimers.
-SIGNATURE_DELIMITER = re.compile(r"^\s*(--|—{2,}|__+)\s*$")
+SIGNATURE_DELIMITER = re.compile(r"^\s*(--|-{3,}|—{2,}|_{2,}|={3,}|\*{3,})\s*$")
 APP_FOOTER = re.compile(
     r"^\s*(发自|来自|sent from|get outlook for|从.{0,12}发送|send from).{0,40}"
     r"(iphone|ipad|android|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|outlook|华为|小米|荣耀|vivo|oppo|三星|huawei|wps|大师)",
     re.IGNORECASE,
 )
 DISCLAIMER = re.compile(
-    r"免责声明|保密声明|保密提示|(本|此)(封)?邮件(及其|和|与)?(任何)?附件|本邮件由.{0,30}发送|请勿直接回复|"
+    r"免责声明|保密声明|保密提示|温馨提示|本邮箱为政务邮箱|电子政务邮件系统|(本|此)(封)?邮件(及其|和|与)?(任何)?附件|本邮件由.{0,30}发送|请勿直接回复|"
     r"confidentiality notice|disclaimer|this (e-?mail|message)( and any attachments?)? (is|are|may|contains?)",
     re.IGNORECASE,
 )
