@@ -1,14 +1,20 @@
 """`reportchain demo`: a sample county runs a whole cycle on the embedded default.
 
-A throwaway SQLite database and mail folder, the roster in examples/sample_county.yaml, the 2026
-cycle, and every report driven through every stage by real Prefect flows with simulated
-decisions (one report is returned once and resubmitted). Exit code 1 if any report is not filed.
+A throwaway SQLite database, mail folder and inbox folder, the roster in examples/sample_county.yaml,
+the 2026 cycle, and every report driven through every stage by real Prefect flows. Reviewers decide
+the way they do in real life, by replying to the prompt: the demo writes their replies as .eml files
+(quoting the prompt, as QQ Mail does) into the inbox folder and the reply intake reads them. One
+township's draft is returned and its drafter replies with the revised draft attached; one advisor's
+first answer is unclear and is asked again; one out-of-office auto-reply is ignored. Exit code 1 if
+any report is not filed.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+from email.message import EmailMessage
+from email.utils import make_msgid
 from pathlib import Path
 
 from rich.console import Console
@@ -19,14 +25,40 @@ from reportchain.texts import message, render
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 YEAR = 2026
 RETURNED_UNIT = "xiashe"  # the legal advisor returns this township's first draft
+UNCLEAR_UNIT = "shangshe"  # the advisor first answers "收到，我看一下" and is asked again
+AWAY_UNIT = "yehe"  # an out-of-office auto-reply arrives before the real answer
+LEGAL_ANSWERS = ("同意。", "原则同意，建议第二部分补充具体数据。", "审核通过", "无意见")
+
+
+def simulated_reply(prompt, sender: str, text: str, attachment: tuple[str, bytes] | None = None,
+                    auto: bool = False) -> bytes:
+    """A reviewer's (or drafter's) reply to one of our mails, as a phone mail client writes it."""
+    from reportchain.settings import load_settings
+
+    msg = EmailMessage()
+    msg["From"], msg["To"] = sender, load_settings().reply_to
+    msg["Subject"] = ("自动回复：" if auto else "回复：") + prompt.subject
+    msg["Message-ID"] = make_msgid(domain="demo.example.cn")
+    msg["In-Reply-To"] = msg["References"] = prompt.message_id
+    if auto:
+        msg["Auto-Submitted"] = "auto-replied"
+    quoted = f"\n\n发自我的iPhone\n\n------------------ 原始邮件 ------------------\n主题: {prompt.subject}\n\n"
+    msg.set_content(text + quoted + prompt.body_text, charset="gbk" if "镇" in text else "utf-8")
+    if attachment:
+        msg.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
+    return msg.as_bytes()
 
 
 def run_demo(workdir: Path | None, out: Console) -> int:
     workdir = Path(workdir or tempfile.mkdtemp(prefix="reportchain-demo-")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{workdir / 'demo.db'}"
+    inbox = workdir / "inbox"
     os.environ["REPORTCHAIN_DATABASE_URL"] = db_url
     os.environ["REPORTCHAIN_MAIL_FOLDER"] = str(workdir / "mail")
+    os.environ["REPORTCHAIN_INBOX_FOLDER"] = str(inbox)
+    for name in ("REPORTCHAIN_IMAP_HOST", "REPORTCHAIN_SMTP_HOST"):
+        os.environ.pop(name, None)  # the demo never touches real mail servers
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     step = lambda text: out.print(message("demo.step", text=text))  # noqa: E731
@@ -35,12 +67,12 @@ def run_demo(workdir: Path | None, out: Console) -> int:
 
     from flows import run
     from flows.cycle import open_cycle_flow
-    from flows.decisions import record_decision_flow, round_to_decide
     from flows.delivery import deliver_outbox_flow
     from flows.drafts import submit_draft_flow
     from flows.filing import file_report_flow
+    from flows.replies import fetch_replies_flow
     from models.db import create_tables, session_scope
-    from models.tables import Report, Unit
+    from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
     from reportchain.board import status
     from reportchain.cli import print_board
     from reportchain.roster import import_roster
@@ -52,33 +84,77 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     step("导入样例县名册，开启 2026 年度周期（首次运行需启动 Prefect 临时服务器，约 20 秒）")
     run(open_cycle_flow(year=YEAR))
     with session_scope(db_url) as session:
-        reports = [(r.id, r.ref, u) for r, u in session.exec(
+        reports = [(r.id, u) for r, u in session.exec(
             select(Report, Unit).join(Unit, Unit.id == Report.unit_id).order_by(Report.ref))]
 
-    def submit(report_id: int, unit: Unit, revised: bool) -> None:
-        path = workdir / "drafts" / f"{unit.code}-{'v2' if revised else 'v1'}.md"
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(render("documents/demo_draft.md", unit=unit, year=YEAR, revised=revised), encoding="utf-8")
-        run(submit_draft_flow(report_id=report_id, path=str(path), submitted_by=unit.code + "-drafter"))
+    def draft(unit: Unit, revised: bool) -> tuple[str, bytes]:
+        text = render("documents/demo_draft.md", unit=unit, year=YEAR, revised=revised)
+        return f"{unit.name}{YEAR}年度报告{'（修改稿）' if revised else ''}.md", text.encode()
 
-    def decide(ref: str, decision: str, comment: str = "") -> None:
+    def mail(n: int, raw: bytes) -> None:
+        inbox.mkdir(exist_ok=True)
+        (inbox / f"{n:04d}.eml").write_bytes(raw)
+
+    def open_prompts(stage: str) -> list[tuple[OutboxMessage, Person, Unit]]:
+        """The unanswered prompts of a stage, with their reviewer and unit."""
         with session_scope(db_url) as session:
-            round_id = round_to_decide(session, ref).id
-        run(record_decision_flow(round_id=round_id, decision=decision, comment=comment, via="simulated",
-                                 actor="demo"))
+            return list(session.exec(
+                select(OutboxMessage, Person, Unit)
+                .join(ReviewRound, ReviewRound.prompt_message_id == OutboxMessage.message_id)
+                .join(Person, Person.id == ReviewRound.reviewer_id)
+                .join(Report, Report.id == ReviewRound.report_id).join(Unit, Unit.id == Report.unit_id)
+                .where(ReviewRound.stage == stage, ReviewRound.decision.is_(None)).order_by(OutboxMessage.id)))
 
-    step("各单位提交初稿，法律顾问审核")
-    for report_id, ref, unit in reports:
-        submit(report_id, unit, revised=False)
+    def fetch() -> None:
+        result = run(fetch_replies_flow())
+        out.print(message("demo.intake", outcomes=result["outcomes"]))
+
+    step("各单位提交初稿，审核请求发给法律顾问")
+    for report_id, unit in reports:
+        folder = workdir / "drafts"
+        folder.mkdir(exist_ok=True)
+        name, content = draft(unit, revised=False)
+        (folder / name).write_bytes(content)
+        run(submit_draft_flow(report_id=report_id, path=str(folder / name), submitted_by=unit.code + "-drafter"))
+    run(deliver_outbox_flow())
+
+    step("法律顾问用手机回复邮件（一份退回、一份答复不明确、一封休假自动回复）")
+    for n, (prompt, reviewer, unit) in enumerate(open_prompts("legal_review")):
+        sender = f"{reviewer.name} <{reviewer.email}>"
         if unit.code == RETURNED_UNIT:
-            decide(ref, "return", "第二部分只列了不足，没有分析原因，请补充原因分析。")
-            submit(report_id, unit, revised=True)
-        decide(ref, "approve", "同意。")
-    step("党委（党组、党工委）审议")
-    for _, ref, unit in reports:
-        decide(ref, "approve", f"经{unit.approval_body}审议通过。")
+            text = "退回。第二部分只列了不足，没有分析原因，请补充原因分析。"
+        elif unit.code == UNCLEAR_UNIT:
+            text = "收到，我看一下。"
+        else:
+            text = LEGAL_ANSWERS[n % len(LEGAL_ANSWERS)]
+        if unit.code == AWAY_UNIT:
+            mail(100 + n, simulated_reply(prompt, sender, "我目前不在办公室，12月22日返回。", auto=True))
+        mail(200 + n, simulated_reply(prompt, sender, text))
+    fetch()
+
+    step("起草人回复退回邮件并附上修改稿；答复不明确的法律顾问回复“同意”")
+    with session_scope(db_url) as session:
+        returned = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "returned")).all()
+        clarify = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "clarify")).all()
+        units = {u.id: u for u in session.exec(select(Unit))}
+        to_drafter = [(m, units[session.get(Report, m.report_id).unit_id]) for m in returned]
+    for n, (notice, unit) in enumerate(to_drafter):
+        mail(300 + n, simulated_reply(notice, notice.to_addrs, "修改稿见附件，请审核。", attachment=draft(unit, True)))
+    for n, ask in enumerate(clarify):
+        mail(400 + n, simulated_reply(ask, ask.to_addrs, "同意。"))
+    fetch()
+    for n, (prompt, reviewer, _) in enumerate(open_prompts("legal_review")):
+        mail(500 + n, simulated_reply(prompt, f"{reviewer.name} <{reviewer.email}>", "同意。"))
+    fetch()
+
+    step("党委（党组、党工委）审议后由联系人回复")
+    for n, (prompt, contact, unit) in enumerate(open_prompts("committee_review")):
+        text = f"经{unit.approval_body}审议，同意。"
+        mail(600 + n, simulated_reply(prompt, f"{contact.name} <{contact.email}>", text))
+    fetch()
+
     step("报送上级并投递全部邮件")
-    for report_id, _, _ in reports:
+    for report_id, _ in reports:
         run(file_report_flow(report_id=report_id))
     run(deliver_outbox_flow())
 

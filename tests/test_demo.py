@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from email import policy
@@ -38,3 +39,12 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
     [returned] = [m for m in mails if m["X-Reportchain-Kind"] == "returned"]
     assert "下社镇" in str(returned["Subject"])
     assert "请补充原因分析" in returned.get_body(("plain",)).get_content()
+
+    # every decision came in as a reply; the unclear one was asked again, the auto-reply ignored
+    with sqlite3.connect(tmp_path / "demo.db") as db:
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM inboundmessage GROUP BY outcome").fetchall())
+        via = {row[0] for row in db.execute("SELECT decided_via FROM reviewround")}
+    assert outcomes == {"applied": 12 + 1 + 1 + 13, "unclear": 1, "auto_reply": 1, "new_version": 1}
+    assert via == {"email"}
+    assert kinds.count("clarify") == 1 and kinds.count("draft_received") == 1
+    assert not list((tmp_path / "inbox").glob("*.eml"))  # every reply was taken in and moved to processed/
