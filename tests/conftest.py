@@ -78,6 +78,9 @@ def settings(database_url, tmp_path, monkeypatch) -> Settings:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     monkeypatch.setenv("REPORTCHAIN_DATABASE_URL", database_url)
     monkeypatch.setenv("REPORTCHAIN_MAIL_FOLDER", str(tmp_path / "mail"))
+    monkeypatch.setenv("REPORTCHAIN_INBOX_FOLDER", str(tmp_path / "inbox"))
+    for name in ("HOST", "PORT", "SECURITY", "USER", "PASSWORD", "FOLDER", "MARK", "MOVE_TO"):
+        monkeypatch.delenv(f"REPORTCHAIN_IMAP_{name}", raising=False)
     monkeypatch.setenv("REPORTCHAIN_MAIL_FROM", "fzb@qingshan.example.gov.cn")
     monkeypatch.setenv("REPORTCHAIN_MAIL_FROM_NAME", "青山县委依法治县办")
     monkeypatch.delenv("REPORTCHAIN_REPLY_TO", raising=False)
