@@ -25,6 +25,7 @@ test: install
 # Benchmarks print JSON and keep their figures in bench/results.json.
 bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
+	$(VENV)/bin/python -m bench.replies_imap
 
 lint: install
 	$(VENV)/bin/ruff check .

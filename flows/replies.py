@@ -195,7 +195,7 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         tell_coordinators(session, settings, inbound, "not_reviewer", reply, report, rnd)
         return finish(inbound, "not_reviewer", f"sender {reply.from_address} is not the reviewer", report, rnd)
     if rnd.decision is not None or report.stage != rnd.stage:
-        if reply.message_id:
+        if reply.message_id and reply.decision != "unclear":  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
             enqueue(session, settings, key=f"already_decided:{inbound.id}", kind="already_decided",
                     to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
@@ -256,8 +256,9 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> st
         return finish(inbound, "unreadable", str(exc))
     inbound.from_address, inbound.subject = reply.from_address[:320], reply.subject[:998]
     inbound.decision = reply.decision
-    if reply.auto_reply:
-        return finish(inbound, "auto_reply", "auto-reply: recorded, never answered", report_of_reply(session, reply))
+    if reply.auto_reply or reply.from_address == settings.mail_from.lower():
+        detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
+        return finish(inbound, "auto_reply", detail, report_of_reply(session, reply))
     rnd = round_by_thread(session, reply) or round_by_code(session, reply)
     if rnd is not None:
         return answer_round(session, settings, inbound, reply, rnd, session.get(Report, rnd.report_id))

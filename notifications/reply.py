@@ -23,6 +23,7 @@ MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 AUTO_SUBJECT = re.compile(r"自动回复|自动答复|自动回覆|automatic reply|auto[- ]?reply|autoreply|out of (the )?office|"
                           r"不在办公室|休假通知|外出通知", re.IGNORECASE)
+BOUNCE_SENDER = re.compile(r".*\b(mailer-daemon|postmaster)@", re.IGNORECASE)
 AUTO_BODY = re.compile(r"这是一封自动回复|此邮件为自动回复|本邮件为自动回复|自动回复邮件|我目前不在办公室|"
                        r"i am (currently )?out of (the )?office|this is an automatic reply", re.IGNORECASE)
 
@@ -87,6 +88,8 @@ def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
         return True
     if header_text(msg.get("Precedence") or msg.get("X-Precedence")).lower() in ("auto_reply", "bulk", "junk"):
         return True
+    if msg.get_content_type() == "multipart/report" or BOUNCE_SENDER.match(header_text(msg.get("From"))):
+        return True  # a delivery status notification
     return bool(AUTO_SUBJECT.search(subject) or AUTO_BODY.search(own))
 
 

@@ -249,3 +249,24 @@ def test_a_dry_run_reads_and_matches_but_changes_and_moves_nothing(session, sett
     assert result.outcomes == {"applied": 1}
     assert stage(session, report) == "legal_review" and not inbound(session)
     assert len(list(settings.inbox_folder.glob("*.eml"))) == 1
+
+
+def test_a_thank_you_under_the_receipt_is_recorded_without_another_mail(session, settings, yehe):
+    report, rnd, prompt = yehe
+    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意"))
+    take_in(session, settings)
+    [receipt] = mails(session, "receipt")
+    drop(settings.inbox_folder, reply_to(receipt, ADVISOR, "好的，谢谢！"))
+    assert take_in(session, settings).outcomes == {"already_decided": 1}
+    assert not mails(session, "already_decided") and not mails(session, "reply_notice")
+
+
+def test_a_copy_of_our_own_mail_and_a_bounce_are_never_answered(session, settings, yehe):
+    report, rnd, prompt = yehe
+    drop(settings.inbox_folder, reply_to(prompt, "青山县委依法治县办 <fzb@qingshan.example.gov.cn>", "同意"))
+    drop(settings.inbox_folder, reply_to(prompt, "Mail Delivery System <MAILER-DAEMON@qq.com>", "同意",
+                                         subject="Undelivered Mail Returned to Sender"))
+    assert take_in(session, settings).outcomes == {"auto_reply": 2}
+    assert stage(session, report) == "legal_review"
+    assert session.exec(select(func.count()).select_from(OutboxMessage)
+                        .where(OutboxMessage.kind.in_(["clarify", "reply_notice", "receipt"]))).one() == 0
