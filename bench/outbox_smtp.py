@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -106,6 +107,8 @@ def main(count: int = 2000) -> dict:
     finally:
         sink.terminate()
         sink.wait()
+        get_engine(settings.database_url).dispose()
+        shutil.rmtree(work, ignore_errors=True)
     return {
         "benchmark": "outbox_smtp_delivery",
         "messages": count,
