@@ -16,7 +16,7 @@ from notifications.mailtext import normalise
 APPROVE, RETURN, UNCLEAR = "approve", "return", "unclear"
 
 _END = r"(?=$|[\s,.;:!?。、了啦吧的])"  # a verdict ends its clause: 通过。 not 通过邮件
-_NEGATOR = r"(?:不|未|没有?|无法|不能|不予|不可|暂不|尚未|并不|不太|不宜|不再)(?:予以|能|太|再|可)?"
+_NEGATOR = r"(?:不|未|没有?|别|无法|不能|不予|不可|暂不|尚未|并不|不太|不宜|不再)(?:予以|能|太|再|可)?"
 _APPROVE_VERB = r"(?:同意|通过|批准|认可|可以)"
 _EN_NEGATOR = (r"(?:not|don['’]?t|do not|does not|doesn['’]?t|cannot|can['’]?t|won['’]?t|will not|could not|"
                r"couldn['’]?t)")
@@ -37,18 +37,23 @@ TOKENS: tuple[tuple[str, str], ...] = (
     ("return", _NEGATOR + _APPROVE_VERB + r"|退回|驳回|打回|退稿|" + r"(?<![a-z])(" + _EN_NEGATOR +
                r"\s+(be\s+)?(approve[ds]?|ok|okay|agree[ds]?|accept(ed)?)|not ok|disagree[ds]?|reject(ed|s)?|"
                r"return(ed|s)?|send (it )?back|decline[ds]?)(?![a-z])"),
+    ("hedged", r"(?:不|没|未|非(?!常)|别|无法)[^,.;:!?。\n]{1,3}?(?:同意|通过|批准|认可)|"  # 不是很同意, 没怎么通过
+               r"(?<![a-z])(?:not|never|n't)(?:\s+[a-z]+){1,2}\s+(?:approve[ds]?|agree[ds]?|ok|okay)(?![a-z])"),
     ("revise", r"请修改|需修改|需要修改|请重新修改|重新修改|请完善|需完善|需要完善|请补充|需补充|需要补充|"
                r"修改后(再)?(报|提交|报送|上报)|"
                r"(?<![a-z])(please revise|needs? (to be )?revis(ed|ion)|revise)(?![a-z])"),
-    ("approve", r"同意|批准|认可|通过" + _END + r"|可以" + _END + r"|(?<![a-z])(approved?|approval granted|agreed?|"
-                r"ok|okay|lgtm|looks good|no objections?)(?![a-z])"),
+    ("weak", r"可以" + _END + r"|(?<![a-z])(ok|okay|lgtm|looks good)(?![a-z])"),  # approve only when said alone
+    ("approve", r"同意|批准|认可|通过" + _END +
+                r"|(?<![a-z])(approved?|approval granted|agreed?|no objections?)(?![a-z])"),
     ("concessive", r"但是|但|不过|另外|同时|建议|(?<![a-z])(however|but|although|though)(?![a-z])"),
     ("question", r"吗|是否|能否|可否|是不是|要不要|行不行|可不可以|有没有|\?"),
     ("boundary", r"[\n.;:!。]"),
     ("comma", r"[,、]"),
 )
 SCANNER = re.compile("|".join(f"(?P<{kind}{i}>{p})" for i, (kind, p) in enumerate(TOKENS)))
-SIGNALS = ("approve", "return", "revise")
+SIGNALS = ("approve", "weak", "return", "revise")
+# What may stand beside a weak approval ("OK", "可以") for it to count: courtesy, particles, punctuation.
+COURTESY = re.compile(r"好的|好|嗯|谢谢|谢了|多谢|辛苦了|的|了|吧|啦|呢|哈|哦|thanks|thank you|[\W_]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,8 @@ def clauses(found: list[Token]) -> list[list[Token]]:
 def read_decision(text: str) -> str:
     """approve | return | unclear for the reviewer's own words."""
     found = tokens(text)
+    if any(t.kind == "hedged" for t in found):
+        return UNCLEAR  # a negation near an approval word that is not a plain 不同意: never guess
     corrections = [i for i, t in enumerate(found) if t.kind == "correction"]
     if corrections:
         found = found[corrections[-1] + 1:]  # a later correction in the same reply replaces what came before
@@ -104,7 +111,11 @@ def read_decision(text: str) -> str:
                 remarks = True
             elif kind in SIGNALS:
                 signals.append((kind, remarks))
-                approved = approved or kind == "approve"
+                approved = approved or kind in ("approve", "weak")
+    weak_only = any(kind == "weak" for kind, _ in signals) and not any(kind == "approve" for kind, _ in signals)
+    if weak_only and COURTESY.sub("", SCANNER.sub("", normalise(text))):
+        return UNCLEAR  # "OK，我明天再看" acknowledges; only a bare "OK" / "可以。" approves
+    signals = [("approve" if kind == "weak" else kind, remarks) for kind, remarks in signals]
     kinds = {kind for kind, _ in signals}
     if not kinds:
         return UNCLEAR
