@@ -91,11 +91,10 @@ def store(session: Session, fetched: Fetched) -> InboundMessage | None:
 
 def round_by_thread(session: Session, reply: Reply) -> ReviewRound | None:
     """The round whose prompt (or a mail threaded under it) this message answers."""
-    ids = [i for i in (reply.in_reply_to, *reply.references) if i]
-    if not ids:
+    if not reply.thread_ids:
         return None
     ours = session.exec(select(OutboxMessage.message_id, OutboxMessage.in_reply_to, OutboxMessage.kind)
-                        .where(OutboxMessage.message_id.in_(ids))).all()
+                        .where(OutboxMessage.message_id.in_(reply.thread_ids))).all()
     prompts = {mid if kind == "review_prompt" else parent for mid, parent, kind in ours} - {None}
     if not prompts:
         return None
@@ -127,10 +126,9 @@ def round_by_code(session: Session, reply: Reply) -> ReviewRound | None:
 
 def report_of_reply(session: Session, reply: Reply) -> Report | None:
     """The report a message is about: a mail of ours it answers, else a [#R-…] tag."""
-    ids = [i for i in (reply.in_reply_to, *reply.references) if i]
-    if ids:
+    if reply.thread_ids:
         report_id = session.exec(select(OutboxMessage.report_id).where(
-            OutboxMessage.message_id.in_(ids), OutboxMessage.report_id.is_not(None))).first()
+            OutboxMessage.message_id.in_(reply.thread_ids), OutboxMessage.report_id.is_not(None))).first()
         if report_id is not None:
             return session.get(Report, report_id)
     for ref in reply.tags:
@@ -261,7 +259,12 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> st
         return finish(inbound, "auto_reply", detail, report_of_reply(session, reply))
     rnd = round_by_thread(session, reply) or round_by_code(session, reply)
     if rnd is not None:
-        return answer_round(session, settings, inbound, reply, rnd, session.get(Report, rnd.report_id))
+        report = session.get(Report, rnd.report_id)
+        if reply.subject_tag not in (None, report.ref):  # answers one report's prompt, names another
+            tell_coordinators(session, settings, inbound, "unmatched", reply, report, rnd)
+            return finish(inbound, "unmatched", f"subject names {reply.subject_tag}, thread is {report.ref}",
+                          report, rnd)
+        return answer_round(session, settings, inbound, reply, rnd, report)
     report = report_of_reply(session, reply)
     if report is not None and is_drafter_with_draft(session, reply, report):
         return new_draft(session, settings, inbound, reply, report)

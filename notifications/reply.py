@@ -55,6 +55,11 @@ class Reply:
     attachments: tuple[Attachment, ...]
 
     @property
+    def thread_ids(self) -> list[str]:
+        """The Message-IDs this message answers: In-Reply-To first, then References."""
+        return [i for i in (self.in_reply_to, *self.references) if i]
+
+    @property
     def reply_codes(self) -> list[str]:
         """Candidate 审核码 in the body (the quoted prompt carries the code)."""
         return list(dict.fromkeys(REPLY_CODE.findall(self.text.upper())))[:20]

@@ -270,3 +270,12 @@ def test_a_copy_of_our_own_mail_and_a_bounce_are_never_answered(session, setting
     assert stage(session, report) == "legal_review"
     assert session.exec(select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.kind.in_(["clarify", "reply_notice", "receipt"]))).one() == 0
+
+
+def test_a_reply_in_one_reports_thread_naming_another_report_is_not_applied(session, settings, yehe):
+    report, rnd, prompt = yehe
+    subject = "回复：" + prompt.subject.replace(report.ref, "R-2026-002")
+    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", subject=subject))
+    assert take_in(session, settings).outcomes == {"unmatched": 1}
+    assert stage(session, report) == "legal_review"
+    assert len(mails(session, "reply_notice")) == 1
