@@ -381,6 +381,14 @@ def print_intake(rows: list[dict]) -> None:
     out.print(table)
 
 
+def print_reading(reply) -> None:
+    """How one message was read, in the coordinator's words."""
+    data = reply.as_json()
+    out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
+                      in_reply_to=data["in_reply_to"], decision=data["decision"], auto_reply=data["auto_reply"],
+                      comment=data["comment"], attachments=data["attachments"]))
+
+
 @replies_app.command("fetch")
 def replies_fetch(dry: DryRun = False) -> None:
     """收取审核回复：从邮箱（IMAP）或收件目录读取新邮件，识别审核意见并自动流转，随后投递回执。"""
@@ -463,10 +471,7 @@ def replies_show(
         except UnreadableMessage:
             reply = None
         if reply is not None:
-            data = reply.as_json()
-            out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
-                              in_reply_to=data["in_reply_to"], decision=data["decision"],
-                              auto_reply=data["auto_reply"], comment=data["comment"], attachments=data["attachments"]))
+            print_reading(reply)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
             (save / f"inbound-{row.id}.eml").write_bytes(row.raw)
@@ -492,10 +497,7 @@ def replies_parse(
     if as_json:
         print(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
         return
-    data = reply.as_json()
-    out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
-                      in_reply_to=data["in_reply_to"], decision=data["decision"], auto_reply=data["auto_reply"],
-                      comment=data["comment"], attachments=data["attachments"]))
+    print_reading(reply)
 
 
 @app.command()
