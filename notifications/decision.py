@@ -34,7 +34,10 @@ TOKENS: tuple[tuple[str, str], ...] = (
                 r"通过(邮件|电话|微信|短信|传真|附件|系统|这种|以下)"),
     ("conditional", r"(修改|完善|补充|调整|更正|核实|修订|改正)[^,.;!?。\n]{0,8}后(再|即可|方可|可)?(?=同意|通过|批准)|"
                     r"如果|假如|倘若|如若|除非|前提是|条件是|只要|(?<![a-z])(if|unless|provided that)(?![a-z])"),
-    ("return", _NEGATOR + _APPROVE_VERB + r"|退回|驳回|打回|退稿|" + r"(?<![a-z])(" + _EN_NEGATOR +
+    ("return", _NEGATOR + _APPROVE_VERB + r"|(难以|恕难|碍难|无从|拒绝|反对)(予以)?" + _APPROVE_VERB +
+               r"|(同意|通过|批准)不了|退回|驳回|打回|退稿|n['’]t\s+(be\s+)?(approve[ds]?|agree[ds]?|ok|okay)(?![a-z])|"
+               r"(?<![a-z])(unable to|refuses? to|never) (be )?(approve[ds]?|agree[ds]?)(?![a-z])|"
+               r"(?<![a-z])(" + _EN_NEGATOR +
                r"\s+(be\s+)?(approve[ds]?|ok|okay|agree[ds]?|accept(ed)?)|not ok|disagree[ds]?|reject(ed|s)?|"
                r"return(ed|s)?|send (it )?back|decline[ds]?)(?![a-z])"),
     ("hedged", r"(?:不|没|未|非(?!常)|别|无法)[^,.;:!?。\n]{1,3}?(?:同意|通过|批准|认可)|"  # 不是很同意, 没怎么通过

@@ -31,7 +31,7 @@ def decode_bytes(data: bytes, charset: str | None) -> str:
     for encoding in candidates:
         try:
             return data.decode(encoding)
-        except (UnicodeDecodeError, LookupError):
+        except (UnicodeError, LookupError):  # wrong guess, unknown label, or not a text codec at all
             continue
     return data.decode("gb18030", errors="replace")
 
@@ -143,13 +143,8 @@ def own_words(text: str, has_decision_word=lambda line: False) -> str:
     """What the sender wrote themselves: no quoted original, signature, footer or disclaimer."""
     lines = clean(text).split("\n")
     cut = quote_start(lines)
-    mine = lines[:cut] if cut is not None else lines
-    if cut is not None and not "".join(mine).strip():
-        # bottom-posting under a "> "-quoted original: the unquoted lines after the header are the reply
-        below = lines[cut + 1:]
-        if any(x.lstrip().startswith(">") for x in below):
-            mine = below
-    mine = [x for x in mine if not x.lstrip().startswith(">")]
+    mine = lines[:cut] if cut is not None else lines  # nothing below a quote header is read: an empty
+    mine = [x for x in mine if not x.lstrip().startswith(">")]  # top is unclear and is asked again
     end = signature_start(mine, has_decision_word)
     if end is not None:
         mine = mine[:end]

@@ -132,24 +132,24 @@ def read_reply(raw: bytes) -> Reply:
         subject = header_text(msg.get("Subject"))
         name, address = (getaddresses([header_text(msg.get("From"))]) or [("", "")])[0]
         text, attachments = body_and_attachments(msg)
+        comment = own_words(text, has_decision_word)
+        auto = is_auto_reply(msg, subject, comment)
+        tag = SUBJECT_TAG.search(subject)
+        return Reply(
+            message_id=first_id(header_text(msg.get("Message-ID"))),
+            from_address=address.strip().lower(),
+            from_name=name.strip(),
+            subject=subject,
+            subject_tag=tag.group(1).upper() if tag else None,
+            in_reply_to=first_id(header_text(msg.get("In-Reply-To"))),
+            references=tuple(MESSAGE_ID.findall(header_text(msg.get("References")))),
+            auto_reply=auto,
+            text=text,
+            comment=comment,
+            decision=UNCLEAR if auto else read_decision(comment),
+            attachments=attachments,
+        )
     except UnreadableMessage:
         raise
-    except Exception as exc:  # the email package gives up (deep nesting, broken structure)
+    except Exception as exc:  # the email package gives up (deep nesting, broken structure, odd codecs)
         raise UnreadableMessage(f"{type(exc).__name__}: {exc}") from exc
-    comment = own_words(text, has_decision_word)
-    auto = is_auto_reply(msg, subject, comment)
-    tag = SUBJECT_TAG.search(subject)
-    return Reply(
-        message_id=first_id(header_text(msg.get("Message-ID"))),
-        from_address=address.strip().lower(),
-        from_name=name.strip(),
-        subject=subject,
-        subject_tag=tag.group(1).upper() if tag else None,
-        in_reply_to=first_id(header_text(msg.get("In-Reply-To"))),
-        references=tuple(MESSAGE_ID.findall(header_text(msg.get("References")))),
-        auto_reply=auto,
-        text=text,
-        comment=comment,
-        decision=UNCLEAR if auto else read_decision(comment),
-        attachments=attachments,
-    )

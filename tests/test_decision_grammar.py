@@ -21,7 +21,8 @@ CASES = {
         "退回", "退回，第二部分缺少原因分析", "不同意，请补充", "驳回", "打回重写", "审核未通过", "不太同意",
         "不予通过", "别通过", "不可以", "第二部分需补充原因分析", "Rejected - missing section 3",
         "Not OK, please revise section 2", "I don't approve this version", "I don’t agree",
-        "No, I do not approve", "同意。更正：退回，第三部分需补充",
+        "No, I do not approve", "同意。更正：退回，第三部分需补充", "难以同意。", "恕难同意。", "这个我同意不了。",
+        "拒绝批准。", "反对通过。", "Unable to approve.", "I refuse to approve this version.", "Never approved.",
     ],
     "unclear": [
         "", "收到", "已阅", "好的，我看一下", "稍后回复", "OK，我明天再看", "我看可以",
