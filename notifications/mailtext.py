@@ -96,9 +96,9 @@ QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
     r"^.{0,200}写道\s*[:：]\s*$",  # Gmail zh (… 于…写道：), Apple Mail zh (2026年12月21日 …，… 写道：)
     r"^\s*on\b.{0,300}\bwrote\s*:\s*$",  # Gmail, Apple Mail en
 )]
-OUTLOOK_FROM = re.compile(r"^\s*\*?\s*(发件人|from)\s*\*?\s*[:：]", re.IGNORECASE)
-OUTLOOK_FIELDS = re.compile(r"^\s*\*?\s*(发送时间|发送日期|日期|时间|sent|date|收件人|to|主题|subject)\s*\*?\s*[:：]",
-                            re.IGNORECASE)
+OUTLOOK_FROM = re.compile(r"^\s*\*?\s*(发件人|寄件者|寄件人|from)\s*\*?\s*[:：]", re.IGNORECASE)
+OUTLOOK_FIELDS = re.compile(r"^\s*\*?\s*(发送时间|发送日期|寄件日期|日期|时间|sent|date|收件人|收件者|to|主题|主旨|"
+                            r"subject)\s*\*?\s*[:：]", re.IGNORECASE)
 
 # Where the sender's own text ends: signature delimiters, phone/app footers, disclaimers.
 SIGNATURE_DELIMITER = re.compile(r"^\s*(--|-{3,}|—{2,}|_{2,}|={3,}|\*{3,})\s*$")
