@@ -31,7 +31,7 @@ LEGAL_ANSWERS = ("同意。", "原则同意，建议第二部分补充具体数�
 
 
 def simulated_reply(prompt, sender: str, text: str, attachment: tuple[str, bytes] | None = None,
-                    auto: bool = False) -> bytes:
+                    auto: bool = False, charset: str = "utf-8") -> bytes:
     """A reviewer's (or drafter's) reply to one of our mails, as a phone mail client writes it."""
     from reportchain.settings import load_settings
 
@@ -43,7 +43,7 @@ def simulated_reply(prompt, sender: str, text: str, attachment: tuple[str, bytes
     if auto:
         msg["Auto-Submitted"] = "auto-replied"
     quoted = f"\n\n发自我的iPhone\n\n------------------ 原始邮件 ------------------\n主题: {prompt.subject}\n\n"
-    msg.set_content(text + quoted + prompt.body_text, charset="gbk" if "镇" in text else "utf-8")
+    msg.set_content(text + quoted + prompt.body_text, charset=charset)
     if attachment:
         msg.add_attachment(attachment[1], maintype="application", subtype="octet-stream", filename=attachment[0])
     return msg.as_bytes()
@@ -129,7 +129,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
             text = LEGAL_ANSWERS[n % len(LEGAL_ANSWERS)]
         if unit.code == AWAY_UNIT:
             mail(100 + n, simulated_reply(prompt, sender, "我目前不在办公室，12月22日返回。", auto=True))
-        mail(200 + n, simulated_reply(prompt, sender, text))
+        mail(200 + n, simulated_reply(prompt, sender, text, charset=("utf-8", "gbk")[n % 2]))  # phones send both
     fetch()
 
     step("起草人回复退回邮件并附上修改稿；答复不明确的法律顾问回复“同意”")
