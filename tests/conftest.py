@@ -101,6 +101,19 @@ def county(session) -> dict[str, Unit]:
     return {u.code: u for u in session.exec(select(Unit))}
 
 
+@pytest.fixture
+def yehe(session, settings, county):
+    """野鹤镇's report waiting for its legal advisor: (report, open round, the prompt that was sent)."""
+    from flows.cycle import open_cycle
+    from tests.replies_kit import prompt_of, to_legal_review
+
+    open_cycle(session, settings, 2026)
+    session.commit()
+    report = report_of(session, county["yehe"])
+    rnd = to_legal_review(session, settings, report)
+    return report, rnd, prompt_of(session, rnd)
+
+
 def report_of(session: Session, unit: Unit) -> Report:
     return session.exec(select(Report).where(Report.unit_id == unit.id)).one()
 

@@ -6,21 +6,16 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from flows.cycle import open_cycle
 from models.tables import InboundMessage, Report
-from tests.conftest import report_of
-from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
+from tests.replies_kit import drop, reply_to
 from tests.test_cli import cli, mail_subjects, ok, refused
 
 ADVISOR = "陈律师 <chen.lawyer@lvshi-a.example.cn>"
 
 
 @pytest.fixture
-def prompt(session, settings, county):
-    open_cycle(session, settings, 2026)
-    session.commit()
-    report = report_of(session, county["yehe"])
-    return prompt_of(session, to_legal_review(session, settings, report))
+def prompt(yehe):
+    return yehe[2]
 
 
 def stage(session, ref="R-2026-001") -> str:

@@ -37,15 +37,6 @@ def imap_settings(monkeypatch, dovecot, port: int | None = None, **env):
     return load_settings()
 
 
-@pytest.fixture
-def yehe(session, settings, county):
-    open_cycle(session, settings, 2026)
-    session.commit()
-    report = report_of(session, county["yehe"])
-    rnd = to_legal_review(session, settings, report)
-    return report, rnd, prompt_of(session, rnd)
-
-
 def take_in(session, settings):
     inbox = ImapInbox(settings.imap)
     try:

@@ -4,30 +4,17 @@ about what must NOT happen."""
 
 from __future__ import annotations
 
-import pytest
 from sqlmodel import func, select
 
-from flows.cycle import open_cycle
 from flows.replies import intake
 from flows.stages import open_round_of
 from models.chain import Role
 from models.tables import Assignment, InboundMessage, OutboxMessage, Person, Report, ReviewRound
 from notifications.mailbox import FolderInbox
-from tests.conftest import report_of
-from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
+from tests.replies_kit import drop, reply_to, to_legal_review
 
 ADVISOR = "陈律师 <chen.lawyer@lvshi-a.example.cn>"
 COORDINATOR = "yfzx@qingshan.example.gov.cn"
-
-
-@pytest.fixture
-def yehe(session, settings, county):
-    """野鹤镇's report waiting for its legal advisor, and the prompt that was sent."""
-    open_cycle(session, settings, 2026)
-    session.commit()
-    report = report_of(session, county["yehe"])
-    rnd = to_legal_review(session, settings, report)
-    return report, rnd, prompt_of(session, rnd)
 
 
 def take_in(session, settings):
