@@ -8,7 +8,6 @@ Memory: peak traced allocations while delivering N/4, N/2 and N mails — flat m
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import socket
@@ -22,6 +21,7 @@ from pathlib import Path
 import aiosmtplib
 from sqlmodel import Session, select
 
+from bench import record
 from models.db import create_tables, get_engine
 from models.tables import OutboxMessage
 from notifications.message import build_message, envelope
@@ -29,7 +29,6 @@ from notifications.outbox import deliver, message_id_for
 from notifications.smtp import SmtpBackend
 from reportchain.settings import load_settings
 
-RESULTS = Path(__file__).with_name("results.json")
 BODY = "您好！\n\n野鹤镇2026年度法治政府建设年度报告（第1稿）已提交，请您进行法律顾问审核。\n" * 8
 
 
@@ -123,8 +122,4 @@ def main(count: int = 2000) -> dict:
 
 
 if __name__ == "__main__":
-    result = main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000)
-    print(json.dumps(result, ensure_ascii=False))
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    RESULTS.write_text(json.dumps([r for r in previous if r.get("benchmark") != result["benchmark"]] + [result],
-                                  ensure_ascii=False, indent=2) + "\n")
+    record(main(int(sys.argv[1]) if len(sys.argv) > 1 else 2000))

@@ -18,7 +18,6 @@ Prints one JSON object and writes it into bench/results.json (a list, one object
 from __future__ import annotations
 
 import csv
-import json
 import os
 import shutil
 import sys
@@ -31,6 +30,7 @@ from imapclient import IMAPClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bench import record
 from documents.reading import read_draft
 from flows.cycle import open_cycle
 from flows.drafts import submit_draft
@@ -45,7 +45,6 @@ from reportchain.settings import load_settings
 from tests.imap_server import DOVECOT, Dovecot
 from tests.replies_kit import prompt_of, reply_to
 
-RESULTS = Path(__file__).with_name("results.json")
 FIRMS = 10
 COMMIT_EVERY = 100
 REPLY = "同意。\n\n发自我的iPhone"
@@ -206,8 +205,4 @@ def main(count: int = 1000) -> dict:
 
 
 if __name__ == "__main__":
-    result = main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000)
-    print(json.dumps(result, ensure_ascii=False))
-    previous = json.loads(RESULTS.read_text()) if RESULTS.exists() else []
-    RESULTS.write_text(json.dumps([r for r in previous if r.get("benchmark") != result["benchmark"]] + [result],
-                                  ensure_ascii=False, indent=2) + "\n")
+    record(main(int(sys.argv[1]) if len(sys.argv) > 1 else 1000))

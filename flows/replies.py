@@ -302,9 +302,8 @@ def mailbox_state(session: Session, name: str) -> MailboxState:
     return state
 
 
-def summarise(report: IntakeReport, inbound: InboundMessage, outcome: str) -> None:
+def summarise(session: Session, report: IntakeReport, inbound: InboundMessage, outcome: str) -> None:
     report.outcomes[outcome] += 1
-    session = Session.object_session(inbound)
     ref = session.get(Report, inbound.report_id).ref if inbound.report_id is not None else None
     report.rows.append({"id": inbound.id, "source": inbound.source, "from": inbound.from_address,
                         "subject": inbound.subject, "ref": ref, "outcome": outcome, "decision": inbound.decision})
@@ -316,8 +315,9 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
     committed or marked: the caller rolls the session back."""
     commit = session.commit if apply else session.flush
     report = IntakeReport()
-    for inbound in session.exec(select(InboundMessage).where(InboundMessage.outcome == "new")).all():
-        summarise(report, inbound, process_safely(session, settings, inbound))  # left over from an interruption
+    leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == "new")).all()
+    for inbound in leftovers:  # stored by a run that was interrupted before processing them
+        summarise(session, report, inbound, process_safely(session, settings, inbound))
         commit()
     state = mailbox_state(session, inbox.name)
     commit()
@@ -328,7 +328,7 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
             report.duplicates += 1
         else:
             commit()  # the raw message is kept before anything else happens
-            summarise(report, inbound, process_safely(session, settings, inbound))
+            summarise(session, report, inbound, process_safely(session, settings, inbound))
         if fetched.uid is not None:
             state.last_uid, state.uidvalidity, state.updated_at = fetched.uid, inbox.uidvalidity, utcnow()
             session.add(state)
@@ -343,7 +343,7 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
 
 
 @flow(name="fetch-replies")
-async def fetch_replies_flow(deliver: bool = True) -> dict:
+async def fetch_replies_flow() -> dict:
     """Take in new replies, then deliver the receipts, prompts and notices they caused."""
     settings = load_settings()
     inbox = inbox_for(settings)
@@ -352,6 +352,6 @@ async def fetch_replies_flow(deliver: bool = True) -> dict:
             report = intake(session, settings, inbox)
         finally:
             inbox.close()
-        delivered = deliver_all(session, settings) if deliver else None
+        delivered = deliver_all(session, settings)
     return {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
             "rows": report.rows, "delivery": delivered}

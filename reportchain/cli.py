@@ -103,8 +103,12 @@ def run_flow(flow_name: str, **params):
 
 
 def deliver_now() -> None:
+    report_delivery(run_flow("flows.delivery:deliver_outbox_flow"))
+
+
+def report_delivery(result: dict) -> None:
+    """What a delivery run sent, filed, and could not send yet."""
     settings = load_settings()
-    result = run_flow("flows.delivery:deliver_outbox_flow")
     folder = None if settings.smtp else str(settings.mail_folder)
     out.print(message("delivered", sent=result["sent"], filed=result["filed"], folder=folder))
     if result["retrying"] or result["failed"]:
@@ -112,16 +116,19 @@ def deliver_now() -> None:
                   style="yellow")
 
 
-def dry_run(step: Callable[[Session, Settings], object]) -> None:
-    """Run a transactional step, show the mails it would write, and roll everything back."""
+def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object], None] | None = None) -> None:
+    """Run a transactional step, show what it did (`show`) and the mails it would write, and roll
+    everything back."""
     settings = load_settings()
     with session_for(settings) as session:
         before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
-        step(session, settings)
+        result = step(session, settings)
         session.flush()
         query = select(OutboxMessage.to_addrs, OutboxMessage.subject).where(OutboxMessage.id > before)
         mails = list(session.exec(query.order_by(OutboxMessage.id)))
         session.rollback()
+    if show is not None:
+        show(result)
     out.print(message("dry_run", count=len(mails)))
     for to, subject in mails:
         out.print(message("dry_run_mail", to=to, subject=subject))
@@ -372,6 +379,9 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
 
 
 def print_intake(rows: list[dict]) -> None:
+    if not rows:
+        out.print(message("replies.none"))
+        return
     table = Table(title=message("replies.title", count=len(rows)))
     for column in message("replies.columns").split("|"):
         table.add_column(column)
@@ -402,31 +412,16 @@ def replies_fetch(dry: DryRun = False) -> None:
                 from notifications.mailbox import inbox_for
 
                 inbox = inbox_for(settings)
-                with session_for(settings) as session:
-                    before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
-                    report = intake(session, settings, inbox, apply=False)
-                    mails = list(session.exec(select(OutboxMessage.to_addrs, OutboxMessage.subject)
-                                              .where(OutboxMessage.id > before).order_by(OutboxMessage.id)))
-                    session.rollback()
-                inbox.close()
-                rows = report.rows
-            else:
-                result = run_flow("flows.replies:fetch_replies_flow")
-                rows = result["rows"]
+                try:
+                    return dry_run(lambda s, st: intake(s, st, inbox, apply=False),
+                                   show=lambda report: print_intake(report.rows))
+                finally:
+                    inbox.close()
+            result = run_flow("flows.replies:fetch_replies_flow")
         except MailboxError as exc:
             fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
-        if not rows:
-            out.print(message("replies.none"))
-        else:
-            print_intake(rows)
-        if dry:
-            out.print(message("dry_run", count=len(mails)))
-            for to, subject in mails:
-                out.print(message("dry_run_mail", to=to, subject=subject))
-        elif result["delivery"]:
-            folder = None if settings.smtp else str(settings.mail_folder)
-            out.print(message("delivered", sent=result["delivery"]["sent"], filed=result["delivery"]["filed"],
-                              folder=folder))
+        print_intake(result["rows"])
+        report_delivery(result["delivery"])
 
 
 @replies_app.command("list")

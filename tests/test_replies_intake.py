@@ -26,6 +26,14 @@ def mails(session, kind: str) -> list[OutboxMessage]:
     return list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
 
 
+def returned_by_advisor(session, settings, prompt) -> OutboxMessage:
+    """The advisor returns the draft by reply; the notice the drafter gets."""
+    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
+    take_in(session, settings)
+    [returned] = mails(session, "returned")
+    return returned
+
+
 def stage(session, report) -> str:
     session.expire_all()
     return session.get(Report, report.id).stage
@@ -193,9 +201,7 @@ def test_a_message_left_unprocessed_by_a_crash_is_processed_on_the_next_run(sess
 
 def test_a_drafter_reply_with_a_revised_draft_becomes_the_next_version(session, settings, yehe):
     report, rnd, prompt = yehe
-    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
-    take_in(session, settings)
-    [returned] = mails(session, "returned")
+    returned = returned_by_advisor(session, settings, prompt)
     drafter = "张伟 <zhangwei@yehe.qingshan.example.gov.cn>"
     drop(settings.inbox_folder, reply_to(returned, drafter, "修改稿见附件。",
                                          attachments=(("野鹤镇报告（修改稿）.md", "补充了原因分析。".encode()),)))
@@ -208,9 +214,7 @@ def test_a_drafter_reply_with_a_revised_draft_becomes_the_next_version(session, 
 
 def test_a_corrupt_docx_from_the_drafter_is_refused_with_a_clear_answer(session, settings, yehe):
     report, rnd, prompt = yehe
-    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
-    take_in(session, settings)
-    [returned] = mails(session, "returned")
+    returned = returned_by_advisor(session, settings, prompt)
     drop(settings.inbox_folder, reply_to(returned, "zhangwei@yehe.qingshan.example.gov.cn", "修改稿",
                                          attachments=(("修改稿.docx", b"PK\x03\x04 broken zip"),)))
     assert take_in(session, settings).outcomes == {"draft_refused": 1}
