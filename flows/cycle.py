@@ -7,29 +7,36 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from flows.stages import audit, people_with_role, recipients, report_context
+from models.calendar import load_calendar
 from models.chain import Role
 from models.db import session_scope
-from models.deadlines import default_due_dates
+from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
+from models.pending import COUNTY_KIND
 from models.tables import Cycle, OutboxMessage, Report, Unit
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
-COUNTY_KIND = "county"  # the level that runs the cycle; it gets no report of its own here
+
+def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> DeadlinePolicy:
+    """The defaults, then the policy file of the settings (REPORTCHAIN_DEADLINES_FILE), then `changes`."""
+    policy = default_policy(year)
+    if settings.deadlines_file is not None:
+        policy = policy_with(policy, read_policy_file(settings.deadlines_file), year)
+    return policy_with(policy, changes or {}, year)
 
 
-def open_cycle(session: Session, settings: Settings, year: int, due_dates: dict[str, str] | None = None,
+def open_cycle(session: Session, settings: Settings, year: int, changes: dict | None = None,
                actor: str = "coordinator") -> list[Report]:
-    """Create the cycle (or update its due dates) and the reports that are missing; returns new reports."""
+    """Create the cycle (or change its deadline policy) and the reports that are missing; returns new reports."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
-        cycle = Cycle(year=year, due_dates={**default_due_dates(year), **(due_dates or {})})
+        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json())
         session.add(cycle)
         session.flush()
-        audit(session, None, actor, "cycle_opened", year=year, due_dates=cycle.due_dates)
-    elif due_dates and {**cycle.due_dates, **due_dates} != cycle.due_dates:
-        cycle.due_dates = {**cycle.due_dates, **due_dates}
-        session.add(cycle)
-        audit(session, None, actor, "due_dates_changed", year=year, due_dates=cycle.due_dates)
+        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy)
+    elif changes:
+        change_policy(session, cycle, changes, actor)
+    drafting_due = DeadlinePolicy.from_json(cycle.policy).date_due(load_calendar(session), "drafting")
 
     have = set(session.exec(select(Report.unit_id).where(Report.cycle_id == cycle.id)))
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
@@ -50,17 +57,28 @@ def open_cycle(session: Session, settings: Settings, year: int, due_dates: dict[
                 kind="kickoff",
                 to=recipients([drafter]),
                 report_id=report.id,
-                context={**report_context(session, report), "drafter": drafter},
+                context={**report_context(session, report), "drafter": drafter, "due": drafting_due},
             )
         created.append(report)
     return created
 
 
+def change_policy(session: Session, cycle: Cycle, changes: dict, actor: str) -> bool:
+    """Change an open cycle's deadline policy (audited); False when nothing changes."""
+    policy = policy_with(DeadlinePolicy.from_json(cycle.policy), changes, cycle.year).as_json()
+    if policy == cycle.policy:
+        return False
+    audit(session, None, actor, "policy_changed", year=cycle.year, before=cycle.policy, after=policy)
+    cycle.policy = policy
+    session.add(cycle)
+    return True
+
+
 @flow(name="open-cycle")
-async def open_cycle_flow(year: int, due_dates: dict[str, str] | None = None, actor: str = "coordinator") -> dict:
+async def open_cycle_flow(year: int, changes: dict[str, str] | None = None, actor: str = "coordinator") -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
-        created = open_cycle(session, settings, year, due_dates, actor)
+        created = open_cycle(session, settings, year, changes, actor)
         mails = session.exec(select(func.count()).where(
             OutboxMessage.kind == "kickoff", OutboxMessage.report_id.in_([r.id for r in created]))).one()
         return {"year": year, "created": [r.ref for r in created], "mails": mails}

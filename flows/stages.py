@@ -12,15 +12,19 @@ import secrets
 from collections.abc import Sequence
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
+from models.calendar import load_calendar
 from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
 from models.db import utcnow
+from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import (
     Assignment,
     AuditEvent,
     Cycle,
+    OutboxMessage,
     Person,
+    Reminder,
     Report,
     ReportVersion,
     ReviewRound,
@@ -73,13 +77,25 @@ def move(session: Session, report: Report, event: Event, *, actor: str, **detail
     session.add(report)
     audit(session, report, actor, event.value, from_stage=left, to_stage=t.to_stage, **detail)
     session.flush()  # the row-version check happens here: a racing writer gets StaleDataError
+    cancel_reminders(session, report)
     return left
+
+
+def cancel_reminders(session: Session, report: Report) -> None:
+    """A report that moves is no longer waiting on anyone it was waiting on: unsent reminders that
+    ask someone to act on it, or urge them to, are cancelled (coordinators' overviews, which say
+    "as of" their day, still go)."""
+    about = select(Reminder.outbox_id).where(Reminder.report_id == report.id, Reminder.role != "coordinator")
+    session.exec(update(OutboxMessage)
+                 .where(OutboxMessage.status == "pending", OutboxMessage.kind == "reminder",
+                        OutboxMessage.id.in_(about))
+                 .values(status="cancelled", last_error=f"{report.ref} moved on before the reminder was sent"))
 
 
 def report_context(session: Session, report: Report) -> dict:
     unit = session.get(Unit, report.unit_id)
     cycle = session.get(Cycle, report.cycle_id)
-    return {"report": report, "unit": unit, "cycle": cycle, "due": cycle.due_for(report.stage)}
+    return {"report": report, "unit": unit, "cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy)}
 
 
 def hash_reply_code(code: str, *, ref: str, stage: str, number: int, reviewer: str, version_id: int) -> str:
@@ -112,6 +128,9 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     )
     session.add(rnd)
     session.flush()
+    context = report_context(session, report)
+    opened = local_day(rnd.opened_at, context["unit"].timezone)
+    due = round_due(context["policy"], load_calendar(session), stage.name, opened)
     prompt = enqueue(
         session,
         settings,
@@ -120,7 +139,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
         to=recipients([reviewer]),
         report_id=report.id,
         attachment_version_id=version.id,
-        context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version,
+        context={**context, "due": due, "round": rnd, "reviewer": reviewer, "version": version,
                  "reply_code": code},
     )
     rnd.prompt_message_id = prompt.message_id
@@ -136,6 +155,9 @@ def enter_stage(session: Session, settings: Settings, report: Report, version: R
         open_round(session, settings, report, version)
     elif stage.kind is StageKind.DRAFT and returned_by is not None:
         reviewer = session.get(Person, returned_by.reviewer_id)
+        context = report_context(session, report)
+        due = draft_due(context["policy"], load_calendar(session),
+                        local_day(returned_by.decided_at or utcnow(), context["unit"].timezone))
         for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
             enqueue(
                 session,
@@ -144,7 +166,7 @@ def enter_stage(session: Session, settings: Settings, report: Report, version: R
                 kind="returned",
                 to=recipients([drafter]),
                 report_id=report.id,
-                context={**report_context(session, report), "round": returned_by, "reviewer": reviewer,
+                context={**context, "due": due, "round": returned_by, "reviewer": reviewer,
                          "drafter": drafter, "version": version},
             )
 

@@ -55,16 +55,23 @@ class Assignment(SQLModel, table=True):
 
 
 class Cycle(SQLModel, table=True):
-    """One year's reporting cycle with a due date per stage (ISO dates keyed by stage name)."""
+    """One year's reporting cycle with its deadline policy (models.deadlines.DeadlinePolicy as JSON)."""
 
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(unique=True, index=True)
-    due_dates: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    policy: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     opened_at: datetime = _when()
 
-    def due_for(self, stage: str) -> date | None:
-        value = self.due_dates.get(stage)
-        return date.fromisoformat(value) if value else None
+
+class CalendarOverride(SQLModel, table=True):
+    """A coordinator's correction of the official working calendar: this date is (not) a working day."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    day: date = Field(unique=True, index=True)
+    working: bool
+    note: str = Field(default="", max_length=200)
+    set_by: str = Field(max_length=320)
+    set_at: datetime = _when()
 
 
 _row_version = Column("row_version", Integer, nullable=False)
@@ -139,12 +146,13 @@ class OutboxMessage(SQLModel, table=True):
     ics: str | None = None  # calendar entry for the due date (kickoff mails and prompts)
     raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))  # the exact bytes sent
     pending_recipients: str | None = Field(default=None, max_length=2000)  # after a partial 4xx refusal
-    status: str = Field(default="pending", index=True, max_length=16)  # pending | sent | failed
+    status: str = Field(default="pending", index=True, max_length=16)  # pending|sent|failed|cancelled|expired
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = None
     created_at: datetime = _when()
     sent_at: datetime | None = _maybe_when()
+    expires_at: datetime | None = _maybe_when()  # a reminder not sent by then is dropped (status expired)
 
 
 class InboundMessage(SQLModel, table=True):
@@ -179,6 +187,28 @@ class MailboxState(SQLModel, table=True):
     uidvalidity: int | None = None
     last_uid: int = 0
     updated_at: datetime = _when()
+
+
+class Reminder(SQLModel, table=True):
+    """One ladder step of one open item told to one person on one day, and the mail that told it.
+
+    The unique key is what makes a sweep safe to re-run or to run twice at once: an item's step is
+    written for a person once a day, whatever the sweep before it did. `item` names the open thing:
+    `round:ID` (a review), `draft:REPORT:N` (drafting version N), `publish:REPORT` (disclosure).
+    role: actor (the person who must act) | supervisor | coordinator (told about someone else's item)."""
+
+    __table_args__ = (UniqueConstraint("item", "step", "day", "person_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    item: str = Field(max_length=64)
+    step: str = Field(max_length=32)  # before-3 | due | overdue-1 | … | digest (a coordinator's overview)
+    day: date
+    person_id: int = Field(foreign_key="person.id")
+    role: str = Field(max_length=16)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    due: date
+    outbox_id: int = Field(foreign_key="outboxmessage.id", index=True)
+    created_at: datetime = _when()
 
 
 class AuditEvent(SQLModel, table=True):

@@ -9,12 +9,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
 from pathlib import PurePath
 
 from icalendar import Calendar, Event
-from sqlmodel import Session
 
 from models.db import utcnow
 from models.tables import OutboxMessage, ReportVersion
@@ -61,12 +59,6 @@ def envelope(settings: Settings, row: OutboxMessage) -> Envelope:
     addresses = [row.pending_recipients] if row.pending_recipients else [row.to_addrs, row.cc_addrs]
     recipients = [addr for _, addr in getaddresses(addresses) if addr]
     return Envelope(row.message_id, settings.mail_from, recipients, row.raw)
-
-
-def render_raw(session: Session, settings: Settings, row: OutboxMessage) -> bytes:
-    """The message's bytes, built once when the mail is written to the outbox."""
-    version = session.get(ReportVersion, row.attachment_version_id) if row.attachment_version_id else None
-    return build_message(settings, row, version).as_bytes(policy=SMTP)
 
 
 def build_message(settings: Settings, row: OutboxMessage, version: ReportVersion | None = None) -> EmailMessage:

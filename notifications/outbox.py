@@ -14,13 +14,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.policy import SMTP
 
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, or_, select, update
 
 from models.db import utcnow
-from models.tables import OutboxMessage
+from models.tables import OutboxMessage, ReportVersion
 from notifications.backends import MailBackend, Outcome
-from notifications.message import calendar_entry, envelope, render_raw
+from notifications.message import build_message, calendar_entry, envelope
 from reportchain.settings import Settings
 from reportchain.texts import environment, render, render_block
 
@@ -63,13 +64,35 @@ def enqueue(
     in_reply_to: str | None = None,
     attachment_version_id: int | None = None,
 ) -> OutboxMessage:
-    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists.
-
-    Optional blocks of KIND.txt: `attachment_name` names the attached version; `calendar_summary`
-    adds an .ics entry for the context's `due` date."""
+    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists."""
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
     if existing is not None:
         return existing
+    version = session.get(ReportVersion, attachment_version_id) if attachment_version_id else None
+    row = compose(settings, key=key, kind=kind, to=to, context=context, cc=cc, report_id=report_id,
+                  in_reply_to=in_reply_to, attachment=version)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def compose(
+    settings: Settings,
+    *,
+    key: str,
+    kind: str,
+    to: Sequence[Recipient | str],
+    context: dict,
+    cc: Sequence[Recipient | str] = (),
+    report_id: int | None = None,
+    in_reply_to: str | None = None,
+    attachment: ReportVersion | None = None,
+    expires_at: datetime | None = None,
+) -> OutboxMessage:
+    """The outbox row of one mail, rendered and with its bytes, not yet added to a session.
+
+    Optional blocks of KIND.txt: `attachment_name` names the attached version; `calendar_summary`
+    adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
     text = f"email/{kind}.txt"
     blocks = environment().get_template(text).blocks
@@ -89,13 +112,12 @@ def enqueue(
         body_text=render_block(text, "body", **context) + "\n",
         body_html=render(f"email/{kind}.html", **context),
         in_reply_to=in_reply_to,
-        attachment_version_id=attachment_version_id,
+        attachment_version_id=attachment.id if attachment else None,
         attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
         ics=ics,
+        expires_at=expires_at,
     )
-    row.raw = render_raw(session, settings, row)
-    session.add(row)
-    session.flush()
+    row.raw = build_message(settings, row, attachment).as_bytes(policy=SMTP)
     return row
 
 
@@ -110,6 +132,14 @@ def due_rows(session: Session, now: datetime, limit: int) -> list[OutboxMessage]
     return list(session.exec(query))
 
 
+def expire(session: Session, now: datetime) -> None:
+    """Drop what was not sent in time (a reminder belongs to its day; tomorrow's sweep writes anew)."""
+    session.exec(update(OutboxMessage)
+                 .where(OutboxMessage.status == "pending", OutboxMessage.expires_at <= now)
+                 .values(status="expired", last_error="not sent before it expired"))
+    session.commit()
+
+
 def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(timedelta(seconds=settings.retry_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
 
@@ -119,6 +149,7 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
     """Send every due row once; transient failures wait with backoff, permanent ones are marked failed."""
     now = now or utcnow()
     report = DeliveryReport()
+    expire(session, now)
     while rows := due_rows(session, now, batch_size):
         outcomes: dict[int, Outcome] = {}
 

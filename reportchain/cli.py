@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -25,10 +25,12 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
 from documents.reading import UnreadableDocument, read_draft
+from models.calendar import load_calendar, published
 from models.chain import Refused
-from models.db import create_tables, get_engine, normalise_url
-from models.deadlines import default_due_dates
-from models.tables import OutboxMessage, Report, Unit
+from models.db import create_tables, get_engine, normalise_url, utcnow
+from models.deadlines import DeadlinePolicy, PolicyError
+from models.reminders import parse_now, plan_sweep
+from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import listing, retry
 from reportchain.board import history, latest_year, status, today_in
@@ -50,6 +52,10 @@ app.add_typer(cycle_app, name="cycle")
 app.add_typer(draft_app, name="draft")
 outbox_app = typer.Typer(help="发件箱：查看待发、重试中和发送失败的邮件。", invoke_without_command=True)
 app.add_typer(outbox_app, name="outbox")
+deadlines_app = typer.Typer(help="截止日期：查看或调整年度周期的截止日期、审核时限和提醒安排。", no_args_is_help=True)
+app.add_typer(deadlines_app, name="deadlines")
+calendar_app = typer.Typer(help="工作日历：法定节假日和调休（国务院公布），以及本地调整。", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
 replies_app = typer.Typer(help="审核回复：收取审核人的回复邮件，查看每封邮件如何被识别。", no_args_is_help=True)
 app.add_typer(replies_app, name="replies")
 
@@ -81,6 +87,8 @@ def user_errors():
         fail("\n".join(exc.problems))
     except DeliveryConfigError as exc:
         fail(message("delivery_config", detail=str(exc)), str(exc))
+    except PolicyError as exc:
+        fail(message(f"policy.{exc.code}", **exc.params), str(exc))
     except StaleDataError as exc:
         fail(message("refused.stale", ref=""), str(exc))
     except (OperationalError, ProgrammingError) as exc:
@@ -153,37 +161,36 @@ def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 
     out.print(message("import.done", **counts))
 
 
-def parse_due(values: list[str]) -> dict[str, str]:
-    """`--due drafting=2026-12-18` values → {stage: ISO date}; only stages that have a due date."""
-    known = list(default_due_dates(2000))
-    due = {}
+def parse_assignments(values: list[str]) -> dict[str, str]:
+    """`key=value` arguments (`drafting=2026-12-18`, `legal_review=5`) → {key: value}."""
+    changes = {}
     for value in values:
-        stage, equals, day = (part.strip() for part in value.partition("="))
-        if not equals:
-            raise typer.BadParameter(message("bad_due_date", value=value))
-        if stage not in known:
-            raise typer.BadParameter(message("bad_due_stage", value=value, known=known))
-        try:
-            due[stage] = date.fromisoformat(day).isoformat()
-        except ValueError:
-            raise typer.BadParameter(message("bad_due_date", value=value)) from None
-    return due
+        key, equals, setting = (part.strip() for part in value.replace("＝", "=").partition("="))
+        if not equals or not key or not setting:
+            raise typer.BadParameter(message("policy.bad_assignment", value=value))
+        changes[key] = setting
+    return changes
+
+
+SetOption = Annotated[list[str], typer.Option(
+    "--set", help="调整截止日期或时限：键=值，可重复。如 drafting=2026-12-18、legal_review=5、remind_before=3,1"
+                  "（键见 reportchain deadlines show）。")]
 
 
 @cycle_app.command("open")
 def cycle_open(
     year: Annotated[int, typer.Argument(help="报告所属年度，例如 2026。")],
-    due: Annotated[list[str], typer.Option("--due", help="修改某环节截止日期：环节=YYYY-MM-DD，可重复。")] = [],  # noqa: B006
+    settings_: SetOption = [],  # noqa: B006
     dry: DryRun = False,
 ) -> None:
     """开启年度报告周期：为每个报告单位建立报告，并向起草人发送启动通知。"""
-    due_dates = parse_due(due)
+    changes = parse_assignments(settings_)
     with user_errors():
         if dry:
             from flows.cycle import open_cycle
 
-            return dry_run(lambda s, st: open_cycle(s, st, year, due_dates))
-        result = run_flow("flows.cycle:open_cycle_flow", year=year, due_dates=due_dates)
+            return dry_run(lambda s, st: open_cycle(s, st, year, changes))
+        result = run_flow("flows.cycle:open_cycle_flow", year=year, changes=changes)
         out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
         deliver_now()
 
@@ -493,6 +500,147 @@ def replies_parse(
         print(json.dumps(reply.as_json(), ensure_ascii=False, indent=2))
         return
     print_reading(reply)
+
+
+# -- deadlines, the working calendar and reminders ------------------------------------------------------
+
+def cycle_of(session: Session, year: int | None) -> Cycle:
+    year = year or latest_year(session)
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first() if year else None
+    if cycle is None:
+        fail(message("no_cycle_of", year=year) if year else message("no_cycle"))
+    return cycle
+
+
+def deadlines_view(session: Session, cycle: Cycle) -> dict:
+    policy, cal = DeadlinePolicy.from_json(cycle.policy), load_calendar(session)
+    dates = {key: policy.date_due(cal, key) for key in policy.dates}
+    return {"year": cycle.year, "policy": policy.as_json(), "steps": policy.steps, "overdue_days": policy.overdue_days,
+            "due": {key: day.isoformat() for key, day in dates.items()},
+            "unpublished_years": cal.warnings(min(dates.values()), max(dates.values()))}
+
+
+@deadlines_app.command("show")
+def deadlines_show(
+    year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """查看年度周期的截止日期、审核时限（工作日）和提醒安排。"""
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        view = deadlines_view(session, cycle_of(session, year))
+    if as_json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    out.print(message("policy.view", **view))
+    for year_ in view["unpublished_years"]:
+        err.print(message("calendar.unpublished", year=year_), style="yellow")
+
+
+@deadlines_app.command("set")
+def deadlines_set(
+    values: Annotated[list[str], typer.Argument(help="键=值，如 filing=2027-01-25 committee_review=5 "
+                                                     "remind_overdue=1,3,5 working_hours=08:30-17:30。")],
+    year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
+    by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
+    dry: DryRun = False,
+) -> None:
+    """调整已开启周期的截止日期、审核时限或提醒安排（记入流转记录）；之后的提醒按新安排计算。"""
+    from flows.cycle import change_policy
+
+    changes = parse_assignments(values)
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        cycle = cycle_of(session, year)
+        changed = change_policy(session, cycle, changes, by)
+        view = deadlines_view(session, cycle)
+        session.rollback() if dry else session.commit()
+    out.print(message("policy.changed" if changed else "policy.unchanged", dry=dry, year=view["year"]))
+    out.print(message("policy.view", **view))
+
+
+@calendar_app.command("show")
+def calendar_show(
+    year: Annotated[int, typer.Argument(help="年份，例如 2027。")],
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """列出一年中不上班的工作日（节假日）和要上班的周末（调休），以及本地调整。"""
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        cal = load_calendar(session)
+        overrides = {o.day: o for o in session.exec(select(CalendarOverride))}
+    days = [date(year, 1, 1) + timedelta(days=n) for n in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
+    special = [{"day": d.isoformat(), "working": cal.is_working_day(d), "holiday": cal.holiday_name(d),
+                "override": overrides[d].note or True if d in overrides else None}
+               for d in days if cal.is_working_day(d) != (d.weekday() < 5) or d in overrides]
+    view = {"year": year, "published": published(year), "days": special}
+    if as_json:
+        print(json.dumps(view, ensure_ascii=False, indent=2))
+        return
+    out.print(message("calendar.view", **view))
+    if not view["published"]:
+        err.print(message("calendar.unpublished", year=year), style="yellow")
+
+
+@calendar_app.command("set")
+def calendar_set(
+    day: Annotated[str, typer.Argument(help="日期 YYYY-MM-DD。")],
+    kind: Annotated[str, typer.Argument(help="workday（上班）、holiday（放假）或 official（取消调整，按国家公布）。")],
+    note: Annotated[str, typer.Option(help="说明，如“2027年春节调休”。")] = "",
+    by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
+) -> None:
+    """调整工作日历：把某天设为上班或放假（用于国家安排公布前，或本地特殊安排）。"""
+    from flows.stages import audit
+
+    if kind not in ("workday", "holiday", "official"):
+        raise typer.BadParameter(message("calendar.bad_kind", kind=kind))
+    try:
+        when = date.fromisoformat(day.strip())
+    except ValueError:
+        raise typer.BadParameter(message("calendar.bad_day", day=day)) from None
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        row = session.exec(select(CalendarOverride).where(CalendarOverride.day == when)).first()
+        if kind == "official":
+            if row is not None:
+                session.delete(row)
+        else:
+            row = row or CalendarOverride(day=when, working=True, set_by=by)
+            row.working, row.note, row.set_by, row.set_at = kind == "workday", note, by, utcnow()
+            session.add(row)
+        audit(session, None, by, "calendar_override", day=when.isoformat(), kind=kind, note=note)
+        session.commit()
+    out.print(message("calendar.set", day=when, kind=kind))
+
+
+@app.command("sweep")
+def sweep_cmd(
+    now: Annotated[str | None, typer.Option(help="按此时刻计算（ISO 时间，如 2026-12-17T09:00；不带时区按本地时间）。")]
+    = None,
+    dry: DryRun = False,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """催办提醒：按截止日期和工作日历，给今天需要提醒的人各发一封汇总提醒（每人每天最多一封）。"""
+    settings = load_settings()
+    try:
+        moment = parse_now(now, settings.timezone)
+    except ValueError:
+        raise typer.BadParameter(message("sweep.bad_now", value=now)) from None
+    with user_errors():
+        if dry:
+            with session_for(settings) as session:
+                plan = plan_sweep(session, moment, settings.timezone)
+                result = plan.as_json()
+        else:
+            result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    out.print(message("sweep.result", dry=dry, **result))
+    for year_ in result["unpublished_years"]:
+        err.print(message("calendar.unpublished", year=year_), style="yellow")
+    if "delivery" in result:
+        report_delivery(result["delivery"])
 
 
 @app.command()

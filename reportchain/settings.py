@@ -60,6 +60,7 @@ class Settings:
     retry_seconds: int
     imap: ImapSettings | None  # None: read replies from the inbox folder of .eml files
     inbox_folder: Path
+    deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
 
     @property
     def message_id_domain(self) -> str:
@@ -84,6 +85,7 @@ def load_settings() -> Settings:
         retry_seconds=int(env("REPORTCHAIN_DELIVERY_RETRY_SECONDS", "60")),
         imap=imap_settings(env),
         inbox_folder=Path(env("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
+        deadlines_file=Path(env("REPORTCHAIN_DEADLINES_FILE")) if env("REPORTCHAIN_DEADLINES_FILE") else None,
     )
 
 

@@ -61,7 +61,7 @@ def test_opening_a_cycle_gives_each_reporting_unit_one_report_and_its_drafter_a_
     first = kickoffs[0]
     assert first.to_addrs == "张伟 <zhangwei@yehe.qingshan.example.gov.cn>"
     assert first.subject.startswith("[#R-2026-001]") and "野鹤镇" in first.subject
-    assert "2026年12月20日" in first.body_text  # the drafting due date, in Chinese
+    assert "2026年12月21日" in first.body_text  # 20 Dec 2026 is a Sunday: due the next working day
 
 
 def test_opening_a_cycle_again_creates_nothing_and_writes_no_mail(session, settings, cycle):

@@ -31,7 +31,9 @@ from flows.decisions import record_decision, round_to_decide
 from flows.drafts import submit_draft
 from flows.filing import confirm_filings, file_report
 from flows.stages import hash_reply_code
+from models.calendar import WorkingCalendar
 from models.db import utcnow
+from models.deadlines import local_day
 from models.tables import OutboxMessage, Person, Report, ReportVersion, ReviewRound
 from notifications.backends import DeliveryConfigError, backend_for
 from notifications.outbox import deliver, listing, retry
@@ -259,7 +261,9 @@ def test_the_prompt_carries_the_reply_code_bound_to_the_round_and_how_to_answer(
                                                     reviewer="zhou.lawyer@lvshi-b.example.cn", version_id=version.id)
     assert "同意" in text and "退回" in text and f"[#{chain.report.ref}]" in text
     assert code in message.get_body(("html",)).get_content()
-    assert "2026年12月31日" in text  # the legal review's due date
+    opened = local_day(legal.opened_at, "Asia/Shanghai")
+    due = WorkingCalendar().add_working_days(opened, 5)  # the legal review's budget: 5 working days
+    assert f"请于 {due.year}年{due.month}月{due.day}日 前直接回复" in text
 
 
 def test_the_prompt_attaches_the_submitted_file_byte_for_byte_under_a_chinese_name(session, delivered):
@@ -277,9 +281,11 @@ def test_the_prompt_attaches_the_submitted_file_byte_for_byte_under_a_chinese_na
 
 def test_prompts_and_kickoffs_carry_a_calendar_entry_on_the_due_date(session, delivered):
     chain, _, handler = delivered
-    expected = {"kickoff": date(2026, 12, 20), "review_prompt": date(2026, 12, 31)}  # drafting, legal review
     kickoff = row_to(session, "wujun@sifaju.qingshan.example.gov.cn")
     legal_prompt = rows(session, "review_prompt")[0]
+    opened = local_day(chain.rounds[0].opened_at, "Asia/Shanghai")
+    expected = {"kickoff": date(2026, 12, 21),  # 20 Dec 2026 is a Sunday: the next working day
+                "review_prompt": WorkingCalendar().add_working_days(opened, 5)}  # the legal review's budget
     for row in (kickoff, legal_prompt):
         part = calendar_part(received_for(handler, row).message)
         assert part is not None, row.kind

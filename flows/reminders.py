@@ -1,0 +1,92 @@
+"""The reminder sweep: write today's plan (models/reminders.py) to the outbox, then deliver it.
+
+The plan is read in a fixed number of queries whatever the number of reports, and written in
+batches of people. The unique keys on the mail (person, day) and on each `Reminder` row (item,
+step, day, person) make a re-run, or two sweeps at once, send nothing twice; a reminder not sent
+by the end of its working day expires, and one about a report that moved on is cancelled
+(flows/stages.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from prefect import flow
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from flows.delivery import deliver_all
+from models.db import session_scope
+from models.reminders import PersonMail, Plan, mail_key, parse_now, plan_sweep
+from models.tables import OutboxMessage, Reminder
+from notifications.outbox import Recipient, compose, message_id_for
+from reportchain.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # people per transaction
+
+
+def write_plan(session: Session, settings: Settings, plan: Plan) -> int:
+    """Write the plan's mails and Reminder rows, a batch of people per transaction; returns mails written.
+
+    A batch that collides with another sweep's rows (the unique keys) is rolled back whole and
+    counted as already sent by that sweep."""
+    expires = datetime.combine(plan.today, plan.hours[1], ZoneInfo(settings.timezone))
+    written = 0
+    for start in range(0, len(plan.mails), BATCH):
+        batch = plan.mails[start:start + BATCH]
+        rows = [mail_row(settings, plan, mail, expires) for mail in batch]
+        try:
+            session.add_all(rows)
+            session.flush()
+            session.add_all([
+                Reminder(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
+                         role=line.role, report_id=line.item.report.id, due=line.item.due, outbox_id=row.id)
+                for mail, row in zip(batch, rows, strict=True) for line in mail.lines])
+            session.commit()
+            written += len(batch)
+        except IntegrityError:
+            session.rollback()
+            log.warning("reminder sweep: %d mails already written by a concurrent sweep", len(batch))
+            plan.already_sent += len(batch)
+    return written
+
+
+def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime) -> OutboxMessage:
+    """One person's reminder of the day; alone with one item of their own, it threads under that
+    item's prompt (a review) or kickoff mail (a first draft)."""
+    single = mail.own[0].item if len(mail.own) == 1 and not (mail.urge or mail.overview or mail.filing) else None
+    thread = single.thread if single else None
+    if single and single.draft_number == 1:
+        thread = message_id_for(f"kickoff:{single.report.id}:{mail.person.id}", settings.message_id_domain)
+    return compose(
+        settings,
+        key=mail_key(mail.person.id, plan.today),
+        kind="reminder",
+        to=[Recipient(mail.person.name, mail.person.email)],
+        report_id=single.report.id if single else None,
+        in_reply_to=thread,
+        expires_at=expires,
+        context={"person": mail.person, "mail": mail, "today": plan.today, "single": single},
+    )
+
+
+def sweep(session: Session, settings: Settings, now: datetime) -> Plan:
+    plan = plan_sweep(session, now, settings.timezone)
+    if plan.mails:
+        write_plan(session, settings, plan)
+    return plan
+
+
+@flow(name="sweep-reminders")
+async def sweep_flow(now: str | None = None) -> dict:
+    """The daily sweep (09:00 in December–March): write today's reminders, then deliver them."""
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        plan = sweep(session, settings, parse_now(now, settings.timezone))
+        result = plan.as_json()
+        result["delivery"] = deliver_all(session, settings)
+        return result

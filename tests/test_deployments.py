@@ -1,0 +1,265 @@
+"""prefect.yaml deployed to a real Prefect server: `prefect deploy --all` as a user runs it, then the
+stored deployments, their schedules, the runs the server's scheduler creates, and one run by a
+process worker started outside the project directory.
+
+The server, the CLI and the worker are subprocesses with an environment of their own (a temporary
+PREFECT_HOME and a fresh SQLite database). The pytest process's environment and the session's
+Prefect test harness are left untouched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from prefect.server.schemas.schedules import CronSchedule
+
+pytestmark = pytest.mark.prefect  # deselected with the other Prefect tests by `-m "not prefect"`
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFECT = Path(sys.executable).with_name("prefect")
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POOL = "reportchain"
+SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
+
+DEPLOYMENTS = {  # deployment name: (flow name, entrypoint)
+    "sweep-reminders": ("sweep-reminders", "flows/reminders.py:sweep_flow"),
+    "fetch-replies": ("fetch-replies", "flows/replies.py:fetch_replies_flow"),
+    "deliver-outbox": ("deliver-outbox", "flows/delivery.py:deliver_outbox_flow"),
+}
+SERVER_START_TIMEOUT = 90  # seconds; it takes about 12 s here
+SCHEDULER_TIMEOUT = 30  # the scheduler looks at recently changed deployments every 5 s
+RUN_TIMEOUT = 60
+
+
+@dataclass
+class Server:
+    api_url: str
+    home: Path
+    log: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """An environment for the CLI and the worker: this server, this home, nothing inherited."""
+        return clean_env(self.home, PREFECT_API_URL=self.api_url, **extra)
+
+    def post(self, path: str, body: dict) -> list | dict:
+        response = httpx.post(f"{self.api_url}{path}", json=body, timeout=30)
+        assert response.status_code < 300, f"POST {path}: {response.status_code} {response.text}"
+        return response.json()
+
+    def get(self, path: str) -> dict:
+        response = httpx.get(f"{self.api_url}{path}", timeout=30)
+        assert response.status_code < 300, f"GET {path}: {response.status_code} {response.text}"
+        return response.json()
+
+
+def clean_env(home: Path, **extra: str) -> dict[str, str]:
+    """The process environment without any PREFECT_* or REPORTCHAIN_* setting, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPORTCHAIN_"))}
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def prefect(server: Server, *args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the prefect CLI against `server` as a user would, without a terminal or standard input."""
+    done = subprocess.run([str(PREFECT), *args], cwd=cwd, env=server.env(), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, (f"prefect {' '.join(args)} exited {done.returncode}\n"
+                                  f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}")
+    return done
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Terminate the process group we started (the process is its leader), then kill it."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        if proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not PREFECT.is_file():
+        pytest.fail(f"the prefect CLI is missing: {PREFECT} (run `make install`)")
+    home = tmp_path_factory.mktemp("prefect-server")
+    port = free_port()
+    env = clean_env(
+        home,
+        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        # Schedule 400 days ahead (default 100) so that the December–March sweep has runs whatever
+        # day the test runs on.
+        PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME="P400D",
+    )
+    log = home / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        api_url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + SERVER_START_TIMEOUT
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"prefect server exited {proc.returncode}:\n{log.read_text(errors='replace')}")
+            try:
+                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"prefect server not up after {SERVER_START_TIMEOUT} s:\n"
+                            f"{log.read_text(errors='replace')}")
+            time.sleep(0.25)
+        yield Server(api_url=api_url, home=home, log=log)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def deployed(server) -> dict[str, dict]:
+    """`prefect work-pool create` then `prefect deploy --all` from the project root: deployments by name."""
+    prefect(server, "work-pool", "create", POOL, "--type", "process")
+    prefect(server, "--no-prompt", "deploy", "--all")
+    found = server.post("/deployments/filter", {"limit": 50, "offset": 0})
+    deployments = {d["name"]: d for d in found}
+    for d in deployments.values():
+        d["flow_name"] = server.get(f"/flows/{d['flow_id']}")["name"]
+    return deployments
+
+
+def schedule_of(deployment: dict) -> tuple[dict, CronSchedule]:
+    """The deployment's one stored schedule, and the server's own schedule object built from it."""
+    assert len(deployment["schedules"]) == 1, deployment["schedules"]
+    stored = deployment["schedules"][0]
+    assert stored["active"] is True
+    return stored, CronSchedule.model_validate(stored["schedule"])
+
+
+def dates(schedule: CronSchedule, n: int, start: datetime) -> list[datetime]:
+    """The next n run times the server computes from this schedule, in Beijing time."""
+    return [d.astimezone(SHANGHAI) for d in asyncio.run(schedule.get_dates(n, start=start))]
+
+
+def test_deploy_all_creates_the_three_deployments_in_the_pool(deployed):
+    assert sorted(deployed) == sorted(DEPLOYMENTS)
+    for name, (flow_name, entrypoint) in DEPLOYMENTS.items():
+        d = deployed[name]
+        assert (d["flow_name"], d["entrypoint"], d["work_pool_name"]) == (flow_name, entrypoint, POOL)
+        assert d["paused"] is False
+        assert d["job_variables"] == {}  # settings come from the worker's environment and .env
+        # `prefect deploy` recorded the project root: runs start there, wherever the worker was started.
+        assert d["pull_steps"] == [{SET_WORKING_DIRECTORY: {"directory": str(ROOT)}}]
+    assert list(deployed["sweep-reminders"]["parameter_openapi_schema"]["properties"]) == ["now"]
+
+
+def test_sweep_runs_daily_at_nine_beijing_time_from_december_to_march(deployed):
+    stored, schedule = schedule_of(deployed["sweep-reminders"])
+    assert stored["schedule"]["cron"] == "0 9 * 12,1-3 *"
+    assert stored["schedule"]["timezone"] == "Asia/Shanghai"
+
+    season = 31 + 31 + 28 + 31  # December 2026 to March 2027
+    runs = dates(schedule, season + 1, start=datetime(2026, 11, 21, tzinfo=SHANGHAI))
+    assert runs[0] == datetime(2026, 12, 1, 9, tzinfo=SHANGHAI)
+    assert all((r.hour, r.minute, r.second) == (9, 0, 0) for r in runs)
+    days = [r.date() for r in runs]
+    assert days[:season] == [date(2026, 12, 1) + timedelta(days=i) for i in range(season)]  # every day
+    assert date(2026, 12, 31) in days and date(2027, 1, 1) in days
+    assert days[season - 1] == date(2027, 3, 31)
+    assert days[season] == date(2027, 12, 1)  # nothing from April to November
+    assert {r.month for r in runs} == {12, 1, 2, 3}
+
+
+@pytest.mark.parametrize(("name", "cron", "minute"), [("fetch-replies", "1-59/5 * * * *", 1),
+                                                      ("deliver-outbox", "3-59/5 * * * *", 3)])
+def test_mail_flows_run_every_five_minutes_one_at_a_time(deployed, name, cron, minute):
+    d = deployed[name]
+    stored, schedule = schedule_of(d)
+    assert (stored["schedule"]["cron"], stored["schedule"]["timezone"]) == (cron, "Asia/Shanghai")
+    runs = dates(schedule, 24, start=datetime(2026, 12, 1, 8, 55, tzinfo=SHANGHAI))
+    assert runs[0] == datetime(2026, 12, 1, 8, 55 + minute, tzinfo=SHANGHAI)
+    assert all(b - a == timedelta(minutes=5) for a, b in zip(runs, runs[1:], strict=False))
+    assert all(r.minute % 5 == minute for r in runs)  # never together with the sweep or each other
+    assert d["global_concurrency_limit"]["limit"] == 1
+    assert d["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"
+
+
+def test_the_server_schedules_runs_from_the_stored_schedules(server, deployed):
+    ids = {d["id"]: name for name, d in deployed.items()}
+    deadline = time.monotonic() + SCHEDULER_TIMEOUT
+    while True:
+        found = server.post("/flow_runs/filter", {
+            "flow_runs": {"deployment_id": {"any_": list(ids)}, "state": {"type": {"any_": ["SCHEDULED"]}}},
+            "sort": "EXPECTED_START_TIME_ASC", "limit": 200, "offset": 0})
+        runs = {name: [] for name in deployed}
+        for run in found:
+            runs[ids[run["deployment_id"]]].append(run)
+        if all(runs.values()):
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"no scheduled runs after {SCHEDULER_TIMEOUT} s: "
+                        f"{ {name: len(r) for name, r in runs.items()} }\n{server.log.read_text(errors='replace')}")
+        time.sleep(1)
+
+    for name, made in runs.items():
+        _, schedule = schedule_of(deployed[name])
+        times = [datetime.fromisoformat(run["expected_start_time"]).astimezone(SHANGHAI) for run in made]
+        # the runs the server made are the schedule's own dates, in order, none skipped …
+        assert times == dates(schedule, len(times), start=times[0]), name
+        # … from the first date after the scheduler made them (a few seconds of slack for its clock)
+        created = min(datetime.fromisoformat(run["created"]) for run in made)
+        assert dates(schedule, 1, start=created - timedelta(seconds=5)) <= times[:1], name
+        assert times[:1] <= dates(schedule, 1, start=created), name
+        assert all(run["auto_scheduled"] for run in made), name
+    assert {t.month for t in (datetime.fromisoformat(r["expected_start_time"]).astimezone(SHANGHAI)
+                              for r in runs["sweep-reminders"])} <= {12, 1, 2, 3}
+
+
+def test_a_worker_started_elsewhere_runs_the_flow_in_the_project(server, deployed, tmp_path):
+    """The pull step at work: a process worker started in an unrelated directory runs deliver-outbox,
+    whose entrypoint is relative to the project root. Its settings come from the environment."""
+    from models.db import create_tables, get_engine
+
+    database_url = f"sqlite:///{tmp_path / 'reportchain.db'}"
+    create_tables(database_url)
+    get_engine(database_url).dispose()
+    run = server.post(f"/deployments/{deployed['deliver-outbox']['id']}/create_flow_run",
+                      {"work_queue_name": "probe"})  # a queue of its own: the scheduled runs stay put
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = server.env(REPORTCHAIN_DATABASE_URL=database_url, REPORTCHAIN_MAIL_FOLDER=str(tmp_path / "mail"),
+                     REPORTCHAIN_INBOX_FOLDER=str(tmp_path / "inbox"))
+    worker = subprocess.Popen([str(PREFECT), "worker", "start", "--pool", POOL, "--work-queue", "probe", "--run-once"],
+                              cwd=elsewhere, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = worker.communicate(timeout=RUN_TIMEOUT)  # --run-once: returns when the run has ended
+    except subprocess.TimeoutExpired:
+        stop(worker)  # SIGTERM, then SIGKILL, to the process group the worker leads
+        output, _ = worker.communicate()
+    state = server.get(f"/flow_runs/{run['id']}")["state"]
+    assert state["type"] == "COMPLETED", f"{state}\n--- worker output\n{output}"
