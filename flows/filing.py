@@ -1,5 +1,6 @@
 """File an approved report upward: the filing mail (To + Cc, document attached) goes through the
-outbox, and the report becomes `filed` once delivery has accepted that mail."""
+outbox, and the report becomes `filed` once delivery has accepted that mail. Once the coordinator
+has had it through the confidentiality review and put it on the website, it is `published`."""
 
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def confirm_filings(session: Session) -> list[str]:
     return moved
 
 
+def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator") -> bool:
+    """Record the public disclosure (after the confidentiality review); False if it was already recorded."""
+    if report.stage == "published" and report.publication_url == url:
+        return False
+    if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILED:
+        raise Refused("not_filed_yet", ref=report.ref, stage=report.stage)
+    report.publication_url = url
+    move(session, report, Event.PUBLISH, actor=actor, url=url, confidentiality_review="passed")
+    return True
+
+
 @flow(name="file-report")
 async def file_report_flow(report_id: int, actor: str = "coordinator") -> dict:
     settings = load_settings()
@@ -56,3 +68,11 @@ async def file_report_flow(report_id: int, actor: str = "coordinator") -> dict:
         report = session.get(Report, report_id)
         mail = file_report(session, settings, report, actor)
         return {"ref": report.ref, "message_id": mail.message_id}
+
+
+@flow(name="publish-report")
+async def publish_report_flow(report_id: int, url: str, actor: str = "coordinator") -> dict:
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        report = session.get(Report, report_id)
+        return {"ref": report.ref, "new": publish_report(session, report, url, actor)}

@@ -273,6 +273,28 @@ def file_cmd(
 
 
 @app.command()
+def publish(
+    ref: Annotated[str, typer.Argument(help="报告编号。")],
+    url: Annotated[str, typer.Argument(help="报告在门户网站上的公开网址（http:// 或 https://）。")],
+    reviewed: Annotated[bool, typer.Option("--confidentiality-reviewed", help="确认已通过保密审查（必填）。")] = False,
+    by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
+) -> None:
+    """登记公开：报告已通过保密审查并在门户网站公开后，登记公开网址，流程结束，不再提醒。"""
+    from flows.stages import find_report
+
+    if not reviewed:
+        raise typer.BadParameter(message("publish_needs_review"))
+    if not url.strip().lower().startswith(("http://", "https://")):
+        raise typer.BadParameter(message("publish_bad_url", url=url))
+    settings = load_settings()
+    with user_errors():
+        with session_for(settings) as session:
+            report = find_report(session, ref)
+        result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
+    out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
+
+
+@app.command()
 def deliver(dry: DryRun = False) -> None:
     """投递发件箱中待发的邮件（配置了 SMTP 服务器时经 SMTP 发送，否则写入邮件目录）。"""
     with user_errors():

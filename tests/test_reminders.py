@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import Session, func, select
 
+from flows import run
 from flows.cycle import open_cycle
 from flows.decisions import record_decision
 from flows.delivery import deliver_all
-from flows.reminders import sweep, write_plan
+from flows.reminders import sweep, sweep_flow, write_plan
 from models.calendar import published
 from models.db import get_engine
 from models.reminders import plan_sweep
@@ -230,3 +232,15 @@ def test_reminders_expire_at_the_end_of_the_working_day(session, settings, count
     sweep(session, settings, at("2026-12-21T09:00"))
     end = at("2026-12-21T17:30")
     assert {m.expires_at for m in reminders(session)} == {end}
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_server")
+def test_the_sweep_flow_as_a_real_prefect_run_sends_once_and_delivers(session, settings, county):
+    cycle(session, settings)
+    deliver_all(session, settings)
+    first = run(sweep_flow(now="2026-12-21T09:00:00+08:00"))
+    assert (len(first["mails"]), first["delivery"]["sent"]) == (14, 14)
+    again = run(sweep_flow(now="2026-12-21T09:00:00+08:00"))
+    assert (again["mails"], again["already_sent"], again["delivery"]["sent"]) == ([], 14, 0)
+    assert len(list(settings.mail_folder.glob("*.eml"))) == 13 + 14

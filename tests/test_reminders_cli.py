@@ -11,7 +11,7 @@ from sqlmodel import select
 from models.calendar import published
 from models.tables import AuditEvent, CalendarOverride, OutboxMessage
 from reportchain.settings import PROJECT_ROOT
-from tests.test_cli import cli, ok, refused, stored
+from tests.test_cli import advance, board, cli, ok, refused, stage_of, stored
 
 
 @pytest.fixture
@@ -147,3 +147,26 @@ def test_a_broken_policy_file_is_refused_before_anything_is_stored(county, setti
     before = stored(settings)
     refused(cli("cycle", "open", 2026), says)
     assert stored(settings) == before
+
+
+def test_publish_records_the_disclosure_ends_the_chain_and_its_reminders(county, settings, tmp_path):
+    advance(tmp_path, "filing")
+    url = "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html"
+    refused(cli("publish", "R-2026-001", url, "--confidentiality-reviewed"), "报送上级之后才能登记公开")
+    ok(cli("file", "R-2026-001"))
+    assert stage_of("R-2026-001") == "filed"
+
+    def told_about_r001() -> list[dict]:
+        plan = json.loads(ok(cli("sweep", "--dry-run", "--json", "--now", "2027-03-31T09:00")))
+        return [(m["to"], i["step"]) for m in plan["mails"] for i in m["items"] if i["ref"] == "R-2026-001"]
+
+    assert told_about_r001() == [("yfzx@qingshan.example.gov.cn", "due")]  # the coordinator publishes
+    result = cli("publish", "R-2026-001", url)
+    assert result.exit_code == 2 and "公开前须通过保密审查" in result.output
+    result = cli("publish", "R-2026-001", "www.example.gov.cn", "--confidentiality-reviewed")
+    assert result.exit_code == 2 and "应以 http:// 或 https:// 开头" in result.output
+    assert "已登记报告 R-2026-001 公开" in ok(cli("publish", "R-2026-001", url, "--confidentiality-reviewed"))
+    assert "已登记过此公开网址" in ok(cli("publish", "R-2026-001", url, "--confidentiality-reviewed"))
+    assert stage_of("R-2026-001") == "published"
+    assert told_about_r001() == []
+    assert board()["reports"][0]["due"] is None
