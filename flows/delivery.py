@@ -3,6 +3,8 @@ reports whose filing mail went out."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from prefect import flow
 from sqlmodel import Session, select
 
@@ -35,13 +37,14 @@ def notify_failures(session: Session, settings: Settings, failed_ids: list[int])
     return notices
 
 
-def deliver_all(session: Session, settings: Settings) -> dict:
-    """Send what is due, tell coordinators about failures (and send that too), confirm filings."""
+def deliver_all(session: Session, settings: Settings, now: datetime | None = None) -> dict:
+    """Send what is due (at `now`, the clock by default), tell coordinators about failures (and send
+    that too), confirm filings."""
     backend = backend_for(settings)
-    report = deliver(session, settings, backend)
+    report = deliver(session, settings, backend, now=now)
     if notify_failures(session, settings, report.failed):
         session.commit()
-        report.sent += deliver(session, settings, backend).sent
+        report.sent += deliver(session, settings, backend, now=now).sent
     filed = confirm_filings(session)
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed}
 

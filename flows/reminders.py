@@ -83,10 +83,12 @@ def sweep(session: Session, settings: Settings, now: datetime) -> Plan:
 
 @flow(name="sweep-reminders")
 async def sweep_flow(now: str | None = None) -> dict:
-    """The daily sweep (09:00 in December–March): write today's reminders, then deliver them."""
+    """The daily sweep (09:00 in December–March): write today's reminders, then deliver them. `now`
+    (an ISO date-time) replays the sweep at another moment; delivery then runs at that moment too."""
     settings = load_settings()
+    moment = parse_now(now, settings.timezone)
     with session_scope(settings.database_url) as session:
-        plan = sweep(session, settings, parse_now(now, settings.timezone))
+        plan = sweep(session, settings, moment)
         result = plan.as_json()
-        result["delivery"] = deliver_all(session, settings)
+        result["delivery"] = deliver_all(session, settings, moment if now else None)
         return result

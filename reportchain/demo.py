@@ -70,6 +70,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from flows.delivery import deliver_outbox_flow
     from flows.drafts import submit_draft_flow
     from flows.filing import file_report_flow
+    from flows.reminders import sweep_flow
     from flows.replies import fetch_replies_flow
     from models.db import create_tables, session_scope
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
@@ -108,6 +109,11 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     def fetch() -> None:
         result = run(fetch_replies_flow())
         out.print(message("demo.intake", outcomes=result["outcomes"]))
+
+    step("12月16日 9:00 催办提醒：初稿截止前第3个工作日，每人一封，县里收到汇总")
+    for _ in range(2):  # the second run is the hourly re-run: it finds everyone already told
+        swept = run(sweep_flow(now=f"{YEAR}-12-16T09:00:00+08:00"))
+        out.print(message("demo.sweep", mails=len(swept["mails"]), already=swept["already_sent"]))
 
     step("各单位提交初稿，审核请求发给法律顾问")
     for report_id, unit in reports:

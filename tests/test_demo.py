@@ -35,6 +35,7 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
              for p in Path(tmp_path / "mail").glob("*.eml")]
     kinds = [m["X-Reportchain-Kind"] for m in mails]
     assert kinds.count("kickoff") == 13 and kinds.count("filing") == 13
+    assert kinds.count("reminder") == 13 + 1  # 16 Dec: every drafter, and the county's digest, once
     assert kinds.count("review_prompt") == 13 * 2 + 1  # one township's legal review ran twice
     [returned] = [m for m in mails if m["X-Reportchain-Kind"] == "returned"]
     assert "下社镇" in str(returned["Subject"])
