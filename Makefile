@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.replies_imap
+	$(VENV)/bin/python -m bench.sweep
 
 lint: install
 	$(VENV)/bin/ruff check .

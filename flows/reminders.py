@@ -14,8 +14,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from prefect import flow
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from flows.delivery import deliver_all
 from models.db import session_scope
@@ -30,29 +31,47 @@ BATCH = 500  # people per transaction
 
 
 def write_plan(session: Session, settings: Settings, plan: Plan) -> int:
-    """Write the plan's mails and Reminder rows, a batch of people per transaction; returns mails written.
-
-    A batch that collides with another sweep's rows (the unique keys) is rolled back whole and
-    counted as already sent by that sweep."""
+    """Write the plan's mails and Reminder rows, a batch of people per transaction (a fixed number of
+    statements per batch); returns the number of mails written."""
     expires = datetime.combine(plan.today, plan.hours[1], ZoneInfo(settings.timezone))
-    written = 0
-    for start in range(0, len(plan.mails), BATCH):
-        batch = plan.mails[start:start + BATCH]
-        rows = [mail_row(settings, plan, mail, expires) for mail in batch]
+    return sum(write_batch(session, settings, plan, plan.mails[start:start + BATCH], expires)
+               for start in range(0, len(plan.mails), BATCH))
+
+
+def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[PersonMail],
+                expires: datetime) -> int:
+    """One batch in one transaction: one INSERT of the mails, one SELECT of their ids, one INSERT of
+    the Reminder rows (Core inserts: the ORM would split them wherever a column is None in one row
+    and set in the next). The unique keys decide who was told already: people another
+    sweep wrote meanwhile are left out (counted as already sent), and a batch that still collides
+    is written again without them. Any other integrity error is raised."""
+    rows = {row.idempotency_key: (mail, row) for mail in batch
+            for row in [mail_row(settings, plan, mail, expires)]}
+    while rows:
+        taken = set(session.exec(select(OutboxMessage.idempotency_key)
+                                 .where(OutboxMessage.idempotency_key.in_(rows))))
+        plan.already_sent += len(taken)
+        rows = {key: pair for key, pair in rows.items() if key not in taken}
+        if not rows:
+            return 0
         try:
-            session.add_all(rows)
-            session.flush()
-            session.add_all([
+            mails = [row.model_dump(exclude={"id"}) for _, row in rows.values()]
+            session.execute(insert(OutboxMessage.__table__), mails)
+            ids = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.id)
+                                    .where(OutboxMessage.idempotency_key.in_(rows))).all())
+            session.execute(insert(Reminder.__table__), [
                 Reminder(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
-                         role=line.role, report_id=line.item.report.id, due=line.item.due, outbox_id=row.id)
-                for mail, row in zip(batch, rows, strict=True) for line in mail.lines])
+                         role=line.role, report_id=line.item.report.id, due=line.item.due,
+                         outbox_id=ids[key]).model_dump(exclude={"id"})
+                for key, (mail, _) in rows.items() for line in mail.lines])
             session.commit()
-            written += len(batch)
+            return len(rows)
         except IntegrityError:
             session.rollback()
-            log.warning("reminder sweep: %d mails already written by a concurrent sweep", len(batch))
-            plan.already_sent += len(batch)
-    return written
+            if not session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key.in_(rows))).first():
+                raise  # not another sweep's mail: a real error
+            log.warning("reminder sweep: another sweep wrote some of these mails meanwhile; writing the rest")
+    return 0
 
 
 def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime) -> OutboxMessage:

@@ -57,43 +57,32 @@ class World:
     counties: dict[int, Unit]
 
 
-def read_world(session: Session, today: date, *, year: int | None = None, report: Report | None = None) -> World:
-    """Everything open in the cycles still running on `today`, or in the cycle of `year`, or about
-    one `report`: nine queries whatever the number of reports."""
+def read_world(session: Session, today: date, year: int | None = None) -> World:
+    """Everything open in the cycles still running on `today` (or in the cycle of `year`): nine
+    queries whatever the number of reports."""
     cycles = session.exec(select(Cycle)).all()
     policies = {c.id: DeadlinePolicy.from_json(c.policy) for c in cycles}
-    if report is not None:
-        live = [report.cycle_id]
-    elif year is not None:
+    if year is not None:
         live = [c.id for c in cycles if c.year == year]
     else:  # a cycle runs until the day after its disclosure date
         live = [c.id for c in cycles if policies[c.id].dates["disclosure"] >= today - timedelta(days=1)]
-
-    def only(column, query):
-        return query.where(column == report.id) if report is not None else query
-
-    reports = session.exec(only(Report.id, select(Report, Unit).join(Unit, Unit.id == Report.unit_id)
-                                .where(Report.cycle_id.in_(live), Report.stage != "published")
-                                .order_by(Report.ref))).all()
+    reports = session.exec(select(Report, Unit).join(Unit, Unit.id == Report.unit_id)
+                           .where(Report.cycle_id.in_(live), Report.stage != "published").order_by(Report.ref)).all()
     rounds, reviewers = {}, {}
-    for rnd, reviewer in session.exec(only(ReviewRound.report_id, select(ReviewRound, Person)
-                                           .join(Person, Person.id == ReviewRound.reviewer_id)
-                                           .where(ReviewRound.decision.is_(None)).order_by(ReviewRound.id))):
+    for rnd, reviewer in session.exec(select(ReviewRound, Person).join(Person, Person.id == ReviewRound.reviewer_id)
+                                      .where(ReviewRound.decision.is_(None)).order_by(ReviewRound.id)):
         rounds[(rnd.report_id, rnd.stage)], reviewers[rnd.id] = rnd, reviewer
-    versions = dict(session.exec(only(ReportVersion.report_id, select(ReportVersion.report_id, func.count())
-                                      .group_by(ReportVersion.report_id))).all())
-    returned = dict(session.exec(only(ReviewRound.report_id, select(ReviewRound.report_id,
-                                                                    func.max(ReviewRound.decided_at))
-                                      .where(ReviewRound.decision == "return").group_by(ReviewRound.report_id))).all())
-    counties = {u.id: u for u in session.exec(select(Unit).where(Unit.kind == COUNTY_KIND))}
+    versions = dict(session.exec(select(ReportVersion.report_id, func.count())
+                                 .group_by(ReportVersion.report_id)).all())
+    returned = dict(session.exec(select(ReviewRound.report_id, func.max(ReviewRound.decided_at))
+                                 .where(ReviewRound.decision == "return").group_by(ReviewRound.report_id)).all())
     people: dict[tuple[int, str], list[Person]] = defaultdict(list)
-    query = (select(Assignment.unit_id, Assignment.role, Person).join(Person, Person.id == Assignment.person_id)
-             .where(Assignment.role.in_([Role.DRAFTER.value, Role.SUPERVISOR.value, Role.COORDINATOR.value]))
-             .order_by(Assignment.id))
-    if report is not None:
-        query = query.where(Assignment.unit_id.in_([report.unit_id, *counties]))
-    for unit_id, role, person in session.exec(query):
+    for unit_id, role, person in session.exec(
+            select(Assignment.unit_id, Assignment.role, Person).join(Person, Person.id == Assignment.person_id)
+            .where(Assignment.role.in_([Role.DRAFTER.value, Role.SUPERVISOR.value, Role.COORDINATOR.value]))
+            .order_by(Assignment.id)):
         people[(unit_id, role)].append(person)
+    counties = {u.id: u for u in session.exec(select(Unit).where(Unit.kind == COUNTY_KIND))}
     return World(load_calendar(session), policies, {c.id: c.year for c in cycles}, list(reports), rounds,
                  reviewers, versions, returned, people, counties)
 

@@ -22,6 +22,8 @@ from models.deadlines import local_day
 from models.pending import Item, coordinators_of, county_coordinators, open_items, read_world
 from models.tables import OutboxMessage, Person
 
+MAX_LISTED = 100  # overview lines in one coordinator's digest; the most overdue first
+
 
 @dataclass
 class Line:
@@ -41,10 +43,31 @@ class PersonMail:
     urge: list[Line] = field(default_factory=list)  # overdue items of the units they supervise
     overview: list[Line] = field(default_factory=list)  # a coordinator's overdue / due-soon items
     filing: list[dict] = field(default_factory=list)  # a coordinator's filing deadline: {year, due, ahead, left}
+    late: int = 0  # overview items overdue …
+    soon: int = 0  # … and due soon, listed or not
+    unlisted: int = 0  # overview items beyond MAX_LISTED (a province-wide coordinator's digest stays readable)
 
     @property
     def lines(self) -> list[Line]:
         return self.own + self.urge + self.overview
+
+    def count_unfiled(self, year: int, due: date, ahead: int) -> None:
+        summary = next((f for f in self.filing if f["year"] == year), None)
+        if summary is None:
+            self.filing.append(summary := {"year": year, "due": due, "ahead": ahead, "left": 0})
+        summary["left"] += 1
+
+    def settle(self) -> None:
+        """Each item told once, in the first section that has it; the overview most overdue first,
+        cut at MAX_LISTED lines."""
+        own = {ln.item.key for ln in self.own}
+        self.urge = [ln for ln in self.urge if ln.item.key not in own]
+        told = own | {ln.item.key for ln in self.urge}
+        overview = sorted((ln for ln in self.overview if ln.item.key not in told),
+                          key=lambda ln: (-ln.item.overdue, ln.item.due, ln.item.report.ref))
+        self.late = sum(1 for ln in overview if ln.item.overdue)
+        self.soon = len(overview) - self.late
+        self.overview, self.unlisted = overview[:MAX_LISTED], max(0, len(overview) - MAX_LISTED)
 
 
 @dataclass
@@ -76,6 +99,7 @@ class Plan:
                            "reminder": f"{ln.position}/{ln.total}" if ln.position else None,
                            "due": ln.item.due.isoformat(), "overdue_days": ln.item.overdue} for ln in m.lines],
                 "filing": [{**f, "due": f["due"].isoformat()} for f in m.filing],
+                "unlisted": m.unlisted,
             } for m in self.mails],
         }
 
@@ -106,7 +130,6 @@ def plan_sweep(session: Session, now: datetime, timezone: str) -> Plan:
     def mail_for(person: Person) -> PersonMail:
         return mails.setdefault(person.id, PersonMail(person))
 
-    filing: dict[tuple[int, int], dict] = {}  # (coordinator, year) → filing summary
     for item in open_items(world):
         policy = world.policies[item.report.cycle_id]
         steps, soon = policy.steps, max(policy.remind_before or (0,))
@@ -124,22 +147,13 @@ def plan_sweep(session: Session, now: datetime, timezone: str) -> Plan:
         if item.overdue or cal.working_days_between(today, item.due) <= soon:
             for person in watching.values():
                 mail_for(person).overview.append(Line(item, "coordinator", item.step or "digest", 0, len(steps)))
-        if item.stage != "filed":  # not filed yet: counts against the filing date
-            filing_due = policy.date_due(cal, "filing")
-            ahead = cal.working_days_between(today, filing_due)
-            if ahead <= soon:
-                for person in watching.values():
-                    summary = filing.setdefault((person.id, item.year), {
-                        "year": item.year, "due": filing_due, "ahead": ahead, "left": 0})
-                    summary["left"] += 1
-    for (person_id, _), summary in sorted(filing.items()):
-        mails[person_id].filing.append(summary)
-    for mail in mails.values():  # an item is told to a person once, in the first section that has it
-        own = {ln.item.key for ln in mail.own}
-        mail.urge = [ln for ln in mail.urge if ln.item.key not in own]
-        told = own | {ln.item.key for ln in mail.urge}
-        mail.overview = sorted((ln for ln in mail.overview if ln.item.key not in told),
-                               key=lambda ln: (-ln.item.overdue, ln.item.due, ln.item.report.ref))
+        filing_due = policy.date_due(cal, "filing")
+        ahead = cal.working_days_between(today, filing_due)
+        if item.stage != "filed" and ahead <= soon:  # not filed yet, and the filing date is near or past
+            for person in watching.values():
+                mail_for(person).count_unfiled(item.year, filing_due, ahead)
+    for mail in mails.values():
+        mail.settle()
 
     sent = set(session.exec(select(OutboxMessage.idempotency_key).where(
         OutboxMessage.idempotency_key.like(mail_key("%", today)))))

@@ -7,7 +7,6 @@ import atexit
 import os
 import shutil
 import tempfile
-import uuid
 from pathlib import Path
 
 # Prefect reads its settings when first imported: keep it in a temporary home, quiet and offline.
@@ -26,21 +25,10 @@ from models.db import create_tables, get_engine  # noqa: E402
 from models.tables import Report, Unit  # noqa: E402
 from reportchain.roster import import_roster  # noqa: E402
 from reportchain.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
+from tests.pg import PG_DEFAULT, postgres_schema, reachable_postgres  # noqa: E402
 
-PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
-
-
-def _reachable_postgres() -> str | None:
-    import psycopg
-
-    url = os.environ.get("TEST_DATABASE_URL", PG_DEFAULT)
-    try:
-        psycopg.connect(url, connect_timeout=3).close()
-    except psycopg.Error:
-        return None
-    return url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -52,24 +40,16 @@ def database_url(request, tmp_path):
         yield url
         get_engine(url).dispose()
         return
-    base = _reachable_postgres()
+    base = reachable_postgres()
     if base is None:
         reason = (f"PostgreSQL is not reachable at {os.environ.get('TEST_DATABASE_URL', PG_DEFAULT)}: "
                   "start it or set TEST_DATABASE_URL to run the PostgreSQL half of the suite")
         if os.environ.get("CI"):
             pytest.fail(reason + " (CI must run these tests)")
         pytest.skip(reason)
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{base}?options=-csearch_path%3D{schema}"
-    create_tables(url)
-    yield url
-    get_engine(url).dispose()
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(base) as url:
+        create_tables(url)
+        yield url
 
 
 @pytest.fixture

@@ -160,6 +160,18 @@ def test_two_sweeps_racing_write_each_persons_mail_once(session, settings, count
     assert session.exec(select(func.count()).select_from(Reminder)).one() == 13 + 13  # drafters + digest lines
 
 
+def test_a_sweep_that_finds_some_people_told_meanwhile_still_tells_the_others(session, settings, county):
+    cycle(session, settings)
+    plan = plan_sweep(session, at("2026-12-21T09:00"), "Asia/Shanghai")
+    with Session(get_engine(settings.database_url), expire_on_commit=False) as other:
+        racer = plan_sweep(other, at("2026-12-21T09:00"), "Asia/Shanghai")
+        racer.mails = racer.mails[:1]  # the other sweep got as far as one person
+        assert write_plan(other, settings, racer) == 1
+    assert write_plan(session, settings, plan) == 13
+    assert plan.already_sent == 1
+    assert len(reminders(session)) == 14 and len({m.to_addrs for m in reminders(session)}) == 14
+
+
 def test_a_reminder_about_an_item_decided_before_delivery_is_cancelled(session, settings, county):
     cycle(session, settings)
     rnd = review_opened_on(session, settings, county["yehe"], "2026-12-01")
@@ -244,3 +256,16 @@ def test_the_sweep_flow_as_a_real_prefect_run_sends_once_and_delivers(session, s
     again = run(sweep_flow(now="2026-12-21T09:00:00+08:00"))
     assert (again["mails"], again["already_sent"], again["delivery"]["sent"]) == ([], 14, 0)
     assert len(list(settings.mail_folder.glob("*.eml"))) == 13 + 14
+
+
+def test_a_coordinators_digest_lists_the_most_overdue_first_and_counts_the_rest(
+        session, settings, county, monkeypatch):
+    monkeypatch.setattr("models.reminders.MAX_LISTED", 5)
+    cycle(session, settings)
+    review_opened_on(session, settings, county["yehe"], "2026-12-01")  # due 8 Dec: 9 working days late
+    sweep(session, settings, at("2026-12-21T09:00"))
+    [digest] = to(session, COORDINATOR)
+    assert digest.subject == "年度报告进度提示（2026年12月21日）：逾期1项，即将到期12项"
+    listed = [line for line in digest.body_text.splitlines() if line.strip()[:2].rstrip(".").isdigit()]
+    assert len(listed) == 5 and "R-2026-001" in listed[0] and "已逾期9个工作日" in listed[0]
+    assert "另有8项未列出" in digest.body_text
