@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, select, update
 
+from documents.diff import changes
 from models.calendar import load_calendar
 from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
 from models.db import utcnow
@@ -33,6 +34,7 @@ from models.tables import (
 from notifications.outbox import Recipient, enqueue
 from reportchain.settings import Settings
 
+MAX_CHANGES_SHOWN = 40  # paragraphs of a diff in a prompt; the attachment has the rest
 REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
@@ -139,12 +141,30 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
         to=recipients([reviewer]),
         report_id=report.id,
         attachment_version_id=version.id,
-        context={**context, "due": due, "round": rnd, "reviewer": reviewer, "version": version,
-                 "reply_code": code},
+        context={**context, **since_last_seen(session, rnd, version), "due": due, "round": rnd,
+                 "reviewer": reviewer, "version": version, "reply_code": code},
     )
     rnd.prompt_message_id = prompt.message_id
     session.add(rnd)
     return rnd
+
+
+def since_last_seen(session: Session, rnd: ReviewRound, version: ReportVersion) -> dict:
+    """For a prompt on version n > 1: what changed since the version this reviewer last saw, and the
+    comment of the round that sent the report back."""
+    rounds = session.exec(select(ReviewRound).where(ReviewRound.report_id == rnd.report_id, ReviewRound.id != rnd.id)
+                          .order_by(ReviewRound.id.desc())).all()
+    seen = next((r for r in rounds if r.reviewer_id == rnd.reviewer_id and r.version_id != version.id), None)
+    returned = next((r for r in rounds if r.decision == "return"), None)
+    if seen is None:  # first time this reviewer sees the report: nothing to compare with
+        return {"seen_version": None, "changes": [], "returned_round": None, "returned_by": None}
+    seen_version = session.get(ReportVersion, seen.version_id)
+    return {
+        "seen_version": seen_version,
+        "changes": changes(seen_version.text, version.text)[:MAX_CHANGES_SHOWN],
+        "returned_round": returned,
+        "returned_by": session.get(Person, returned.reviewer_id) if returned else None,
+    }
 
 
 def enter_stage(session: Session, settings: Settings, report: Report, version: ReportVersion,
