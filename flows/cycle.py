@@ -6,13 +6,15 @@ from prefect import flow
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from flows.stages import audit, people_with_role, recipients, report_context
+from documents.kit import drafting_skeleton
+from flows.stages import addressee_of, audit, people_with_role, recipients, report_context
 from models.calendar import load_calendar
 from models.chain import Role
 from models.db import session_scope
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
 from models.tables import Cycle, OutboxMessage, Report, Unit
+from notifications.message import Attachment
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
@@ -50,6 +52,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
         session.add(report)
         session.flush()
         audit(session, report, actor, "report_opened", to_stage=report.stage)
+        skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressee_of(session, unit)))
         for drafter in people_with_role(session, unit.id, Role.DRAFTER):
             enqueue(
                 session, settings,
@@ -57,6 +60,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
                 kind="kickoff",
                 to=recipients([drafter]),
                 report_id=report.id,
+                attachment=skeleton,
                 context={**report_context(session, report), "drafter": drafter, "due": drafting_due},
             )
         created.append(report)

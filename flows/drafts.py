@@ -8,11 +8,13 @@ from pathlib import Path
 from prefect import flow
 from sqlmodel import Session, select
 
+from documents.check import check
 from documents.reading import Draft, read_draft
-from flows.stages import enter_stage, latest_version, move
-from models.chain import Event, Refused, get_chain
+from flows.stages import audit, enter_stage, latest_version, move, people_with_role, recipients, report_context
+from models.chain import Event, Refused, Role, get_chain
 from models.db import session_scope
-from models.tables import Cycle, Report, ReportVersion, Unit
+from models.tables import Cycle, Report, ReportVersion, ReviewRound, Unit
+from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
 
@@ -35,16 +37,20 @@ def report_for_unit(session: Session, unit_name_or_code: str, year: int | None =
 def submit_draft(
     session: Session, settings: Settings, report: Report, draft: Draft, submitted_by: str
 ) -> ReportVersion:
-    """Store the draft as a new version and send it to review; the same file twice is one version."""
+    """Store the draft as a new version, check what it says, and send it to review — or, when the check
+    finds errors, keep it in drafting and tell the drafters what to fix. The same file twice is one
+    version."""
     sha = hashlib.sha256(draft.content).hexdigest()
     latest = latest_version(session, report.id)
-    first_stage = get_chain(session.get(Unit, report.unit_id).chain)[0]
-    if report.stage != first_stage.name:
+    unit = session.get(Unit, report.unit_id)
+    if report.stage != get_chain(unit.chain)[0].name:
         if latest is not None and latest.sha256 == sha:
             return latest  # already submitted: nothing to do
         raise Refused("not_in_drafting", ref=report.ref, stage=report.stage)
     if latest is not None and latest.sha256 == sha:
-        raise Refused("same_as_returned", ref=report.ref, version=latest.number)
+        raise Refused("same_as_held" if is_held(session, latest) else "same_as_returned", ref=report.ref,
+                      version=latest.number)
+    year = session.get(Cycle, report.cycle_id).year
     version = ReportVersion(
         report_id=report.id,
         number=(latest.number + 1) if latest else 1,
@@ -53,11 +59,48 @@ def submit_draft(
         text=draft.text,
         sha256=sha,
         submitted_by=submitted_by,
+        findings=check(draft.text, year=year, unit=unit.name).as_json()["findings"],
     )
     session.add(version)
     session.flush()
-    move(session, report, Event.SUBMIT, actor=submitted_by, version=version.number)
+    errors = [f for f in version.findings if f["severity"] == "error"]
+    if errors:
+        hold(session, settings, report, version, errors, submitted_by)
+    else:
+        send_to_review(session, settings, report, version, submitted_by)
+    return version
+
+
+def is_held(session: Session, version: ReportVersion) -> bool:
+    """A version the check kept in drafting: it has errors and no review round."""
+    reviewed = session.exec(select(ReviewRound.id).where(ReviewRound.version_id == version.id)).first()
+    return reviewed is None and any(f["severity"] == "error" for f in version.findings)
+
+
+def hold(session: Session, settings: Settings, report: Report, version: ReportVersion, errors: list[dict],
+         submitted_by: str) -> None:
+    audit(session, report, submitted_by, "draft_held", version=version.number, errors=[f["code"] for f in errors])
+    warnings = [f for f in version.findings if f["severity"] == "warning"]
+    for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
+        enqueue(session, settings, key=f"draft_problems:{version.id}:{drafter.id}", kind="draft_problems",
+                to=recipients([drafter]), report_id=report.id,
+                context={**report_context(session, report), "drafter": drafter, "version": version,
+                         "errors": errors, "warnings": warnings})
+
+
+def send_to_review(session: Session, settings: Settings, report: Report, version: ReportVersion,
+                   actor: str, **detail) -> None:
+    move(session, report, Event.SUBMIT, actor=actor, version=version.number, **detail)
     enter_stage(session, settings, report, version)
+
+
+def accept_anyway(session: Session, settings: Settings, report: Report, actor: str) -> ReportVersion:
+    """A coordinator sends a held version to review despite its errors (audited, with the errors)."""
+    version = latest_version(session, report.id)
+    if version is None or report.stage != "drafting" or not is_held(session, version):
+        raise Refused("nothing_held", ref=report.ref)
+    errors = [f["code"] for f in version.findings if f["severity"] == "error"]
+    send_to_review(session, settings, report, version, actor, accepted_despite=errors)
     return version
 
 
@@ -71,4 +114,14 @@ async def submit_draft_flow(report_id: int, path: str, submitted_by: str) -> dic
         previous = latest_version(session, report.id)
         version = submit_draft(session, settings, report, draft, submitted_by)
         new = previous is None or version.id != previous.id
-        return {"ref": report.ref, "version": version.number, "stage": report.stage, "new": new}
+        return {"ref": report.ref, "version": version.number, "stage": report.stage, "new": new,
+                "findings": version.findings}
+
+
+@flow(name="accept-draft")
+async def accept_draft_flow(report_id: int, actor: str) -> dict:
+    settings = load_settings()
+    with session_scope(settings.database_url) as session:
+        report = session.get(Report, report_id)
+        version = accept_anyway(session, settings, report, actor)
+        return {"ref": report.ref, "version": version.number, "stage": report.stage}

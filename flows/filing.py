@@ -7,10 +7,13 @@ from __future__ import annotations
 from prefect import flow
 from sqlmodel import Session, select
 
-from flows.stages import audit, chain_of, latest_version, move, report_context
+from documents.render import filing_docx
+from flows.stages import addressee_of, audit, chain_of, latest_version, move, report_context
 from models.chain import Event, Refused, StageKind, stage_def
-from models.db import session_scope
+from models.db import session_scope, utcnow
+from models.deadlines import local_day
 from models.tables import OutboxMessage, Report, Unit
+from notifications.message import Attachment
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
@@ -24,6 +27,7 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
     key = f"filing:{report.id}:{version.id}"
     if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first() is None:
         audit(session, report, actor, "filing_written", version=version.number, to=unit.filing_to)
+    context = report_context(session, report)
     return enqueue(
         session, settings,
         key=key,
@@ -32,7 +36,10 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
         cc=[unit.filing_cc] if unit.filing_cc else [],
         report_id=report.id,
         attachment_version_id=version.id,
-        context={**report_context(session, report), "version": version},
+        attachment=Attachment("filing.docx", filing_docx(
+            version.text, unit_name=unit.name, year=context["cycle"].year, addressee=addressee_of(session, unit),
+            issuer=unit.name, issued_on=local_day(utcnow(), unit.timezone))),
+        context={**context, "version": version},
     )
 
 

@@ -235,6 +235,8 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
                 context={**context, "problem": problem, "version": latest_version(session, report.id)})
         tell_coordinators(session, settings, inbound, "draft_refused", reply, report)
         return finish(inbound, "draft_refused", str(exc), report)
+    if report.stage == "drafting":  # held by the check: the drafters have its findings (draft_problems)
+        return finish(inbound, "new_version", f"version {version.number} held: the check found errors", report)
     enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
             report_id=report.id, in_reply_to=reply.message_id, context={**context, "problem": "", "version": version})
     return finish(inbound, "new_version", f"version {version.number}", report)

@@ -15,6 +15,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select, update
 
 from documents.diff import changes
+from documents.render import piece
 from models.calendar import load_calendar
 from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
 from models.db import utcnow
@@ -94,6 +95,12 @@ def cancel_reminders(session: Session, report: Report) -> None:
                  .values(status="cancelled", last_error=f"{report.ref} moved on before the reminder was sent"))
 
 
+def addressee_of(session: Session, unit: Unit) -> str:
+    """The 主送 of the unit's report: its county's party committee and government."""
+    parent = session.get(Unit, unit.parent_id) if unit.parent_id else None
+    return piece("addressee_of", parent.name if parent else "")
+
+
 def report_context(session: Session, report: Report) -> dict:
     unit = session.get(Unit, report.unit_id)
     cycle = session.get(Cycle, report.cycle_id)
@@ -142,7 +149,8 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
         report_id=report.id,
         attachment_version_id=version.id,
         context={**context, **since_last_seen(session, rnd, version), "due": due, "round": rnd,
-                 "reviewer": reviewer, "version": version, "reply_code": code},
+                 "reviewer": reviewer, "version": version, "reply_code": code,
+                 "check_warnings": [f for f in version.findings if f["severity"] == "warning"]},
     )
     rnd.prompt_message_id = prompt.message_id
     session.add(rnd)

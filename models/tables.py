@@ -106,6 +106,7 @@ class ReportVersion(SQLModel, table=True):
     sha256: str = Field(max_length=64, index=True)
     submitted_by: str = Field(max_length=320)
     submitted_at: datetime = _when()
+    findings: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # the compliance check's
 
 
 class ReviewRound(SQLModel, table=True):

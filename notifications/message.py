@@ -15,7 +15,7 @@ from pathlib import PurePath
 from icalendar import Calendar, Event
 
 from models.db import utcnow
-from models.tables import OutboxMessage, ReportVersion
+from models.tables import OutboxMessage
 from reportchain.settings import Settings
 
 
@@ -46,6 +46,14 @@ def attachment_type(filename: str) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file a mail carries: a submitted version as it came, a rendering, the drafting kit."""
+
+    filename: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Envelope:
     """What a backend sends: the stored bytes and who gets them."""
 
@@ -61,7 +69,7 @@ def envelope(settings: Settings, row: OutboxMessage) -> Envelope:
     return Envelope(row.message_id, settings.mail_from, recipients, row.raw)
 
 
-def build_message(settings: Settings, row: OutboxMessage, version: ReportVersion | None = None) -> EmailMessage:
+def build_message(settings: Settings, row: OutboxMessage, attachment: Attachment | None = None) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = Address(settings.mail_from_name, addr_spec=settings.mail_from)
     msg["To"] = row.to_addrs
@@ -77,12 +85,12 @@ def build_message(settings: Settings, row: OutboxMessage, version: ReportVersion
     msg["X-Reportchain-Kind"] = row.kind
     msg.set_content(row.body_text)
     msg.add_alternative(row.body_html, subtype="html")
-    if version is not None:
-        name = row.attachment_name or version.filename
+    if attachment is not None:
+        name = row.attachment_name or attachment.filename
         if not PurePath(name).suffix:
-            name += PurePath(version.filename).suffix
-        maintype, subtype = attachment_type(version.filename)
-        msg.add_attachment(version.content, maintype=maintype, subtype=subtype, filename=name)
+            name += PurePath(attachment.filename).suffix
+        maintype, subtype = attachment_type(attachment.filename)
+        msg.add_attachment(attachment.content, maintype=maintype, subtype=subtype, filename=name)
     if row.ics:
         msg.add_attachment(row.ics, subtype="calendar", filename="截止日期.ics", params={"method": "PUBLISH"})
     return msg

@@ -21,7 +21,7 @@ from sqlmodel import Session, or_, select, update
 from models.db import utcnow
 from models.tables import OutboxMessage, ReportVersion
 from notifications.backends import MailBackend, Outcome
-from notifications.message import build_message, calendar_entry, envelope
+from notifications.message import Attachment, build_message, calendar_entry, envelope
 from reportchain.settings import Settings
 from reportchain.texts import environment, render, render_block
 
@@ -63,14 +63,18 @@ def enqueue(
     report_id: int | None = None,
     in_reply_to: str | None = None,
     attachment_version_id: int | None = None,
+    attachment: Attachment | None = None,
 ) -> OutboxMessage:
-    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists."""
+    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists. It carries
+    `attachment`, or else the version `attachment_version_id` as it was submitted."""
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
     if existing is not None:
         return existing
-    version = session.get(ReportVersion, attachment_version_id) if attachment_version_id else None
+    if attachment is None and attachment_version_id:
+        version = session.get(ReportVersion, attachment_version_id)
+        attachment = Attachment(version.filename, version.content)
     row = compose(settings, key=key, kind=kind, to=to, context=context, cc=cc, report_id=report_id,
-                  in_reply_to=in_reply_to, attachment=version)
+                  in_reply_to=in_reply_to, attachment=attachment, attachment_version_id=attachment_version_id)
     session.add(row)
     session.flush()
     return row
@@ -86,12 +90,13 @@ def compose(
     cc: Sequence[Recipient | str] = (),
     report_id: int | None = None,
     in_reply_to: str | None = None,
-    attachment: ReportVersion | None = None,
+    attachment: Attachment | None = None,
+    attachment_version_id: int | None = None,
     expires_at: datetime | None = None,
 ) -> OutboxMessage:
     """The outbox row of one mail, rendered and with its bytes, not yet added to a session.
 
-    Optional blocks of KIND.txt: `attachment_name` names the attached version; `calendar_summary`
+    Optional blocks of KIND.txt: `attachment_name` names the attachment; `calendar_summary`
     adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
     text = f"email/{kind}.txt"
@@ -112,7 +117,7 @@ def compose(
         body_text=render_block(text, "body", **context) + "\n",
         body_html=render(f"email/{kind}.html", **context),
         in_reply_to=in_reply_to,
-        attachment_version_id=attachment.id if attachment else None,
+        attachment_version_id=attachment_version_id,
         attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
         ics=ics,
         expires_at=expires_at,

@@ -218,10 +218,31 @@ def draft_submit(
             return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
         result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
                           submitted_by=by)
+        if result["new"] and result["stage"] == "drafting":
+            fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
         if result["new"]:
             out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+            if warnings := message("draft_warnings", findings=result["findings"]):
+                out.print(warnings)
         else:
             out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
+        deliver_now()
+
+
+@draft_app.command("accept")
+def draft_accept(
+    ref: Annotated[str, typer.Argument(help="报告编号。")],
+    by: Annotated[str, typer.Option("--by", help="作出决定的统筹协调人（姓名），记入流转记录。")],
+) -> None:
+    """检查发现问题而暂未送审的稿件，由统筹协调人决定仍按此稿送审（记入流转记录）。"""
+    from flows.stages import find_report
+
+    settings = load_settings()
+    with user_errors():
+        with session_for(settings) as session:
+            report = find_report(session, ref)
+        result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
+        out.print(message("draft_accepted", **result))
         deliver_now()
 
 
@@ -292,6 +313,33 @@ def publish(
             report = find_report(session, ref)
         result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
+
+
+@app.command("render")
+def render_cmd(
+    ref: Annotated[str, typer.Argument(help="报告编号。")],
+    out_dir: Annotated[Path, typer.Option("--out", help="保存到的目录（默认当前目录）。")] = Path("."),
+) -> None:
+    """生成定稿的两种版式：报送用的公文格式 Word 文件，和在门户网站公开用的网页（HTML）。"""
+    from documents.render import filing_docx, publication_html
+    from flows.stages import addressee_of, find_report, latest_version
+
+    settings = load_settings()
+    with user_errors(), session_for(settings) as session:
+        report = find_report(session, ref)
+        if report.stage not in ("filing", "filed", "published"):
+            fail(message("render_not_approved", ref=report.ref, stage=report.stage))
+        unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
+        year, addressee = session.get(Cycle, report.cycle_id).year, addressee_of(session, unit)
+    issued_on = version.submitted_at.astimezone(ZoneInfo(unit.timezone)).date()
+    name = message("render_name", unit=unit.name, year=year)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    docx, page = out_dir / f"{name}.docx", out_dir / f"{name}.html"
+    docx.write_bytes(filing_docx(version.text, unit_name=unit.name, year=year, addressee=addressee,
+                                 issuer=unit.name, issued_on=issued_on))
+    page.write_text(publication_html(version.text, unit_name=unit.name, year=year, issued_on=issued_on),
+                    encoding="utf-8")
+    out.print(message("rendered", ref=report.ref, version=version.number, files=[str(docx), str(page)]))
 
 
 @app.command()
@@ -663,6 +711,46 @@ def sweep_cmd(
         err.print(message("calendar.unpublished", year=year_), style="yellow")
     if "delivery" in result:
         report_delivery(result["delivery"])
+
+
+@app.command("check")
+def check_cmd(
+    file: Annotated[Path, typer.Argument(help="报告稿件：.docx、.txt 或 .md。")],
+    year: Annotated[int | None, typer.Option(help="报告年度（默认按标题或正文所写的年度）。")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位名称，用于核对报告中的单位。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """检查报告稿：五项必备内容是否齐全，以及标题编号、未填写的占位内容、年份、落款和成文日期。
+
+    只读取文件，不连接数据库、不作任何改动。退出码：0 表示没有错误（可能有提醒），1 表示有错误或文件无法读取。
+    """
+    from documents.check import ELEMENTS, check
+
+    with user_errors():
+        if not file.is_file():
+            fail(message("file_not_found", path=str(file)))
+        draft = read_draft(file.name, file.read_bytes())
+    report = check(draft.text, year=year, unit=unit)
+    if as_json:
+        print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
+    else:
+        out.print(message("check.header", filename=draft.filename, year=report.year, source=report.year_source))
+        table = Table()
+        for column in message("check.columns").split("|"):
+            table.add_column(column)
+        for key in ELEMENTS:
+            element = report.elements[key]
+            state = message("check.state", element=key, present=element.present, as_section=element.as_section)
+            style = "green" if element.as_section else "yellow" if element.present else (
+                "red" if key != "other_matters" else "dim")
+            where = element.heading or (message("check.paragraph", line=element.line) if element.present else "—")
+            table.add_row(message("check.element_short", element=key), Text(state, style=style), where)
+        out.print(table)
+        for finding in report.findings:
+            out.print(message("check.finding", line=finding.line, severity=finding.severity, text=finding.message),
+                      style="red" if finding.severity == "error" else "yellow")
+        out.print(message("check.summary", errors=len(report.errors), warnings=len(report.warnings)))
+    raise typer.Exit(1 if report.errors else 0)
 
 
 @app.command()

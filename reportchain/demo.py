@@ -89,7 +89,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
             select(Report, Unit).join(Unit, Unit.id == Report.unit_id).order_by(Report.ref))]
 
     def draft(unit: Unit, revised: bool) -> tuple[str, bytes]:
-        text = render("documents/demo_draft.md", unit=unit, year=YEAR, revised=revised)
+        # Only the township whose draft is returned leaves out the causes (the check warns its advisor).
+        text = render("documents/demo_draft.md", unit=unit, year=YEAR, causes=revised or unit.code != RETURNED_UNIT)
         return f"{unit.name}{YEAR}年度报告{'（修改稿）' if revised else ''}.md", text.encode()
 
     def mail(n: int, raw: bytes) -> None:

@@ -16,6 +16,7 @@ from flows.drafts import submit_draft
 from flows.stages import open_round_of
 from models.tables import OutboxMessage, Report, ReviewRound
 from reportchain.settings import Settings
+from tests.drafts import DRAFT
 
 _counter = itertools.count(1)
 
@@ -56,7 +57,7 @@ def drop(folder, raw: bytes, name: str | None = None) -> None:
 
 
 def to_legal_review(session: Session, settings: Settings, report: Report,
-                    text: str = "一、主要举措\n内容。") -> ReviewRound:
+                    text: str = DRAFT) -> ReviewRound:
     """Submit a draft for the report (its cycle open) and return the legal advisor's open round."""
     submit_draft(session, settings, report, read_draft("draft.md", text.encode()), "drafter@test")
     session.commit()

@@ -21,8 +21,7 @@ from models.db import get_engine
 from models.tables import AuditEvent, Cycle, OutboxMessage, Report, ReportVersion, ReviewRound, Unit
 from reportchain.cli import app
 from tests.conftest import SAMPLE_ROSTER, write_draft
-
-DRAFT = "# 野鹤镇2026年度法治政府建设年度报告\n\n一、主要举措和成效\n\n二、存在的不足和原因\n"
+from tests.drafts import DRAFT
 
 
 def cli(*args) -> Result:
@@ -216,7 +215,7 @@ def test_a_report_goes_from_draft_to_filed_with_a_return_on_the_way(county, sett
 
     refused(cli("draft", "submit", "yehe", draft), "与报告 R-2026-001 第1稿完全相同")
     assert stage_of("R-2026-001") == "drafting"
-    draft.write_text(DRAFT + "\n三、党政主要负责人履行第一责任人职责情况\n", encoding="utf-8")
+    draft.write_text(DRAFT.replace("3次", "4次"), encoding="utf-8")
     assert "第2稿已提交" in ok(cli("draft", "submit", "yehe", draft))
 
     assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve"))
@@ -295,7 +294,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("args", "text"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
 def test_bad_input_is_refused_in_chinese_and_changes_nothing(county, settings, tmp_path, args, text):
     advance(tmp_path, "legal_review")  # R-2026-001 under legal review, the other twelve drafting
-    write_draft(tmp_path, "good.md", DRAFT + "\n修改稿\n")
+    write_draft(tmp_path, "good.md", DRAFT.replace("12件", "13件"))
     write_draft(tmp_path, "empty.txt", " \n\n")
     (tmp_path / "报告.pdf").write_bytes(b"%PDF-1.7\n")
     (tmp_path / "x.docx").write_bytes(os.urandom(4096))

@@ -14,6 +14,7 @@ from flows.drafts import submit_draft_flow
 from flows.filing import file_report_flow
 from models.tables import OutboxMessage, Report, ReportVersion, ReviewRound
 from tests.conftest import report_of, write_draft
+from tests.drafts import DRAFT
 
 pytestmark = [pytest.mark.prefect, pytest.mark.usefixtures("prefect_server")]
 
@@ -43,9 +44,9 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     assert len(eml_files(settings)) == 13
 
     report = report_of(session, county["yehe"])
-    path = write_draft(tmp_path / "drafts", "野鹤镇报告.md", "一、主要举措和成效\n二、存在的不足和原因\n")
+    path = write_draft(tmp_path / "drafts", "野鹤镇报告.md", DRAFT)
     first = run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟"))
-    assert first == {"ref": report.ref, "version": 1, "stage": "legal_review", "new": True}
+    assert first == {"ref": report.ref, "version": 1, "stage": "legal_review", "new": True, "findings": []}
     after_submit = counts(session)
     assert run(submit_draft_flow(report_id=report.id, path=str(path), submitted_by="张伟")) == {**first, "new": False}
     assert counts(session) == after_submit

@@ -11,10 +11,13 @@ from flows.stages import open_round_of
 from models.chain import Role
 from models.tables import Assignment, InboundMessage, OutboxMessage, Person, Report, ReviewRound
 from notifications.mailbox import FolderInbox
+from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to, to_legal_review
 
 ADVISOR = "陈律师 <chen.lawyer@lvshi-a.example.cn>"
 COORDINATOR = "yfzx@qingshan.example.gov.cn"
+
+REVISED = DRAFT.replace("培训不足", "培训不足、考核激励不够")  # a revision that passes the check
 
 
 def take_in(session, settings):
@@ -149,7 +152,7 @@ def test_an_old_code_after_a_new_version_is_not_applied_to_the_new_round(session
     report, rnd, prompt = yehe
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
     take_in(session, settings)
-    second = to_legal_review(session, settings, session.get(Report, report.id), "修改稿：补充了原因分析。")
+    second = to_legal_review(session, settings, session.get(Report, report.id), REVISED)
     assert second.id != rnd.id
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", thread=False))  # quotes the old prompt's code
     assert take_in(session, settings).outcomes == {"already_decided": 1}
@@ -204,7 +207,7 @@ def test_a_drafter_reply_with_a_revised_draft_becomes_the_next_version(session, 
     returned = returned_by_advisor(session, settings, prompt)
     drafter = "张伟 <zhangwei@yehe.qingshan.example.gov.cn>"
     drop(settings.inbox_folder, reply_to(returned, drafter, "修改稿见附件。",
-                                         attachments=(("野鹤镇报告（修改稿）.md", "补充了原因分析。".encode()),)))
+                                         attachments=(("野鹤镇报告（修改稿）.md", REVISED.encode()),)))
     assert take_in(session, settings).outcomes == {"new_version": 1}
     assert stage(session, report) == "legal_review"
     [ack] = mails(session, "draft_received")

@@ -4,9 +4,11 @@ stores, which mails it writes, what it refuses, and that racing or repeated step
 from __future__ import annotations
 
 import email
+import io
 from email import policy
 
 import pytest
+from docx import Document
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, select
 
@@ -22,8 +24,7 @@ from models.tables import AuditEvent, OutboxMessage, Person, Report, ReportVersi
 from notifications.backends import MailFolderBackend
 from notifications.outbox import deliver
 from tests.conftest import report_of
-
-DRAFT = "一、主要举措和成效\n……\n二、存在的不足和原因\n……\n四、下一年度主要安排\n……"
+from tests.drafts import DRAFT
 
 
 def draft(text: str = DRAFT, name: str = "报告.md"):
@@ -77,7 +78,7 @@ def test_a_submitted_draft_becomes_version_1_and_the_legal_advisor_gets_a_prompt
     version = submit_draft(session, settings, cycle, draft(), "张伟")
     session.commit()
     assert (version.number, cycle.stage) == (1, "legal_review")
-    assert version.text.startswith("一、主要举措和成效")
+    assert version.text == DRAFT.strip() and version.findings == []
     [prompt] = mails(session, "review_prompt")
     assert prompt.to_addrs == "陈律师 <chen.lawyer@lvshi-a.example.cn>"
     assert prompt.attachment_version_id == version.id
@@ -126,7 +127,7 @@ def test_after_a_return_only_a_new_version_can_be_submitted_and_it_opens_a_new_r
         submit_draft(session, settings, cycle, draft(), "张伟")
     assert same.value.code == "same_as_returned"
     session.rollback()
-    v2 = submit_draft(session, settings, cycle, draft(DRAFT + "\n原因：人员不足。"), "张伟")
+    v2 = submit_draft(session, settings, cycle, draft(DRAFT.replace("培训不足", "培训不足、人员流动大")), "张伟")
     session.commit()
     rounds = session.exec(select(ReviewRound).order_by(ReviewRound.id)).all()
     assert v2.number == 2
@@ -195,9 +196,14 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
     assert report.stage == "filed"
     sent = email.message_from_bytes(backend.path_for(filing.message_id).read_bytes(), policy=policy.default)
     assert sent["Cc"] == "yfzx@qingshan.example.gov.cn"
-    [attachment] = list(sent.iter_attachments())
-    assert attachment.get_filename() == "县司法局2026年度法治政府建设年度报告.md"
-    assert attachment.get_content().decode("utf-8") == DRAFT
+    [attachment] = list(sent.iter_attachments())  # the approved version laid out as a 公文
+    assert attachment.get_filename() == "县司法局2026年度法治政府建设年度报告.docx"
+    filed = Document(io.BytesIO(attachment.get_content()))
+    lines = [p.text for p in filed.paragraphs if p.text.strip()]
+    body = [line for line in DRAFT.splitlines() if line.strip()]
+    assert lines[0] == body[0]  # the report's own title, not a second one
+    assert lines[1] == "中共青山县委、青山县人民政府："  # the 主送 it lacked
+    assert lines[2:] == body[1:]  # the body, 落款 and date as written
     assert confirm_filings(session) == []  # delivered once, filed once
 
 

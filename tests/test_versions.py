@@ -12,6 +12,7 @@ from flows.decisions import record_decision, round_to_decide
 from flows.drafts import submit_draft
 from models.tables import OutboxMessage
 from tests.conftest import report_of
+from tests.drafts import DRAFT
 
 V1 = """一、主要举措和成效
 全年共办理行政复议案件12件。
@@ -72,22 +73,23 @@ def test_the_prompt_for_a_revised_version_shows_the_changes_since_the_reviewers_
         session, settings, county):
     open_cycle(session, settings, 2026)
     report = report_of(session, county["yehe"])
-    submit_draft(session, settings, report, read_draft("报告.md", V1.encode()), "张伟")
+    submit_draft(session, settings, report, read_draft("报告.md", DRAFT.encode()), "张伟")
     session.commit()
     [first] = prompts(session)
     assert "上次审阅" not in first.body_text  # the first version: nothing to compare with
     decide(session, settings, report.ref, "return", "请补充不足的原因分析。")
-    submit_draft(session, settings, report, read_draft("报告.md", V2.encode()), "张伟")
+    revised = (DRAFT.replace("审查规范性文件12件", "审查规范性文件15件，纠错2件")
+               .replace("培训不足。\n", "培训不足。\n年轻执法人员比例高，经验不足。\n"))
+    submit_draft(session, settings, report, read_draft("报告.md", revised.encode()), "张伟")
     session.commit()
     second = prompts(session)[-1]
     text = second.body_text
     assert "上一轮退回意见（陈律师，法律顾问审核）：\n请补充不足的原因分析。" in text
     assert "与您上次审阅的第1稿相比，第2稿的修改如下" in text
-    assert "～ 修改：全年共办理行政复议案件1〔增：5件，纠错〕2件。" in text
-    assert "＋ 新增：原因：培训经费不足，年轻执法人员比例高。" in text
-    assert "－ 删除：继续加强执法队伍建设。" in text
+    assert "～ 修改：全年审查规范性文件1〔增：5件，纠错〕2件，开展法治宣传活动20场。" in text
+    assert "＋ 新增：年轻执法人员比例高，经验不足。" in text
     assert text.index("第2稿的修改如下") < text.index("审核码")
-    assert "<ins" in second.body_html and "<del" in second.body_html
+    assert "<ins style=\"background: #e6ffe6;\">5件，纠错</ins>" in second.body_html
 
     decide(session, settings, report.ref, "approve")  # to the committee: its first look, no diff
     committee = prompts(session)[-1]
