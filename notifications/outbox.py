@@ -28,6 +28,7 @@ from reportchain.texts import environment, render, render_block
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = timedelta(hours=1)
+LEASE = timedelta(minutes=10)  # how long a delivery run holds the rows it is sending
 
 
 @dataclass(frozen=True)
@@ -126,15 +127,29 @@ def compose(
     return row
 
 
-def due_rows(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.status == "pending")
-        .where(or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-    )
-    return list(session.exec(query))
+def claim(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
+    """The next due rows, claimed for this delivery run: one compare-and-set UPDATE moves their next
+    attempt a lease ahead, so a delivery running at the same moment (a schedule, a CLI command) skips
+    them; if this run dies before the server answers, they are due again when the lease ends."""
+    is_due = (OutboxMessage.status == "pending",
+              or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
+    while ids := list(session.exec(select(OutboxMessage.id).where(*is_due).order_by(OutboxMessage.id).limit(limit))):
+        claimed = list(session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), *is_due)
+            .values(next_attempt_at=now + LEASE).returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)).scalars())
+        session.commit()
+        if claimed:  # else another run took these first: look again
+            return list(session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(claimed))
+                                     .order_by(OutboxMessage.id).execution_options(populate_existing=True)))
+    return []
+
+
+def release(session: Session, ids: list[int]) -> None:
+    """Give claimed rows back: due at once, as they were."""
+    session.exec(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                 .values(next_attempt_at=None).execution_options(synchronize_session=False))
+    session.commit()
 
 
 def expire(session: Session, now: datetime) -> None:
@@ -155,7 +170,7 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
     now = now or utcnow()
     report = DeliveryReport()
     expire(session, now)
-    while rows := due_rows(session, now, batch_size):
+    while rows := claim(session, now, batch_size):
         outcomes: dict[int, Outcome] = {}
 
         def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:
@@ -163,7 +178,12 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
             apply_outcome(session, settings, rows[index], outcome, report)
             session.commit()
 
-        backend.send([envelope(settings, row) for row in rows], record)
+        try:
+            backend.send([envelope(settings, row) for row in rows], record)
+        except BaseException:  # e.g. DeliveryConfigError: nothing was sent, so nothing stays claimed
+            session.rollback()
+            release(session, [row.id for index, row in enumerate(rows) if index not in outcomes])
+            raise
         for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
             record(index, Outcome("no answer from the delivery backend"))
     return report
@@ -177,7 +197,7 @@ def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outc
         row.pending_recipients = None
         report.sent += 1
     elif outcome.permanent or row.attempts >= settings.max_attempts:
-        row.status, row.last_error = "failed", outcome.error
+        row.status, row.last_error, row.next_attempt_at = "failed", outcome.error, None
         report.failed.append(row.id)
         log.warning("outbox %s to %s failed for good: %s", row.id, row.to_addrs, outcome.error)
     else:

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -32,11 +33,11 @@ from flows.drafts import submit_draft
 from flows.filing import confirm_filings, file_report
 from flows.stages import hash_reply_code
 from models.calendar import WorkingCalendar
-from models.db import utcnow
+from models.db import get_engine, utcnow
 from models.deadlines import local_day
 from models.tables import OutboxMessage, Person, Report, ReportVersion, ReviewRound
 from notifications.backends import DeliveryConfigError, backend_for
-from notifications.outbox import deliver, listing, retry
+from notifications.outbox import LEASE, deliver, listing, retry
 from notifications.smtp import SmtpBackend
 from reportchain.settings import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import report_of
@@ -617,6 +618,21 @@ with Session(get_engine(settings.database_url), expire_on_commit=False) as sessi
 """
 
 
+def test_two_deliveries_at_once_send_each_mail_once(session, settings, county, servers, monkeypatch):
+    outbox = open_kickoffs(session, settings)
+    server = servers(Recorder(delay=0.02))
+    smtp = smtp_settings(monkeypatch, server.port, smtp_concurrency=1)
+
+    def run() -> int:
+        with Session(get_engine(smtp.database_url), expire_on_commit=False) as own:
+            return deliver(own, smtp, backend_for(smtp), batch_size=5).sent
+
+    with ThreadPoolExecutor(2) as pool:
+        sent = list(pool.map(lambda _: run(), range(2)))
+    assert sum(sent) == len(outbox) and all(sent)  # both worked, neither sent what the other claimed
+    assert ids_received(server.handler) == Counter({r.message_id: 1 for r in outbox})
+
+
 def test_a_delivery_killed_mid_batch_resumes_without_losing_a_message(
         session, settings, county, servers, monkeypatch, tmp_path):
     outbox = open_kickoffs(session, settings)
@@ -640,7 +656,10 @@ def test_a_delivery_killed_mid_batch_resumes_without_losing_a_message(
     before = len(server.handler.snapshot())
     assert 5 <= before < len(outbox)
 
-    result = deliver(session, smtp, backend_for(smtp))
+    # The killed run still holds what it claimed: a delivery at once leaves those alone (they may be
+    # at the server), and sends them when the lease ends.
+    assert deliver(session, smtp, backend_for(smtp)).sent == 0
+    result = deliver(session, smtp, backend_for(smtp), now=utcnow() + LEASE + timedelta(seconds=1))
     assert {r.status for r in rows(session)} == {"sent"}
     received = ids_received(server.handler)
     assert set(received) == {r.message_id for r in outbox}  # nothing lost
