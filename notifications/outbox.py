@@ -52,30 +52,17 @@ def join_addrs(recipients: Sequence[Recipient | str]) -> str:
     return ", ".join(r if isinstance(r, str) else f"{r.name} <{r.email}>" for r in recipients)
 
 
-def enqueue(
-    session: Session,
-    settings: Settings,
-    *,
-    key: str,
-    kind: str,
-    to: Sequence[Recipient | str],
-    context: dict,
-    cc: Sequence[Recipient | str] = (),
-    report_id: int | None = None,
-    in_reply_to: str | None = None,
-    attachment_version_id: int | None = None,
-    attachment: Attachment | None = None,
-) -> OutboxMessage:
-    """Write one mail (templates/email/KIND.txt and .html) unless a row with this key exists. It carries
-    `attachment`, or else the version `attachment_version_id` as it was submitted."""
+def enqueue(session: Session, settings: Settings, *, key: str, attachment_version_id: int | None = None,
+            attachment: Attachment | None = None, **mail) -> OutboxMessage:
+    """Write one mail (`compose`: templates/email/KIND.txt and .html) unless a row with this key exists.
+    It carries `attachment`, or else the version `attachment_version_id` as it was submitted."""
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
     if existing is not None:
         return existing
     if attachment is None and attachment_version_id:
         version = session.get(ReportVersion, attachment_version_id)
         attachment = Attachment(version.filename, version.content)
-    row = compose(settings, key=key, kind=kind, to=to, context=context, cc=cc, report_id=report_id,
-                  in_reply_to=in_reply_to, attachment=attachment, attachment_version_id=attachment_version_id)
+    row = compose(settings, key=key, attachment=attachment, attachment_version_id=attachment_version_id, **mail)
     session.add(row)
     session.flush()
     return row

@@ -46,7 +46,7 @@ app = typer.Typer(
 )
 units_app = typer.Typer(help="单位名册：导入单位、人员及其职责。", no_args_is_help=True)
 cycle_app = typer.Typer(help="报告周期：按年度开启。", no_args_is_help=True)
-draft_app = typer.Typer(help="报告稿件：提交初稿或修改稿。", no_args_is_help=True)
+draft_app = typer.Typer(help="报告稿件：提交初稿或修改稿；检查有问题的稿件可决定仍送审。", no_args_is_help=True)
 app.add_typer(units_app, name="units")
 app.add_typer(cycle_app, name="cycle")
 app.add_typer(draft_app, name="draft")
