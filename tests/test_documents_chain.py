@@ -11,9 +11,12 @@ from sqlmodel import select
 
 from documents.reading import read_draft
 from flows.cycle import open_cycle
+from flows.replies import intake
 from models.tables import AuditEvent, OutboxMessage, ReportVersion
-from tests.conftest import write_draft
+from notifications.mailbox import FolderInbox
+from tests.conftest import report_of, write_draft
 from tests.drafts import DRAFT
+from tests.replies_kit import drop, reply_to
 from tests.test_cli import advance, cli, ok, refused, stage_of
 
 
@@ -98,3 +101,22 @@ def test_warnings_travel_with_the_legal_advisors_prompt(county, settings, sessio
     assert "系统对本稿的自动检查提示（供审核参考）" in prompt.body_text
     [warning] = [f for f in session.exec(select(ReportVersion)).one().findings]
     assert warning["code"] == "missing_causes" and warning["message"] in prompt.body_text
+
+
+def test_a_drafter_answering_the_kickoff_with_the_draft_attached_submits_it_and_a_held_one_is_explained(
+        session, settings, county):
+    open_cycle(session, settings, 2026)
+    session.commit()
+    kickoffs = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "kickoff")
+                            .order_by(OutboxMessage.id)).all()
+    yehe, shangshe = kickoffs[0], kickoffs[1]
+    drop(settings.inbox_folder, reply_to(yehe, "张伟 <zhangwei@yehe.qingshan.example.gov.cn>", "初稿见附件。",
+                                         attachments=(("野鹤镇报告.md", DRAFT.encode()),)))
+    held = MISSING.replace("野鹤镇", "上社镇").encode()
+    drop(settings.inbox_folder, reply_to(shangshe, "李强 <liqiang@shangshe.qingshan.example.gov.cn>", "初稿见附件。",
+                                         attachments=(("上社镇报告.md", held),)))
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"new_version": 2}
+    assert report_of(session, county["yehe"]).stage == "legal_review"
+    assert report_of(session, county["shangshe"]).stage == "drafting"  # held: the check found errors
+    kinds = [m.kind for m in session.exec(select(OutboxMessage).where(OutboxMessage.id > kickoffs[-1].id))]
+    assert sorted(kinds) == ["draft_problems", "draft_received", "review_prompt"]
