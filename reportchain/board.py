@@ -23,9 +23,9 @@ def latest_year(session: Session) -> int | None:
 
 
 def status(session: Session, year: int, today: date) -> dict:
-    """`{"year", "reports": [{"ref", "unit", "stage", "due", "overdue"}]}` for one cycle; "due" is the
-    due date of what the report waits for now (a fixed number of queries)."""
-    dues = {item.report.id: item.due for item in open_items(read_world(session, today, year=year))}
+    """`{"year", "reports": [{"ref", "unit", "stage", "due", "overdue", "waiting_on"}]}` for one cycle:
+    the due date of what each report waits for now, and who it waits on (a fixed number of queries)."""
+    items = {item.report.id: item for item in open_items(read_world(session, today, year=year))}
     query = (
         select(Report, Unit)
         .join(Unit, Unit.id == Report.unit_id)
@@ -35,13 +35,15 @@ def status(session: Session, year: int, today: date) -> dict:
     )
     reports = []
     for report, unit in session.exec(query):
-        due = dues.get(report.id)
+        item = items.get(report.id)
+        due = item.due if item else None
         reports.append({
             "ref": report.ref,
             "unit": unit.name,
             "stage": report.stage,
             "due": due.isoformat() if due else None,
             "overdue": bool(due and today > due),
+            "waiting_on": [person.name for person in item.actors] if item else [],
         })
     return {"year": year, "reports": reports}
 

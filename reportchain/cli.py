@@ -404,7 +404,7 @@ def status_cmd(
     year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
 ) -> None:
-    """流转情况一览：每份报告所处环节、截止日期、是否逾期。"""
+    """流转情况一览：每份报告所处环节、等谁办理、截止日期、是否逾期。"""
     settings = load_settings()
     with user_errors(), session_for(settings) as session:
         year = year or latest_year(session)
@@ -427,7 +427,8 @@ def print_board(board: dict) -> None:
         table.add_column(column)
     for r in reports:
         state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
-        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), r["due"] or "—", state)
+        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+                      r["due"] or "—", state)
     out.print(table)
     done = sum(r["stage"] in ("filed", "published") for r in reports)
     out.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))

@@ -175,10 +175,11 @@ def test_status_json_has_the_documented_shape(county):
     assert set(data) == {"year", "reports"} and data["year"] == 2026
     assert [r["ref"] for r in data["reports"]] == [f"R-2026-{n:03d}" for n in range(1, 14)]
     for r in data["reports"]:
-        assert set(r) == {"ref", "unit", "stage", "due", "overdue"}
+        assert set(r) == {"ref", "unit", "stage", "due", "overdue", "waiting_on"}
         assert isinstance(r["unit"], str) and r["unit"] and r["stage"] == "drafting"
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["due"]) and isinstance(r["overdue"], bool)
     assert data["reports"][0]["unit"] == "野鹤镇"
+    assert data["reports"][0]["waiting_on"] == ["张伟"]  # the drafter
 
 
 def test_overdue_follows_the_due_date_of_the_current_stage(county, tmp_path):
@@ -186,7 +187,7 @@ def test_overdue_follows_the_due_date_of_the_current_stage(county, tmp_path):
     ok(cli("draft", "submit", "yehe", write_draft(tmp_path, "报告.md", DRAFT)))
     reports = {r["ref"]: r for r in board(2026)["reports"]}
     yehe = reports.pop("R-2026-001")
-    assert (yehe["stage"], yehe["overdue"]) == ("legal_review", False)
+    assert (yehe["stage"], yehe["overdue"], yehe["waiting_on"]) == ("legal_review", False, ["陈律师"])
     assert yehe["due"] > (date.today() + timedelta(days=365)).isoformat()  # 400 working days after today
     assert all(r["overdue"] and r["due"] == "2020-01-02" for r in reports.values())
     assert "共 13 份，已报送及公开 0 份，逾期 12 份。" in ok(cli("status"))
