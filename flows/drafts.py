@@ -72,7 +72,8 @@ def submit_draft(
 
 
 def is_held(session: Session, version: ReportVersion) -> bool:
-    """A version the check kept in drafting: it has errors and no review round."""
+    """A version the check kept in drafting: it has errors and no review round (once sent to review
+    it has one, and a later return asks for a new version)."""
     reviewed = session.exec(select(ReviewRound.id).where(ReviewRound.version_id == version.id)).first()
     return reviewed is None and any(f["severity"] == "error" for f in version.findings)
 
@@ -80,12 +81,11 @@ def is_held(session: Session, version: ReportVersion) -> bool:
 def hold(session: Session, settings: Settings, report: Report, version: ReportVersion, errors: list[dict],
          submitted_by: str) -> None:
     audit(session, report, submitted_by, "draft_held", version=version.number, errors=[f["code"] for f in errors])
-    warnings = [f for f in version.findings if f["severity"] == "warning"]
+    context = {**report_context(session, report), "version": version, "errors": errors,
+               "warnings": [f for f in version.findings if f["severity"] == "warning"]}
     for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
         enqueue(session, settings, key=f"draft_problems:{version.id}:{drafter.id}", kind="draft_problems",
-                to=recipients([drafter]), report_id=report.id,
-                context={**report_context(session, report), "drafter": drafter, "version": version,
-                         "errors": errors, "warnings": warnings})
+                to=recipients([drafter]), report_id=report.id, context={**context, "drafter": drafter})
 
 
 def send_to_review(session: Session, settings: Settings, report: Report, version: ReportVersion,
@@ -97,7 +97,7 @@ def send_to_review(session: Session, settings: Settings, report: Report, version
 def accept_anyway(session: Session, settings: Settings, report: Report, actor: str) -> ReportVersion:
     """A coordinator sends a held version to review despite its errors (audited, with the errors)."""
     version = latest_version(session, report.id)
-    if version is None or report.stage != "drafting" or not is_held(session, version):
+    if version is None or not is_held(session, version):
         raise Refused("nothing_held", ref=report.ref)
     errors = [f["code"] for f in version.findings if f["severity"] == "error"]
     send_to_review(session, settings, report, version, actor, accepted_despite=errors)

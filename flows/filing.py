@@ -4,6 +4,8 @@ has had it through the confidentiality review and put it on the website, it is `
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 from sqlmodel import Session, select
 
@@ -12,22 +14,23 @@ from flows.stages import addressee_of, audit, chain_of, latest_version, move, re
 from models.chain import Event, Refused, StageKind, stage_def
 from models.db import session_scope, utcnow
 from models.deadlines import local_day
-from models.tables import OutboxMessage, Report, Unit
+from models.tables import Cycle, OutboxMessage, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
 
 
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:
-    """Write the filing mail for the approved version (once per version)."""
+    """Write the filing mail for the approved version (once per version), the version laid out as a 公文."""
     if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILING:
         raise Refused("not_ready_to_file", ref=report.ref, stage=report.stage)
-    unit = session.get(Unit, report.unit_id)
     version = latest_version(session, report.id)
-    key = f"filing:{report.id}:{version.id}"
-    if session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key == key)).first() is None:
-        audit(session, report, actor, "filing_written", version=version.number, to=unit.filing_to)
-    context = report_context(session, report)
+    key = filing_key(report, version)
+    existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
+    if existing is not None:
+        return existing
+    unit = session.get(Unit, report.unit_id)
+    audit(session, report, actor, "filing_written", version=version.number, to=unit.filing_to)
     return enqueue(
         session, settings,
         key=key,
@@ -36,11 +39,28 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
         cc=[unit.filing_cc] if unit.filing_cc else [],
         report_id=report.id,
         attachment_version_id=version.id,
-        attachment=Attachment("filing.docx", filing_docx(
-            version.text, unit_name=unit.name, year=context["cycle"].year, addressee=addressee_of(session, unit),
-            issuer=unit.name, issued_on=local_day(utcnow(), unit.timezone))),
-        context={**context, "version": version},
+        attachment=Attachment("filing.docx", filing_document(session, report, version)),
+        context={**report_context(session, report), "version": version},
     )
+
+
+def filing_key(report: Report, version: ReportVersion) -> str:
+    return f"filing:{report.id}:{version.id}"
+
+
+def filing_day(session: Session, report: Report, version: ReportVersion) -> date:
+    """The day the version was filed (today if it is being filed now), in the unit's time zone."""
+    key = filing_key(report, version)
+    filed = session.exec(select(OutboxMessage.created_at).where(OutboxMessage.idempotency_key == key)).first()
+    return local_day(filed or utcnow(), session.get(Unit, report.unit_id).timezone)
+
+
+def filing_document(session: Session, report: Report, version: ReportVersion) -> bytes:
+    """The approved version as the .docx filed upward (the same bytes whenever it is made again)."""
+    unit = session.get(Unit, report.unit_id)
+    return filing_docx(version.text, unit_name=unit.name, year=session.get(Cycle, report.cycle_id).year,
+                       addressee=addressee_of(session, unit), issuer=unit.name,
+                       issued_on=filing_day(session, report, version))
 
 
 def confirm_filings(session: Session) -> list[str]:

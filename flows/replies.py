@@ -28,7 +28,7 @@ from sqlmodel import Session, or_, select
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
 from flows.decisions import record_decision
 from flows.delivery import deliver_all
-from flows.drafts import submit_draft
+from flows.drafts import is_held, submit_draft
 from flows.stages import hash_reply_code, latest_version, people_with_role, recipients, report_context
 from models.chain import Refused, Role
 from models.db import get_engine, utcnow
@@ -235,7 +235,7 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
                 context={**context, "problem": problem, "version": latest_version(session, report.id)})
         tell_coordinators(session, settings, inbound, "draft_refused", reply, report)
         return finish(inbound, "draft_refused", str(exc), report)
-    if report.stage == "drafting":  # held by the check: the drafters have its findings (draft_problems)
+    if is_held(session, version):  # the drafters have the check's findings (draft_problems)
         return finish(inbound, "new_version", f"version {version.number} held: the check found errors", report)
     enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
             report_id=report.id, in_reply_to=reply.message_id, context={**context, "problem": "", "version": version})

@@ -321,8 +321,9 @@ def render_cmd(
     out_dir: Annotated[Path, typer.Option("--out", help="保存到的目录（默认当前目录）。")] = Path("."),
 ) -> None:
     """生成定稿的两种版式：报送用的公文格式 Word 文件，和在门户网站公开用的网页（HTML）。"""
-    from documents.render import filing_docx, publication_html
-    from flows.stages import addressee_of, find_report, latest_version
+    from documents.render import publication_html
+    from flows.filing import filing_day, filing_document
+    from flows.stages import find_report, latest_version
 
     settings = load_settings()
     with user_errors(), session_for(settings) as session:
@@ -330,13 +331,12 @@ def render_cmd(
         if report.stage not in ("filing", "filed", "published"):
             fail(message("render_not_approved", ref=report.ref, stage=report.stage))
         unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
-        year, addressee = session.get(Cycle, report.cycle_id).year, addressee_of(session, unit)
-    issued_on = version.submitted_at.astimezone(ZoneInfo(unit.timezone)).date()
+        year = session.get(Cycle, report.cycle_id).year
+        document, issued_on = filing_document(session, report, version), filing_day(session, report, version)
     name = message("render_name", unit=unit.name, year=year)
     out_dir.mkdir(parents=True, exist_ok=True)
     docx, page = out_dir / f"{name}.docx", out_dir / f"{name}.html"
-    docx.write_bytes(filing_docx(version.text, unit_name=unit.name, year=year, addressee=addressee,
-                                 issuer=unit.name, issued_on=issued_on))
+    docx.write_bytes(document)
     page.write_text(publication_html(version.text, unit_name=unit.name, year=year, issued_on=issued_on),
                     encoding="utf-8")
     out.print(message("rendered", ref=report.ref, version=version.number, files=[str(docx), str(page)]))

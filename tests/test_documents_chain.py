@@ -36,14 +36,18 @@ def test_the_kickoff_attaches_the_units_skeleton_with_the_five_contents(session,
     assert "附件是本单位的报告模板" in kickoff.body_text
 
 
-def test_render_writes_the_approved_version_as_a_word_file_and_a_web_page(county, settings, tmp_path):
+def test_render_writes_the_approved_version_as_a_word_file_and_a_web_page(county, settings, session, tmp_path):
     advance(tmp_path, "committee_review")
     refused(cli("render", "R-2026-001", "--out", tmp_path / "out"), "党委审议通过后才有定稿可以生成")
     ok(cli("decide", "R-2026-001", "approve"))
+    ok(cli("file", "R-2026-001"))
     said = ok(cli("render", "R-2026-001", "--out", tmp_path / "out"))
     assert "已生成报告 R-2026-001 定稿（第1稿）" in said
     docx = tmp_path / "out" / "野鹤镇2026年度法治政府建设年度报告.docx"
     page = tmp_path / "out" / "野鹤镇2026年度法治政府建设年度报告.html"
+    [filing] = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "filing")).all()
+    [filed] = [a for a in email.message_from_bytes(filing.raw, policy=policy.default).iter_attachments()]
+    assert docx.read_bytes() == filed.get_content()  # the same document as the one filed
     text = read_draft(docx.name, docx.read_bytes()).text
     # the draft's own title is kept, the 主送 it lacked is added
     assert text.splitlines()[:2] == ["野鹤镇关于2026年度法治政府建设情况的报告", "中共青山县委、青山县人民政府："]
