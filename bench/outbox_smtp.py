@@ -25,7 +25,7 @@ from bench import record
 from models.db import create_tables, get_engine
 from models.tables import OutboxMessage
 from notifications.message import build_message, envelope
-from notifications.outbox import deliver, message_id_for
+from notifications.outbox import deliver, new_message_id
 from notifications.smtp import SmtpBackend
 from reportchain.settings import load_settings
 
@@ -56,7 +56,7 @@ def fill_outbox(settings, count: int, offset: int) -> None:
         for i in range(offset, offset + count):
             key = f"bench:{i}"
             row = OutboxMessage(
-                idempotency_key=key, message_id=message_id_for(key, "bench.example.gov.cn"), kind="review_prompt",
+                idempotency_key=key, message_id=new_message_id("bench.example.gov.cn"), kind="review_prompt",
                 to_addrs=f"审核人{i} <reviewer{i}@lvshi.example.cn>",
                 subject=f"[#R-2026-{i % 1000:03d}] 请审核：年度报告",
                 body_text=BODY, body_html=f"<p>{BODY}</p>")

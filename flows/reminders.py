@@ -22,7 +22,7 @@ from flows.delivery import deliver_all
 from models.db import session_scope
 from models.reminders import PersonMail, Plan, mail_key, parse_now, plan_sweep
 from models.tables import OutboxMessage, Reminder
-from notifications.outbox import Recipient, compose, message_id_for
+from notifications.outbox import Recipient, compose
 from reportchain.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,10 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
     and set in the next). The unique keys decide who was told already: people another
     sweep wrote meanwhile are left out (counted as already sent), and a batch that still collides
     is written again without them. Any other integrity error is raised."""
+    kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
+        OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
     rows = {row.idempotency_key: (mail, row) for mail in batch
-            for row in [mail_row(settings, plan, mail, expires)]}
+            for row in [mail_row(settings, plan, mail, expires, kickoffs)]}
     while rows:
         taken = set(session.exec(select(OutboxMessage.idempotency_key)
                                  .where(OutboxMessage.idempotency_key.in_(rows))))
@@ -74,13 +76,28 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
     return 0
 
 
-def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime) -> OutboxMessage:
+def single_item(mail: PersonMail):
+    """The one item of a person's own that makes up the whole mail, if it is alone."""
+    return mail.own[0].item if len(mail.own) == 1 and not (mail.urge or mail.overview or mail.filing) else None
+
+
+def single_first_draft(mail: PersonMail) -> bool:
+    single = single_item(mail)
+    return bool(single and single.draft_number == 1)
+
+
+def kickoff_key(mail: PersonMail) -> str:
+    return f"kickoff:{single_item(mail).report.id}:{mail.person.id}"
+
+
+def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime,
+             kickoffs: dict[str, str]) -> OutboxMessage:
     """One person's reminder of the day; alone with one item of their own, it threads under that
-    item's prompt (a review) or kickoff mail (a first draft)."""
-    single = mail.own[0].item if len(mail.own) == 1 and not (mail.urge or mail.overview or mail.filing) else None
+    item's prompt (a review) or kickoff mail (a first draft; `kickoffs`: their Message-IDs by key)."""
+    single = single_item(mail)
     thread = single.thread if single else None
-    if single and single.draft_number == 1:
-        thread = message_id_for(f"kickoff:{single.report.id}:{mail.person.id}", settings.message_id_domain)
+    if single_first_draft(mail):
+        thread = kickoffs.get(kickoff_key(mail))
     return compose(
         settings,
         key=mail_key(mail.person.id, plan.today),

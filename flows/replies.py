@@ -1,27 +1,36 @@
 """Reviewers' replies in: keep every message raw, match it to a review round, apply only what is certain.
 
-For each new message: store the raw bytes and commit (nothing is ever lost), then, in one
-transaction, read it, match it (In-Reply-To/References first, then subject tag + 审核码) and act:
+One intake runs at a time per mailbox (a lease on its MailboxState row). For each new message:
+store the raw bytes and commit (nothing is ever lost), then, in one transaction, read it, check who
+sent it, match it (a thread under a mail of that round — our Message-IDs are random, so a thread is
+proof of having received it — or the round's 审核码) and act:
 - applied: the decision, the receipt and the next stage's prompt commit together;
 - unclear: nothing moves; the reviewer is asked once a day per round to answer 同意 or 退回;
-- auto-replies are recorded and never answered; a reply to a decided round gets an "already
-  decided" receipt; a reply from anyone but the reviewer or a delegate is kept and reported;
-- a drafter's reply with a draft attached becomes a new version;
+- never applied: not exactly one From address, a DMARC/SPF/DKIM failure stamped by our own mail
+  server, a sender who is not the round's reviewer or a delegate, no thread or code;
+- auto-replies, copies of our own mail and answers to our notices are recorded and never answered;
+  a reply to a decided round gets one "already decided" receipt a day;
+- a drafter's reply threaded under a mail we sent them, with a draft attached, becomes a new version;
 - a message that breaks the reader is kept, marked and reported, and the batch goes on.
-Then the message is marked in the mailbox and the last UID is recorded.
+Then the message is marked in the mailbox and the last UID is recorded. What needs a person's eye is
+marked on the message and reaches the coordinators in one digest a day (`write_notice_digests`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
 from email.policy import compat32
+from email.utils import getaddresses
 from zoneinfo import ZoneInfo
 
 from prefect import flow
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, or_, select
 
@@ -43,20 +52,25 @@ from models.tables import (
     ReviewRound,
     Unit,
 )
+from notifications.authresults import authentication_failure
 from notifications.mailbox import Fetched, FolderInbox, ImapInbox, inbox_for
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
-from reportchain.board import today_in
 from reportchain.settings import Settings, load_settings
 from reportchain.texts import message
 
 log = logging.getLogger(__name__)
 
 
+LEASE = timedelta(minutes=10)  # an intake killed mid-run holds its mailbox this long at most
+NOTICE_KINDS = ("reply_digest", "delivery_failed")  # mails to coordinators: an answer to one is never answered
+
+
 @dataclass
 class IntakeReport:
     fetched: int = 0
     duplicates: int = 0
+    busy_since: datetime | None = None  # another intake holds the mailbox: nothing was fetched
     outcomes: Counter = field(default_factory=Counter)
     rows: list[dict] = field(default_factory=list)  # one per processed message, for the CLI
 
@@ -124,6 +138,32 @@ def round_by_code(session: Session, reply: Reply) -> ReviewRound | None:
     return None
 
 
+def addressees(row: OutboxMessage) -> set[str]:
+    return {addr.lower() for _, addr in getaddresses([row.to_addrs, row.cc_addrs])}
+
+
+def report_mailed_to_sender(session: Session, reply: Reply) -> Report | None:
+    """The report of a mail of ours that was sent to this sender and that this message answers."""
+    if not reply.thread_ids:
+        return None
+    ours = session.exec(select(OutboxMessage).where(OutboxMessage.message_id.in_(reply.thread_ids),
+                                                     OutboxMessage.report_id.is_not(None))).all()
+    for row in ours:
+        if reply.from_address in addressees(row):
+            return session.get(Report, row.report_id)
+    return None
+
+
+def answers_notice(session: Session, reply: Reply) -> bool:
+    """A message threaded under one of our notices to coordinators (an auto-reply without headers,
+    say): answering it, or telling the coordinators about it, could start a mail loop."""
+    if not reply.thread_ids:
+        return False
+    query = select(OutboxMessage.id).where(OutboxMessage.message_id.in_(reply.thread_ids),
+                                           OutboxMessage.kind.in_(NOTICE_KINDS))
+    return session.exec(query.limit(1)).first() is not None
+
+
 def report_of_reply(session: Session, reply: Reply) -> Report | None:
     """The report a message is about: a mail of ours it answers, else a [#R-…] tag."""
     if reply.thread_ids:
@@ -161,27 +201,18 @@ def coordinators(session: Session, report: Report | None) -> list[Person]:
     return list({p.id: p for p in county}.values())
 
 
-def tell_coordinators(session: Session, settings: Settings, inbound: InboundMessage, reason: str,
-                      reply: Reply | None = None, report: Report | None = None,
-                      rnd: ReviewRound | None = None) -> None:
-    people = coordinators(session, report)
-    if not people:
-        log.warning("inbound %s (%s): no coordinator to tell", inbound.id, reason)
-        return
-    enqueue(session, settings, key=f"reply_notice:{inbound.id}", kind="reply_notice", to=recipients(people),
-            report_id=report.id if report else None,
-            context={"inbound": inbound, "reason": reason, "report": report, "round": rnd,
-                     "unit": session.get(Unit, report.unit_id) if report else None,
-                     "comment": reply.comment[:1000] if reply else "",
-                     "attachments": [a.name for a in reply.attachments] if reply else []})
-
-
 def finish(inbound: InboundMessage, outcome: str, detail: str = "", report: Report | None = None,
-           rnd: ReviewRound | None = None) -> str:
+           rnd: ReviewRound | None = None, notice: str | None = None) -> str:
+    """Record what became of a message; `notice` (a reason) puts it in the coordinators' next digest."""
     inbound.outcome, inbound.detail, inbound.processed_at = outcome, detail or None, utcnow()
     inbound.report_id = report.id if report else inbound.report_id
     inbound.round_id = rnd.id if rnd else inbound.round_id
+    inbound.notice = notice or inbound.notice
     return outcome
+
+
+def local_day(settings: Settings, now: datetime | None = None) -> date:
+    return (now or utcnow()).astimezone(ZoneInfo(settings.timezone)).date()
 
 
 def answer_round(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply,
@@ -190,31 +221,31 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
     context = {**report_context(session, report), "round": rnd,
                "version": session.get(ReportVersion, rnd.version_id)}
     if not may_answer(session, reply, rnd, report):
-        tell_coordinators(session, settings, inbound, "not_reviewer", reply, report, rnd)
-        return finish(inbound, "not_reviewer", f"sender {reply.from_address} is not the reviewer", report, rnd)
+        return finish(inbound, "not_reviewer", f"sender {reply.from_address} is not the reviewer", report, rnd,
+                      notice="not_reviewer")
     if rnd.decision is not None or report.stage != rnd.stage:
         if reply.message_id and reply.decision != "unclear":  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
-            enqueue(session, settings, key=f"already_decided:{inbound.id}", kind="already_decided",
+            # one a day per round and sender, however many times they write
+            key = f"already_decided:{rnd.id}:{reply.from_address}:{local_day(settings)}"
+            enqueue(session, settings, key=key, kind="already_decided",
                     to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
                     context={**context, "sender_name": reply.from_name or reply.from_address,
                              "decided_at": decided_at.strftime("%Y-%m-%d %H:%M") if decided_at else "—"})
-        if reply.decision not in ("unclear", rnd.decision):
-            tell_coordinators(session, settings, inbound, "correction", reply, report, rnd)
-        return finish(inbound, "already_decided", f"round already decided: {rnd.decision}", report, rnd)
+        correction = "correction" if reply.decision not in ("unclear", rnd.decision) else None
+        return finish(inbound, "already_decided", f"round already decided: {rnd.decision}", report, rnd,
+                      notice=correction)
     if reply.decision == "unclear":
-        day = today_in(settings.timezone).isoformat()
-        enqueue(session, settings, key=f"clarify:{rnd.id}:{day}", kind="clarify",
+        enqueue(session, settings, key=f"clarify:{rnd.id}:{local_day(settings)}", kind="clarify",
                 to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
                 in_reply_to=rnd.prompt_message_id,
                 context={**context, "reviewer": session.get(Person, rnd.reviewer_id), "comment": reply.comment})
-        tell_coordinators(session, settings, inbound, "unclear", reply, report, rnd)
-        return finish(inbound, "unclear", "no certain decision in the reviewer's words", report, rnd)
+        return finish(inbound, "unclear", "no certain decision in the reviewer's words", report, rnd,
+                      notice="unclear")
     record_decision(session, settings, rnd.id, reply.decision, comment=reply.comment, via="email",
                     actor=reply.from_address)
-    if reply.attachments:
-        tell_coordinators(session, settings, inbound, "attachments", reply, report, rnd)
-    return finish(inbound, "applied", reply.decision, report, rnd)
+    return finish(inbound, "applied", reply.decision, report, rnd,
+                  notice="attachments" if reply.attachments else None)
 
 
 def new_draft(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply,
@@ -230,11 +261,11 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
     except (UnreadableDocument, Refused) as exc:
         problem = (message(f"document.{exc.code}", filename=exc.filename, detail=exc.detail)
                    if isinstance(exc, UnreadableDocument) else message(f"refused.{exc.code}", **exc.params))
-        enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
-                report_id=report.id, in_reply_to=reply.message_id,
+        sha = hashlib.sha256(attachment.data).hexdigest()[:32]  # the same file sent again is answered once
+        enqueue(session, settings, key=f"draft_refused:{report.id}:{reply.from_address}:{sha}", kind="draft_received",
+                to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
                 context={**context, "problem": problem, "version": latest_version(session, report.id)})
-        tell_coordinators(session, settings, inbound, "draft_refused", reply, report)
-        return finish(inbound, "draft_refused", str(exc), report)
+        return finish(inbound, "draft_refused", str(exc), report, notice="draft_refused")
     if is_held(session, version):  # the drafters have the check's findings (draft_problems)
         return finish(inbound, "new_version", f"version {version.number} held: the check found errors", report)
     enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
@@ -252,27 +283,32 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> st
     try:
         reply = read_reply(inbound.raw)
     except UnreadableMessage as exc:
-        tell_coordinators(session, settings, inbound, "unreadable")
-        return finish(inbound, "unreadable", str(exc))
+        return finish(inbound, "unreadable", str(exc), notice="unreadable")
     inbound.from_address, inbound.subject = reply.from_address[:320], reply.subject[:998]
     inbound.decision = reply.decision
     if reply.auto_reply or reply.from_address == settings.mail_from.lower():
         detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
         return finish(inbound, "auto_reply", detail, report_of_reply(session, reply))
+    if reply.sender_problem:
+        return finish(inbound, "bad_sender", reply.sender_problem, report_of_reply(session, reply), notice="bad_sender")
+    failure = authentication_failure(reply.authentication, settings.authserv_id, reply.from_address)
+    if failure:
+        return finish(inbound, "unauthenticated", failure, report_of_reply(session, reply), notice="unauthenticated")
+    if answers_notice(session, reply):
+        return finish(inbound, "notice_reply", "answers a notice of ours: recorded, never answered")
     rnd = round_by_thread(session, reply) or round_by_code(session, reply)
     if rnd is not None:
         report = session.get(Report, rnd.report_id)
         if reply.subject_tag not in (None, report.ref):  # answers one report's prompt, names another
-            tell_coordinators(session, settings, inbound, "unmatched", reply, report, rnd)
             return finish(inbound, "unmatched", f"subject names {reply.subject_tag}, thread is {report.ref}",
-                          report, rnd)
+                          report, rnd, notice="unmatched")
         return answer_round(session, settings, inbound, reply, rnd, report)
+    mailed = report_mailed_to_sender(session, reply)  # a new version by mail needs the same proof as a decision
+    if mailed is not None and reply.subject_tag in (None, mailed.ref) and is_drafter_with_draft(session, reply, mailed):
+        return new_draft(session, settings, inbound, reply, mailed)
     report = report_of_reply(session, reply)
-    if report is not None and is_drafter_with_draft(session, reply, report):
-        return new_draft(session, settings, inbound, reply, report)
-    if report is not None:
-        tell_coordinators(session, settings, inbound, "unmatched", reply, report)
-    return finish(inbound, "unmatched", "no review round matches this message", report)
+    return finish(inbound, "unmatched", "no review round or mail of ours to this sender matches this message",
+                  report, notice="unmatched" if report is not None else None)
 
 
 def process_safely(session: Session, settings: Settings, inbound: InboundMessage) -> str:
@@ -288,8 +324,7 @@ def process_safely(session: Session, settings: Settings, inbound: InboundMessage
     except Exception as exc:
         session.rollback()
         log.exception("inbound %s could not be processed", inbound.id)
-        tell_coordinators(session, settings, inbound, "unreadable")
-        return finish(inbound, "unreadable", f"{type(exc).__name__}: {exc}"[:2000])
+        return finish(inbound, "unreadable", f"{type(exc).__name__}: {exc}"[:2000], notice="unreadable")
 
 
 # ---------------------------------------------------------------- the intake
@@ -298,10 +333,23 @@ def process_safely(session: Session, settings: Settings, inbound: InboundMessage
 def mailbox_state(session: Session, name: str) -> MailboxState:
     state = session.exec(select(MailboxState).where(MailboxState.mailbox == name)).first()
     if state is None:
-        state = MailboxState(mailbox=name)
-        session.add(state)
-        session.flush()
+        try:
+            session.add(MailboxState(mailbox=name))
+            session.commit()
+        except IntegrityError:  # another intake created it a moment ago
+            session.rollback()
+        state = session.exec(select(MailboxState).where(MailboxState.mailbox == name)).one()
     return state
+
+
+def claim_mailbox(session: Session, state: MailboxState, now: datetime) -> bool:
+    """Take the mailbox for this intake (one compare-and-set UPDATE); False while another holds it."""
+    taken = session.execute(update(MailboxState).where(
+        MailboxState.id == state.id,
+        or_(MailboxState.locked_until.is_(None), MailboxState.locked_until < now)).values(locked_until=now + LEASE))
+    session.commit()
+    session.refresh(state)
+    return taken.rowcount == 1
 
 
 def summarise(session: Session, report: IntakeReport, inbound: InboundMessage, outcome: str) -> None:
@@ -315,14 +363,36 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
            apply: bool = True) -> IntakeReport:
     """Fetch, store, process and mark every new message. With apply=False (a dry run) nothing is
     committed or marked: the caller rolls the session back."""
-    commit = session.commit if apply else session.flush
     report = IntakeReport()
+    state = mailbox_state(session, inbox.name)
+    if held(state) if not apply else not claim_mailbox(session, state, utcnow()):
+        report.busy_since = state.locked_until - LEASE
+        return report
+    if not apply:
+        read_new_messages(session, settings, inbox, state, report, apply)
+        return report
+    try:
+        read_new_messages(session, settings, inbox, state, report, apply)
+        write_notice_digests(session, settings)
+    finally:
+        session.rollback()  # whatever a failure left half-done; everything else is committed
+        state.locked_until = None
+        session.add(state)
+        session.commit()
+    return report
+
+
+def held(state: MailboxState) -> bool:
+    return state.locked_until is not None and state.locked_until > utcnow()
+
+
+def read_new_messages(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox, state: MailboxState,
+                      report: IntakeReport, apply: bool) -> None:
+    commit = session.commit if apply else session.flush
     leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == "new")).all()
     for inbound in leftovers:  # stored by a run that was interrupted before processing them
         summarise(session, report, inbound, process_safely(session, settings, inbound))
         commit()
-    state = mailbox_state(session, inbox.name)
-    commit()
     for fetched in inbox.messages(state.last_uid, state.uidvalidity):
         report.fetched += 1
         inbound = store(session, fetched)
@@ -333,7 +403,9 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
             summarise(session, report, inbound, process_safely(session, settings, inbound))
         if fetched.uid is not None:
             state.last_uid, state.uidvalidity, state.updated_at = fetched.uid, inbox.uidvalidity, utcnow()
-            session.add(state)
+        if apply:
+            state.locked_until = utcnow() + LEASE  # still here: the lease goes on
+        session.add(state)
         commit()
         if apply:
             inbox.mark(fetched)
@@ -341,7 +413,43 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
         state.uidvalidity, state.last_uid = inbox.uidvalidity, 0  # rebuilt folder, nothing new in it yet
         session.add(state)
         commit()
-    return report
+
+
+# ---------------------------------------------------------------- the coordinators' daily digest
+
+
+def write_notice_digests(session: Session, settings: Settings, now: datetime | None = None) -> int:
+    """Once a day, each coordinator gets one mail listing the messages that need a person's eye and
+    were processed before today: never one mail per message, nothing about their own mail. The
+    messages are marked with the day, so each is listed once; returns the number of mails written."""
+    today = local_day(settings, now)
+    start = datetime.combine(today, time(), ZoneInfo(settings.timezone))
+    pending = session.exec(select(InboundMessage).where(
+        InboundMessage.notice.is_not(None), InboundMessage.noticed_on.is_(None),
+        InboundMessage.processed_at < start).order_by(InboundMessage.id)).all()
+    lists: dict[int, list[dict]] = defaultdict(list)
+    people: dict[int, Person] = {}
+    for inbound in pending:
+        report = session.get(Report, inbound.report_id) if inbound.report_id else None
+        try:
+            reply = read_reply(inbound.raw)
+        except UnreadableMessage:
+            reply = None
+        item = {"inbound": inbound, "report": report, "unit": session.get(Unit, report.unit_id) if report else None,
+                "round": session.get(ReviewRound, inbound.round_id) if inbound.round_id else None,
+                "comment": reply.comment[:300] if reply else "",
+                "attachments": [a.name for a in reply.attachments] if reply else []}
+        for person in coordinators(session, report):
+            if person.email.lower() != inbound.from_address:
+                people[person.id] = person
+                lists[person.id].append(item)
+        inbound.noticed_on = today
+        session.add(inbound)
+    for person_id, items in lists.items():
+        person = people[person_id]
+        enqueue(session, settings, key=f"reply_digest:{person_id}:{today}", kind="reply_digest",
+                to=recipients([person]), context={"person": person, "items": items, "day": today})
+    return len(lists)
 
 
 @flow(name="fetch-replies")
@@ -356,4 +464,11 @@ async def fetch_replies_flow() -> dict:
             inbox.close()
         delivered = deliver_all(session, settings)
     return {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
-            "rows": report.rows, "delivery": delivered}
+            "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+
+
+def busy_since(settings: Settings, report: IntakeReport) -> str | None:
+    """When the intake that held the mailbox started, in local time, if one did."""
+    if report.busy_since is None:
+        return None
+    return report.busy_since.astimezone(ZoneInfo(settings.timezone)).strftime("%Y-%m-%d %H:%M")

@@ -160,7 +160,10 @@ class InboundMessage(SQLModel, table=True):
     """Every fetched message, kept raw before anything else, with what processing made of it.
 
     outcome: new (stored, not yet processed) | applied | unclear | auto_reply | already_decided |
-    not_reviewer | unmatched | new_version | draft_refused | unreadable."""
+    not_reviewer | unmatched | new_version | draft_refused | unreadable | bad_sender (not exactly one
+    From address) | unauthenticated (our mail server's DMARC/SPF/DKIM fail) | notice_reply (answers a
+    notice of ours). notice: why the coordinators should look at it (their daily digest), and
+    noticed_on the day it was listed."""
 
     __table_args__ = (UniqueConstraint("message_id", "sha256"),)
 
@@ -178,16 +181,20 @@ class InboundMessage(SQLModel, table=True):
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
     round_id: int | None = Field(default=None, foreign_key="reviewround.id")
     processed_at: datetime | None = _maybe_when()
+    notice: str | None = Field(default=None, max_length=16)
+    noticed_on: date | None = None
 
 
 class MailboxState(SQLModel, table=True):
-    """Where intake stopped in one mailbox folder: its UIDVALIDITY and the last UID processed."""
+    """Where intake stopped in one mailbox folder: its UIDVALIDITY and the last UID processed, and
+    until when a running intake holds it (one at a time)."""
 
     id: int | None = Field(default=None, primary_key=True)
     mailbox: str = Field(unique=True, max_length=500)  # imap://user@host:port/folder
     uidvalidity: int | None = None
     last_uid: int = 0
     updated_at: datetime = _when()
+    locked_until: datetime | None = _maybe_when()
 
 
 class Reminder(SQLModel, table=True):

@@ -9,8 +9,8 @@ re-sends only what was not accepted.
 
 from __future__ import annotations
 
-import hashlib
 import logging
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -44,8 +44,9 @@ class DeliveryReport:
     failed: list[int] = field(default_factory=list)  # outbox ids that failed for good in this run
 
 
-def message_id_for(key: str, domain: str) -> str:
-    return f"<rc.{hashlib.sha256(key.encode()).hexdigest()[:32]}@{domain}>"
+def new_message_id(domain: str) -> str:
+    """A Message-ID nobody can compute: a reply threaded under it proves its writer received our mail."""
+    return f"<rc.{secrets.token_hex(16)}@{domain}>"
 
 
 def join_addrs(recipients: Sequence[Recipient | str]) -> str:
@@ -89,7 +90,7 @@ def compose(
     context = {"settings": settings, **context}
     text = f"email/{kind}.txt"
     blocks = environment().get_template(text).blocks
-    message_id = message_id_for(key, settings.message_id_domain)
+    message_id = new_message_id(settings.message_id_domain)
     ics = None
     if "calendar_summary" in blocks and context.get("due"):
         ics = calendar_entry(message_id, context["due"], render_block(text, "calendar_summary", **context),

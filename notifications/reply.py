@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from email import message_from_bytes, policy
+from email.errors import InvalidHeaderDefect
+from email.header import Header, decode_header
+from email.headerregistry import HeaderRegistry
 from email.message import Message
-from email.utils import getaddresses
 
 from notifications.decision import UNCLEAR, has_decision_word, read_decision
-from notifications.mailtext import header_text, html_text, own_words, part_text
+from notifications.mailtext import decode_bytes, header_text, html_text, own_words, part_text
 
 SUBJECT_TAG = re.compile(r"\[#\s*(R-\d{4}-\d{3,})\s*\]", re.IGNORECASE)
 REPLY_CODE = re.compile(r"(?<![A-Z0-9])[A-HJKMNP-Z2-9]{6}(?![A-Z0-9])")
@@ -42,8 +44,10 @@ class Attachment:
 @dataclass(frozen=True)
 class Reply:
     message_id: str | None
-    from_address: str
+    from_address: str  # the From header's one addr-spec, lower case; "" when there is not exactly one
     from_name: str
+    sender_problem: str | None  # why the sender cannot be known (several From headers or addresses, …)
+    authentication: tuple[str, ...]  # the Authentication-Results headers, as they came
     subject: str
     subject_tag: str | None
     in_reply_to: str | None
@@ -77,6 +81,7 @@ class Reply:
             "auto_reply": self.auto_reply,
             "attachments": [a.name for a in self.attachments],
             "from": self.from_address,
+            "sender_problem": self.sender_problem,
             "in_reply_to": self.in_reply_to,
             "subject_tag": self.subject_tag,
             "subject": self.subject,
@@ -119,6 +124,45 @@ def body_and_attachments(msg: Message) -> tuple[str, tuple[Attachment, ...]]:
     return text, tuple(attachments)
 
 
+_ADDRESSES = HeaderRegistry()
+
+
+def raw_text(value) -> str:
+    """A header as it came, raw 8-bit bytes (a GBK display name) read as text — never RFC 2047-decoded."""
+    if isinstance(value, Header):  # compat32 wraps raw 8-bit headers
+        return "".join(c if isinstance(c, str) else decode_bytes(c, None) for c, _ in decode_header(value))
+    value = str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return decode_bytes(value.encode("ascii", "surrogateescape"), None)
+    return value
+
+
+def sender(msg: Message) -> tuple[str, str, str | None]:
+    """(display name, addr-spec, problem) of the From header, parsed by the standard library's RFC 5322
+    parser on the header as it came — a display name is decoded only after the address is found, so
+    neither `chen@x.cn <attacker@evil>` nor an encoded word that decodes to an address is the sender."""
+    values = msg.get_all("From") or []
+    if len(values) != 1:
+        return "", "", f"{len(values)} From headers"
+    raw = re.sub(r"\r?\n(?=[ \t])", "", raw_text(values[0]))  # unfolded
+    try:
+        header = _ADDRESSES("from", raw)
+    except Exception as exc:  # the parser gives up on some garbage
+        return "", "", f"unreadable From header: {type(exc).__name__}"
+    # Encoded words in a quoted display name (QQ Mail writes them) cannot move the address; any other
+    # invalid part can: "chen@x.cn <attacker@evil>" parses to the first address with such a defect.
+    if any(isinstance(d, InvalidHeaderDefect) and "encoded" not in str(d) for d in header.defects):
+        return "", "", f"invalid From header: {raw[:200]!r}"
+    if len(header.addresses) != 1:
+        return "", "", f"{len(header.addresses)} addresses in the From header"
+    address = header.addresses[0]
+    if not address.username or not address.domain:
+        return "", "", f"no address in the From header: {raw[:200]!r}"
+    # the name only greets the sender: read it as mailtext reads any header (GBK under a gb2312 label, …)
+    name = header_text(raw[:raw.rfind("<")].strip().strip('"')) if address.display_name else ""
+    return name, address.addr_spec.lower(), None
+
+
 def first_id(value: str) -> str | None:
     found = MESSAGE_ID.findall(value)
     return found[0] if found else None
@@ -130,15 +174,17 @@ def read_reply(raw: bytes) -> Reply:
         if not msg.keys() or msg.get("From") is None:
             raise UnreadableMessage("no header block with a From: line")
         subject = header_text(msg.get("Subject"))
-        name, address = (getaddresses([header_text(msg.get("From"))]) or [("", "")])[0]
+        name, address, problem = sender(msg)
         text, attachments = body_and_attachments(msg)
         comment = own_words(text, has_decision_word)
         auto = is_auto_reply(msg, subject, comment)
         tag = SUBJECT_TAG.search(subject)
         return Reply(
             message_id=first_id(header_text(msg.get("Message-ID"))),
-            from_address=address.strip().lower(),
+            from_address=address,
             from_name=name.strip(),
+            sender_problem=problem,
+            authentication=tuple(str(v) for v in msg.get_all("Authentication-Results") or ()),
             subject=subject,
             subject_tag=tag.group(1).upper() if tag else None,
             in_reply_to=first_id(header_text(msg.get("In-Reply-To"))),

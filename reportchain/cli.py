@@ -477,6 +477,13 @@ def print_reading(reply) -> None:
                       comment=data["comment"], attachments=data["attachments"]))
 
 
+def print_fetched(rows: list[dict], busy_since: str | None) -> None:
+    if busy_since:
+        out.print(message("replies.busy", since=busy_since))
+    else:
+        print_intake(rows)
+
+
 @replies_app.command("fetch")
 def replies_fetch(dry: DryRun = False) -> None:
     """收取审核回复：从邮箱（IMAP）或收件目录读取新邮件，识别审核意见并自动流转，随后投递回执。"""
@@ -486,19 +493,19 @@ def replies_fetch(dry: DryRun = False) -> None:
     with user_errors():
         try:
             if dry:
-                from flows.replies import intake
+                from flows.replies import busy_since, intake
                 from notifications.mailbox import inbox_for
 
                 inbox = inbox_for(settings)
                 try:
                     return dry_run(lambda s, st: intake(s, st, inbox, apply=False),
-                                   show=lambda report: print_intake(report.rows))
+                                   show=lambda report: print_fetched(report.rows, busy_since(settings, report)))
                 finally:
                     inbox.close()
             result = run_flow("flows.replies:fetch_replies_flow")
         except MailboxError as exc:
             fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
-        print_intake(result["rows"])
+        print_fetched(result["rows"], result["busy_since"])
         report_delivery(result["delivery"])
 
 

@@ -61,6 +61,7 @@ class Settings:
     imap: ImapSettings | None  # None: read replies from the inbox folder of .eml files
     inbox_folder: Path
     deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
+    authserv_id: str | None  # our receiving mail server's name in Authentication-Results; None: not checked
 
     @property
     def message_id_domain(self) -> str:
@@ -86,6 +87,7 @@ def load_settings() -> Settings:
         imap=imap_settings(env),
         inbox_folder=Path(env("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
         deadlines_file=Path(env("REPORTCHAIN_DEADLINES_FILE")) if env("REPORTCHAIN_DEADLINES_FILE") else None,
+        authserv_id=env("REPORTCHAIN_AUTHSERV_ID", "").strip() or None,
     )
 
 

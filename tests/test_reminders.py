@@ -20,7 +20,7 @@ from models.db import get_engine
 from models.reminders import plan_sweep
 from models.tables import OutboxMessage, Person, Reminder, ReviewRound
 from notifications.backends import backend_for
-from notifications.outbox import deliver, message_id_for
+from notifications.outbox import deliver
 from tests.conftest import report_of
 from tests.replies_kit import to_legal_review
 
@@ -77,8 +77,9 @@ def test_on_the_drafting_due_date_each_drafter_gets_one_reminder_threaded_under_
     assert zhang.subject == "[#R-2026-001] 提醒 3/6：野鹤镇年度报告请提交报告稿件，今天（2026年12月21日）到期"
     drafter = session.exec(select(Person).where(Person.email == "zhangwei@yehe.qingshan.example.gov.cn")).one()
     report = report_of(session, county["yehe"])
-    assert zhang.in_reply_to == message_id_for(f"kickoff:{report.id}:{drafter.id}", settings.message_id_domain)
-    assert zhang.in_reply_to in {m.message_id for m in session.exec(select(OutboxMessage))}
+    kickoff = session.exec(select(OutboxMessage).where(
+        OutboxMessage.idempotency_key == f"kickoff:{report.id}:{drafter.id}")).one()
+    assert zhang.in_reply_to == kickoff.message_id
     [digest] = to(session, COORDINATOR)
     assert digest.subject == "年度报告进度提示（2026年12月21日）：即将到期13项"
     assert digest.body_text.count("今天（2026年12月21日）到期") == 13

@@ -4,9 +4,11 @@ about what must NOT happen."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel import func, select
 
-from flows.replies import intake
+from flows.replies import intake, write_notice_digests
 from flows.stages import open_round_of
 from models.chain import Role
 from models.tables import Assignment, InboundMessage, OutboxMessage, Person, Report, ReviewRound
@@ -27,6 +29,13 @@ def take_in(session, settings):
 def mails(session, kind: str) -> list[OutboxMessage]:
     session.expire_all()
     return list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == kind).order_by(OutboxMessage.id)))
+
+
+def notices(session, settings) -> list[OutboxMessage]:
+    """The coordinators' digest of messages that need a person's eye, as written the next day."""
+    write_notice_digests(session, settings, datetime.now(UTC) + timedelta(days=1))
+    session.commit()
+    return mails(session, "reply_digest")
 
 
 def returned_by_advisor(session, settings, prompt) -> OutboxMessage:
@@ -83,7 +92,7 @@ def test_a_reply_from_someone_else_is_kept_and_reported_but_never_applied(sessio
     assert take_in(session, settings).outcomes == {"not_reviewer": 1}
     assert stage(session, report) == "legal_review"
     assert session.get(ReviewRound, rnd.id).decision is None
-    [notice] = mails(session, "reply_notice")
+    [notice] = notices(session, settings)
     assert COORDINATOR in notice.to_addrs and "someone@else.example.cn" in notice.body_text
     assert not mails(session, "receipt")
 
@@ -109,7 +118,8 @@ def test_an_unclear_reply_moves_nothing_and_asks_once_a_day_per_round(session, s
     [ask] = mails(session, "clarify")
     assert "chen.lawyer@" in ask.to_addrs and ask.in_reply_to == prompt.message_id
     assert "同意" in ask.body_text and "退回" in ask.body_text
-    assert len(mails(session, "reply_notice")) == 2  # the coordinator hears of each one
+    [digest] = notices(session, settings)  # the coordinator hears of each one, in one mail the next day
+    assert digest.body_text.count("未能确定审核意见") == 2 and "收到的邮件中有 2 封" in digest.subject
 
 
 def test_an_answer_to_the_clarifying_mail_is_matched_to_the_same_round(session, settings, yehe):
@@ -130,7 +140,8 @@ def test_an_auto_reply_is_recorded_and_never_answered_even_if_it_says_agree(sess
     assert take_in(session, settings).outcomes == {"auto_reply": 1}
     assert stage(session, report) == "legal_review"
     assert session.exec(select(func.count()).select_from(OutboxMessage)
-                        .where(OutboxMessage.kind.in_(["clarify", "reply_notice", "receipt"]))).one() == 0
+                        .where(OutboxMessage.kind.in_(["clarify", "receipt"]))).one() == 0
+    assert not notices(session, settings)
 
 
 def test_a_second_reply_to_a_decided_round_changes_nothing_and_gets_an_already_decided_receipt(
@@ -144,7 +155,7 @@ def test_a_second_reply_to_a_decided_round_changes_nothing_and_gets_an_already_d
     assert stage(session, report) == "committee_review"
     [receipt] = mails(session, "already_decided")
     assert "chen.lawyer@" in receipt.to_addrs and "本次回复未作任何更改" in receipt.body_text
-    [notice] = mails(session, "reply_notice")  # a late change of mind is for a person to handle
+    [notice] = notices(session, settings)  # a late change of mind is for a person to handle
     assert "又回复了“退回”" in notice.body_text
 
 
@@ -167,7 +178,7 @@ def test_a_tagged_mail_without_thread_or_valid_code_is_reported_not_applied(sess
                                          quote=prompt.body_text.replace(code, "ZZZZZZ")))
     assert take_in(session, settings).outcomes == {"unmatched": 1}
     assert stage(session, report) == "legal_review"
-    assert len(mails(session, "reply_notice")) == 1
+    assert len(notices(session, settings)) == 1
 
 
 def test_the_same_message_twice_is_stored_and_applied_once(session, settings, yehe):
@@ -188,7 +199,7 @@ def test_a_message_that_cannot_be_read_is_kept_reported_and_the_batch_goes_on(se
     assert take_in(session, settings).outcomes == {"unreadable": 1, "applied": 1}
     kept = inbound(session)[0]
     assert kept.raw == garbage and kept.outcome == "unreadable"
-    [notice] = mails(session, "reply_notice")
+    [notice] = notices(session, settings)
     assert "无法解析" in notice.body_text and COORDINATOR in notice.to_addrs
     assert stage(session, report) == "committee_review"
 
@@ -231,7 +242,7 @@ def test_a_reviewer_attachment_is_kept_for_the_coordinator(session, settings, ye
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意，修改意见见附件。",
                                          attachments=(("审核意见.docx", b"PK\x03\x04 whatever"),)))
     assert take_in(session, settings).outcomes == {"applied": 1}
-    [notice] = mails(session, "reply_notice")
+    [notice] = notices(session, settings)
     assert "审核意见.docx" in notice.body_text and "--save" in notice.body_text
 
 
@@ -252,7 +263,7 @@ def test_a_thank_you_under_the_receipt_is_recorded_without_another_mail(session,
     [receipt] = mails(session, "receipt")
     drop(settings.inbox_folder, reply_to(receipt, ADVISOR, "好的，谢谢！"))
     assert take_in(session, settings).outcomes == {"already_decided": 1}
-    assert not mails(session, "already_decided") and not mails(session, "reply_notice")
+    assert not mails(session, "already_decided") and not notices(session, settings)
 
 
 def test_a_copy_of_our_own_mail_and_a_bounce_are_never_answered(session, settings, yehe):
@@ -263,7 +274,8 @@ def test_a_copy_of_our_own_mail_and_a_bounce_are_never_answered(session, setting
     assert take_in(session, settings).outcomes == {"auto_reply": 2}
     assert stage(session, report) == "legal_review"
     assert session.exec(select(func.count()).select_from(OutboxMessage)
-                        .where(OutboxMessage.kind.in_(["clarify", "reply_notice", "receipt"]))).one() == 0
+                        .where(OutboxMessage.kind.in_(["clarify", "receipt"]))).one() == 0
+    assert not notices(session, settings)
 
 
 def test_a_reply_in_one_reports_thread_naming_another_report_is_not_applied(session, settings, yehe):
@@ -272,4 +284,4 @@ def test_a_reply_in_one_reports_thread_naming_another_report_is_not_applied(sess
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", subject=subject))
     assert take_in(session, settings).outcomes == {"unmatched": 1}
     assert stage(session, report) == "legal_review"
-    assert len(mails(session, "reply_notice")) == 1
+    assert len(notices(session, settings)) == 1
