@@ -32,7 +32,7 @@ from prefect import flow
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
-from sqlmodel import Session, or_, select
+from sqlmodel import Session, func, or_, select
 
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
 from flows.decisions import record_decision
@@ -201,6 +201,12 @@ def coordinators(session: Session, report: Report | None) -> list[Person]:
     return list({p.id: p for p in county}.values())
 
 
+def is_coordinator(session: Session, address: str) -> bool:
+    query = (select(Person.id).join(Assignment, Assignment.person_id == Person.id)
+             .where(Assignment.role == Role.COORDINATOR.value, func.lower(Person.email) == address))
+    return session.exec(query.limit(1)).first() is not None
+
+
 def finish(inbound: InboundMessage, outcome: str, detail: str = "", report: Report | None = None,
            rnd: ReviewRound | None = None, notice: str | None = None) -> str:
     """Record what became of a message; `notice` (a reason) puts it in the coordinators' next digest."""
@@ -307,8 +313,11 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> st
     if mailed is not None and reply.subject_tag in (None, mailed.ref) and is_drafter_with_draft(session, reply, mailed):
         return new_draft(session, settings, inbound, reply, mailed)
     report = report_of_reply(session, reply)
+    # A coordinator's unmatched mail is news to nobody, and telling the coordinators about it could make
+    # their auto-replies answer each other's digests day after day.
+    notice = "unmatched" if report is not None and not is_coordinator(session, reply.from_address) else None
     return finish(inbound, "unmatched", "no review round or mail of ours to this sender matches this message",
-                  report, notice="unmatched" if report is not None else None)
+                  report, notice=notice)
 
 
 def process_safely(session: Session, settings: Settings, inbound: InboundMessage) -> str:
