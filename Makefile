@@ -3,7 +3,7 @@ VENV  := .venv
 STAMP := $(VENV)/.installed
 UV    := python3 -m uv
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint bench bench-smoke lock clean
 
 install: $(STAMP)
 
@@ -27,6 +27,12 @@ bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
+
+# Every benchmark at a small size (CI runs it after the tests): a benchmark that breaks fails here.
+bench-smoke: install
+	$(VENV)/bin/python -m bench.outbox_smtp 100
+	$(VENV)/bin/python -m bench.replies_imap 50
+	$(VENV)/bin/python -m bench.sweep 200
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -42,13 +42,13 @@ from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
 from reportchain.roster import import_roster
 from reportchain.settings import load_settings
+from tests.drafts import report_text
 from tests.imap_server import DOVECOT, Dovecot
 from tests.replies_kit import prompt_of, reply_to
 
 FIRMS = 10
 COMMIT_EVERY = 100
 REPLY = "同意。\n\n发自我的iPhone"
-DRAFT = "一、主要举措\n依法行政，严格规范公正文明执法。\n二、存在的不足\n基层执法力量不足。\n".encode()
 COLUMNS = ("code", "name", "kind", "parent", "approval_body", "filing_to", "filing_cc", "drafter",
            "legal_advisor", "approval_contact", "coordinator")
 
@@ -83,7 +83,8 @@ def prepare(settings, work: Path, count: int) -> list[bytes]:
         session.commit()
         assert len(reports) == count, len(reports)
         for n, report in enumerate(reports, 1):
-            submit_draft(session, settings, report, read_draft("draft.md", DRAFT), "drafter@bench")
+            draft = report_text(f"第{n:04d}号单位").encode()  # passes the content check: goes to legal review
+            submit_draft(session, settings, report, read_draft("draft.md", draft), "drafter@bench")
             if n % COMMIT_EVERY == 0:
                 session.commit()
         session.commit()

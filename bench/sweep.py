@@ -225,8 +225,8 @@ def populate(session: Session, count: int) -> dict:
             told.item(drafter, supervisor, watchers, ahead=0)
             continue
         versions.append({"id": report_id, "report_id": report_id, "number": 1, "filename": "draft.md",
-                         "content": content, "text": DRAFT, "sha256": sha, "submitted_by": f"drafter@u{i:05d}",
-                         "submitted_at": opened})
+                         "content": content, "text": DRAFT, "sha256": sha, "findings": [],
+                         "submitted_by": f"drafter@u{i:05d}", "submitted_at": opened})
         ago = rng.randrange(LOOKBACK)  # days[ago] is the day the open round was opened
         legal = {"report_id": report_id, "stage": "legal_review", "number": 1,
                  "reviewer_id": advisor_id[i % advisors], "version_id": report_id}

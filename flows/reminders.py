@@ -40,11 +40,12 @@ def write_plan(session: Session, settings: Settings, plan: Plan) -> int:
 
 def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[PersonMail],
                 expires: datetime) -> int:
-    """One batch in one transaction: one INSERT of the mails, one SELECT of their ids, one INSERT of
-    the Reminder rows (Core inserts: the ORM would split them wherever a column is None in one row
-    and set in the next). The unique keys decide who was told already: people another
-    sweep wrote meanwhile are left out (counted as already sent), and a batch that still collides
-    is written again without them. Any other integrity error is raised."""
+    """One batch in one transaction: one SELECT of the kickoff mails that lone first-draft reminders
+    thread under, one INSERT of the mails, one SELECT of their ids, one INSERT of the Reminder rows
+    (Core inserts: the ORM would split them wherever a column is None in one row and set in the
+    next). The unique keys decide who was told already: people another sweep wrote meanwhile are
+    left out (counted as already sent), and a batch that still collides is written again without
+    them. Any other integrity error is raised."""
     kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
         OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
     rows = {row.idempotency_key: (mail, row) for mail in batch
