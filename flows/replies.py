@@ -374,7 +374,8 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
     committed or marked: the caller rolls the session back."""
     report = IntakeReport()
     state = mailbox_state(session, inbox.name)
-    if held(state) if not apply else not claim_mailbox(session, state, utcnow()):
+    free = claim_mailbox(session, state, utcnow()) if apply else not held(state)  # a dry run only looks
+    if not free:
         report.busy_since = state.locked_until - LEASE
         return report
     if not apply:
