@@ -149,7 +149,6 @@ TOKENS: tuple[tuple[str, str], ...] = (
 SCANNER = re.compile("|".join(f"(?P<{kind}{i}>{p})" for i, (kind, p) in enumerate(TOKENS)))
 SIGNALS = ("approve", "weak", "return", "revise")
 APPROVALS = ("approve", "weak")
-RETURNS = ("return", "revise")
 DOUBTS = ("conditional", "deferral", "other", "guess", "question", "mockery", "vote", "hedged")
 CLAUSE_DOUBTS = tuple(d for d in DOUBTS if d != "deferral")  # 暂时不同意 still returns
 # What may stand beside a weak approval ("OK", "可以") for it to count: courtesy, particles, punctuation.

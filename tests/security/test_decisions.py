@@ -84,17 +84,18 @@ def test_the_issues_non_approvals_do_not_approve(text):
 
 
 # A doubt of each kind; whatever approval it stands beside, in whichever order, the reply is no approval.
-DOUBTS = ["如果数据无误", "修改后", "待定", "先不要报", "领导同意", "我会同意的", "应该没问题", "吗？", "?", "谁说",
-          "个屁", "同意票：2", "的话", "暂时", "倾向同意", "等我请示后再定", "上一稿", "if the data is right",
-          "once fixed", "after revision", "not yet", "pending", "yeah right", "the director approved",
-          "I would approve", "votes: 2"]
+DOUBT_PHRASES = [
+    "如果数据无误", "修改后", "待定", "先不要报", "领导同意", "我会同意的", "应该没问题", "吗？", "?", "谁说", "个屁",
+    "同意票：2", "的话", "暂时", "倾向同意", "等我请示后再定", "上一稿", "if the data is right", "once fixed",
+    "after revision", "not yet", "pending", "yeah right", "the director approved", "I would approve", "votes: 2",
+]
 # (a correction replaces whatever came before it, a doubt included: approvals that carry one are left out)
 APPROVALS = [p["text"] for p in PHRASES
              if p["expected"] == "approve" and not any(t.kind == "correction" for t in tokens(p["text"]))]
 
 
 @hyp_settings(max_examples=400, deadline=None, database=None)
-@given(approval=st.sampled_from(APPROVALS), doubt=st.sampled_from(DOUBTS), doubt_first=st.booleans(),
+@given(approval=st.sampled_from(APPROVALS), doubt=st.sampled_from(DOUBT_PHRASES), doubt_first=st.booleans(),
        sep=st.sampled_from(["", " ", "，", "。", "\n", "; ", ", "]))
 def test_an_approval_beside_any_doubt_is_never_an_approval(approval, doubt, doubt_first, sep):
     first, second = (doubt, approval) if doubt_first else (approval, doubt)
