@@ -80,7 +80,7 @@ TOKENS: tuple[tuple[str, str], ...] = (
         en(r"votes?|voted|voting|abstain\w*|ayes|nays"))),
     ("other", alternatives(  # someone else's approval, or an approval of another version
         _OTHERS + _CLAUSE + r"{0,8}?" + _APPROVE_VERB, r"征得" + _CLAUSE + r"{0,8}?同意",
-        r"以" + _CLAUSE + r"{0,8}?(意见|决定)为准",
+        r"以" + _CLAUSE + r"{0,8}?(意见|决定)为准|同意" + _CLAUSE + r"{0,10}?的(意见|看法|观点)",  # whose opinion?
         r"上一?(稿|版|次|轮)|前一?(稿|版|轮)|之前|此前|先前|非本人|不代表本人|转发自|以下为转发|代(为|他|她)?(回复|答复|回|发)",
         en(_EN_OTHERS) + r"[^,.;!?\n]{0,30}?" + _EN_APPROVAL,
         en(r"(previous|earlier|last|first) (version|draft|round)|last time|not my (decision|call)"))),
@@ -88,13 +88,14 @@ TOKENS: tuple[tuple[str, str], ...] = (
         _NEGATOR + _APPROVE_VERB,
         r"(难以|很难|较难|难|恕难|碍难|无从|拒绝|反对)(予以)?" + _APPROVE_VERB, r"(同意|通过|批准)不了",
         r"退回|驳回|打回|退稿|返工|重写|重新(起草|撰写|写)|重报|再改|(还|仍)(要|需要?|得)改|大改|大幅修改|推倒重来",
-        r"必须(再)?(修改|重写|完善|补充|改)",
+        r"必须(再)?(修改|重写|完善|补充|改)|不行",
         r"后(再|重新)?" + _SUBMIT + r"|(再|重新)" + _SUBMIT,  # 修改后再报: a new version is wanted
         r"n['’]t\s+(be\s+)?(approve[ds]?|agree[ds]?|ok|okay)(?![a-z])",
         en(r"(unable to|refuses? to|never) (be )?(approve[ds]?|agree[ds]?)"),
         en(_EN_NEGATOR + r"\s+(be\s+)?(approve[ds]?|ok|okay|agree[ds]?|accept(ed)?)|not ok|disagree[ds]?|"
            r"disapprove[ds]?|reject(ed|s)?|return(ed|s|ing)?|send (it )?back|decline[ds]?|re-?submit\w*|"
-           r"rewrit(e|ten)|redo|re-do|start over|must be (fixed|changed|corrected|revised|amended|updated|redone)"))),
+           r"rewrit(e|ten)|redo|re-do|start over|must be (fixed|changed|corrected|revised|amended|updated|redone)|"
+           r"not (this|the current|the present) (version|draft)"))),
     ("hedged", alternatives(  # 不是很同意, 没怎么通过, not really approve
         r"(?:不|没|未|非(?!常)|别|无法)" + _CLAUSE + r"{1,3}?(?:同意|通过|批准|认可)",
         r"(?<![a-z])(?:not|never|n't)(?:\s+[a-z]+){1,2}\s+(?:approve[ds]?|agree[ds]?|ok|okay)(?![a-z])")),
@@ -129,17 +130,19 @@ TOKENS: tuple[tuple[str, str], ...] = (
         r"['’](ll|d)(?=(\s+[a-z]+){0,2}\s+" + _EN_APPROVAL + r")",
         en(r"provisional(ly)?|tentative(ly)?|preliminar(y|ily)|partially|partly|in part"))),
     ("mockery", alternatives(  # sarcasm, rhetorical questions, jokes and tests: words not meant
-        r"个(屁|鬼|头|毛|锤子)|才怪|呵呵|想得美|做梦|玩笑|笑话|得了吧|拉倒",
+        r"个(屁|鬼|头|毛|锤子)|才怪|呵呵|想得美|做梦|玩笑|笑话|得了吧|拉倒|随便|无所谓",
         r"谁说|难道|岂能|岂可|怎么可能|怎么会|怎能|凭什么|哪能|哪里|哪儿|哪有|什么时候|测试",
-        en(r"yeah right|as if|lol|lmao|just kidding|jk|kidding|in your dreams|over my dead body|who said|"
+        en(r"yeah right|as if|lol|lmao|just kidding|jk|kidding|in your dreams|over my dead body|who said|whatever|"
            r"since when|why would|how could|how can|test(ing)?"),
         r"(?<![a-z])not\s*!|[.]\s*not(?![a-z])")),
     ("revise", alternatives(
         r"请修改|需修改|需要修改|请重新修改|重新修改|请完善|需完善|需要完善|请补充|需补充|需要补充|(要|得|需)(修)?改",
         en(r"please revise|needs? (to be )?revis(ed|ion)|revise|needs? (more|further|some) work|more work"))),
     ("weak", r"可以" + _END + "|" + en(r"ok|okay|lgtm|looks good|sounds good")),  # approve only when said alone
+    # "I agree that …" agrees with a statement, not with the report: agree approves alone or "with the report"
     ("approve", r"同意|批准|认可|赞成|准予|通过" + _END + "|" +
-                en(r"approved?|approval granted|agreed?|no objections?|signed off|sign off")),
+                en(r"approved?|approval granted|no objections?|signed off|sign off|agreed?(?=\s*($|[,.;:!\n])|"
+                   r"\s+with (the|this) (report|draft|version|document|submission))")),
     ("concessive", r"但是|但|不过|另外|另|同时|建议|" + en(r"however|but|although|though|suggest\w*")),
     ("question", r"吗|是否|能否|可否|是不是|要不要|行不行|可不可以|有没有|与否|同不同意|同意不同意|通不通过|"
                  r"批不批准|\?"),
@@ -159,12 +162,12 @@ COURTESY = re.compile(r"好的|好|嗯|谢谢|谢了|多谢|辛苦了|的|了|�
 TRADITIONAL = str.maketrans(
     "並乾佈併來侷係個們備傢傳傾優兒兩別則剛區協員問嗎噹嚮圖報夢夥學實審寫將對導師幹幾彆後從復徵慮憑應揹擬"
     "數於時暫曏書會査條棄榦機檯權決沒測準溝滯為無爲猶現異當發眞確礙種箇糾約級絕給統絶經緩緻縣繫續纔翫聯脩"
-    "臺與菓萬蓆處裏補裡複覆覈見訂計討記設許試話該認誤說説誰調請論諸謝議讚豈贊較輪轉迴這過還郵鄉錘錯錶鎚鎭"
-    "鎮長開閤闆隨隻難電須預領頭題颱駁髮鬚麪麫麵麼麽點黨",
+    "臺與菓萬蓆處裏補裡複覆覈見觀訂計討記設許試話該認誤說説誰調請論諸謂謝議讚豈贊較輪轉迴這過還郵鄉錘錯錶"
+    "鎚鎭鎮長開閤闆隨隻難電須預領頭題颱駁髮鬚麪麫麵麼麽點黨",
     "并干布并来局系个们备家传倾优儿两别则刚区协员问吗当向图报梦伙学实审写将对导师干几别后从复征虑凭应背拟"
     "数于时暂向书会查条弃干机台权决没测准沟滞为无为犹现异当发真确碍种个纠约级绝给统绝经缓致县系续才玩联修"
-    "台与果万席处里补里复复核见订计讨记设许试话该认误说说谁调请论诸谢议赞岂赞较轮转回这过还邮乡锤错表锤镇"
-    "镇长开合板随只难电须预领头题台驳发须面面面么么点党")
+    "台与果万席处里补里复复核见观订计讨记设许试话该认误说说谁调请论诸谓谢议赞岂赞较轮转回这过还邮乡锤错表"
+    "锤镇镇长开合板随只难电须预领头题台驳发须面面面么么点党")
 
 
 @dataclass(frozen=True)
