@@ -81,9 +81,11 @@ TOKENS: tuple[tuple[str, str], ...] = (
     ("other", alternatives(  # someone else's approval, or an approval of another version
         _OTHERS + _CLAUSE + r"{0,8}?" + _APPROVE_VERB, r"征得" + _CLAUSE + r"{0,8}?同意",
         r"以" + _CLAUSE + r"{0,8}?(意见|决定)为准|同意" + _CLAUSE + r"{0,10}?的(意见|看法|观点)",  # whose opinion?
-        r"上一?(稿|版|次|轮)|前一?(稿|版|轮)|之前|此前|先前|非本人|不代表本人|转发自|以下为转发|代(为|他|她)?(回复|答复|回|发)",
+        r"上一?(稿|版|次|轮)|前一?(稿|版|轮)|之前|此前|先前|(修改|修订|新|下一?)(稿|版)",
+        r"非本人|不代表本人|转发自|以下为转发|代(为|他|她)?(回复|答复|回|发)",
         en(_EN_OTHERS) + r"[^,.;!?\n]{0,30}?" + _EN_APPROVAL,
-        en(r"(previous|earlier|last|first) (version|draft|round)|last time|not my (decision|call)"))),
+        en(r"(previous|earlier|last|first|revised|new|next|updated) (version|draft|round)|last time|"
+           r"not my (decision|call)"), r"(?<![a-z])approved by (?!me(?![a-z])|myself)")),
     ("return", alternatives(
         _NEGATOR + _APPROVE_VERB,
         r"(难以|很难|较难|难|恕难|碍难|无从|拒绝|反对)(予以)?" + _APPROVE_VERB, r"(同意|通过|批准)不了",
@@ -106,7 +108,7 @@ TOKENS: tuple[tuple[str, str], ...] = (
         r"(?<![平对相均])等(?=" + _CLAUSE + r"{0,12}?(后|了|再|完))",  # 等领导同意了再说
         r"(改|补充|核实|核对|调整|完善|修订|更正|落实|整改)(完|好)(?!善)",  # 改好了就同意
         r"(?<![首原事优预率最])先(?=(把|将|要)?" + _CLAUSE + r"{0,10}?(改|完善|补充|核实))",  # 同意，先把第三部分改了
-        r"除了|除外",
+        r"除了|除外|仅限|仅针对|有条件|附条件|视情况|看情况",
         en(r"if|unless|once|after|provided|providing|as long as|subject to|when|whenever|upon|assuming|in case|"
            r"on condition|conditions?|conditional(ly)?|otherwise|except|"
            r"with (the )?(following )?(changes|amendments|modifications|revisions)"))),
@@ -121,18 +123,20 @@ TOKENS: tuple[tuple[str, str], ...] = (
            r"will confirm|tomorrow|next week|before|until|till"))),
     ("guess", alternatives(  # a future, a guess, a lean or a provisional approval
         r"((?<![委党常例议开大社协学工全都机])会|将会|将|可能|应该|应当|也许|或许|估计|大概|大约|似乎|好像|倾向于?|"
-        r"初步|拟|打算|准备|本来|原本|差点|想|(?<![首原事优预率最])先|(?<![一二三四五六七八九十\d第各这该此本前后两几])部分)"
+        r"初步|拟|打算|准备|本来|原本|差点|想|只|仅|(?<![首原事优预率最])先|"
+        r"(?<![一二三四五六七八九十\d第各这该此本前后两几])部分)"
         r"(?=" + _CLAUSE + r"{0,3}?" + _APPROVAL + r")",  # 我会同意的, 应该没问题, 倾向同意, 部分同意
-        r"初步意见|草稿意见|非正式",
+        r"初步意见|草稿意见|非正式|保留(意见|看法)|有保留",
         en(r"will|would|shall|going to|gonna|might|may|could|should|can|probably|likely|perhaps|maybe|"
            r"inclined to|leaning|lean towards|tend to|intend to|plan to|expect to") + r"(?=(\s+[a-z]+){0,2}\s+"
         + _EN_APPROVAL + r")",
         r"['’](ll|d)(?=(\s+[a-z]+){0,2}\s+" + _EN_APPROVAL + r")",
-        en(r"provisional(ly)?|tentative(ly)?|preliminar(y|ily)|partially|partly|in part"))),
+        en(r"provisional(ly)?|tentative(ly)?|preliminar(y|ily)|partially|partly|in part|with reservations?"))),
     ("mockery", alternatives(  # sarcasm, rhetorical questions, jokes and tests: words not meant
-        r"个(屁|鬼|头|毛|锤子)|才怪|呵呵|想得美|做梦|玩笑|笑话|得了吧|拉倒|随便|无所谓",
+        r"个(屁|鬼|头|毛|锤子)|才怪|呵呵|想得美|做梦|玩笑|笑话|得了吧|拉倒|随便|无所谓|不是真的|假的|[🙄🤡]",
         r"谁说|难道|岂能|岂可|怎么可能|怎么会|怎能|凭什么|哪能|哪里|哪儿|哪有|什么时候|测试",
-        en(r"yeah right|as if|lol|lmao|just kidding|jk|kidding|in your dreams|over my dead body|who said|whatever|"
+        en(r"yeah right|as if|lol|lmao|just kidding|jk|kidding|joking|not really|in your dreams|over my dead body|"
+           r"who said|whatever|"
            r"since when|why would|how could|how can|test(ing)?"),
         r"(?<![a-z])not\s*!|[.]\s*not(?![a-z])")),
     ("revise", alternatives(
@@ -160,14 +164,14 @@ COURTESY = re.compile(r"好的|好|嗯|谢谢|谢了|多谢|辛苦了|的|了|�
 # Traditional characters folded to the simplified ones the patterns use: OpenCC's t2s mapping of every character
 # the patterns read (generated once; 覆 as in 回覆 added). Keep it in step when a pattern gains a character.
 TRADITIONAL = str.maketrans(
-    "並乾佈併來侷係個們備傢傳傾優兒兩別則剛區協員問嗎噹嚮圖報夢夥學實審寫將對導師幹幾彆後從復徵慮憑應揹擬"
-    "數於時暫曏書會査條棄榦機檯權決沒測準溝滯為無爲猶現異當發眞確礙種箇糾約級絕給統絶經緩緻縣繫續纔翫聯脩"
-    "臺與菓萬蓆處裏補裡複覆覈見觀訂計討記設許試話該認誤說説誰調請論諸謂謝議讚豈贊較輪轉迴這過還郵鄉錘錯錶"
-    "鎚鎭鎮長開閤闆隨隻難電須預領頭題颱駁髮鬚麪麫麵麼麽點黨",
-    "并干布并来局系个们备家传倾优儿两别则刚区协员问吗当向图报梦伙学实审写将对导师干几别后从复征虑凭应背拟"
-    "数于时暂向书会查条弃干机台权决没测准沟滞为无为犹现异当发真确碍种个纠约级绝给统绝经缓致县系续才玩联修"
-    "台与果万席处里补里复复核见观订计讨记设许试话该认误说说谁调请论诸谓谢议赞岂赞较轮转回这过还邮乡锤错表"
-    "锤镇镇长开合板随只难电须预领头题台驳发须面面面么么点党")
+    "並乾佈併來侷係個們備傢傳傾僅優兒兩別則剛區協員問嗎噹嚮圖報夢夥學實審寫將對導師幹幾彆後從復徵慮憑應揹"
+    "擬數於時暫曏書會査條棄榦機檯權決沒況測準溝滯為無爲猶現異當發眞確礙種箇糾約級絕給統絶經緩緻縣繫續纔翫"
+    "聯脩臺與菓萬蓆處裏補裡複覆覈見視觀訂計討記設許試話該認誤說説誰調請論諸謂謝議讚豈贊較輪轉迴這過還郵鄉"
+    "針錘錯錶鍼鎚鎭鎮長開閤闆隨隻難電須預領頭題颱駁髮鬚麪麫麵麼麽點黨",
+    "并干布并来局系个们备家传倾仅优儿两别则刚区协员问吗当向图报梦伙学实审写将对导师干几别后从复征虑凭应背"
+    "拟数于时暂向书会查条弃干机台权决没况测准沟滞为无为犹现异当发真确碍种个纠约级绝给统绝经缓致县系续才玩"
+    "联修台与果万席处里补里复复核见视观订计讨记设许试话该认误说说谁调请论诸谓谢议赞岂赞较轮转回这过还邮乡"
+    "针锤错表针锤镇镇长开合板随只难电须预领头题台驳发须面面面么么点党")
 
 
 @dataclass(frozen=True)
