@@ -31,7 +31,7 @@ from flows.replies import intake, message_id_of
 from models.chain import get_chain
 from models.db import create_tables, get_engine
 from models.tables import InboundMessage, Report, Unit
-from notifications.decision import has_decision_word, normalise, read_decision, tokens
+from notifications.decision import CLAUSE_DOUBTS, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from reportchain.roster import import_roster
@@ -448,7 +448,8 @@ def test_a_negation_is_never_read_as_an_approval(before, sep1, phrase, sep2, aft
     assert decision != "approve"
     found = tokens(text)
     negation_read = any(t.kind == "return" and normalise(phrase) in t.text for t in found)
-    if negation_read and not any(t.kind in ("question", "conditional", "correction", "hedged") for t in found):
+    # a return stands unless a doubt shares its clause (如果…不同意, 会不同意, 领导不同意) or a correction follows
+    if negation_read and not any(t.kind in (*CLAUSE_DOUBTS, "correction") for t in found):
         assert decision == "return", [(t.kind, t.text) for t in found]
 
 
