@@ -10,6 +10,7 @@ from documents.reading import read_draft
 from flows.cycle import open_cycle
 from flows.decisions import record_decision, round_to_decide
 from flows.drafts import submit_draft
+from flows.stages import find_report
 from models.tables import OutboxMessage
 from tests.conftest import report_of
 from tests.drafts import DRAFT
@@ -64,7 +65,8 @@ def prompts(session) -> list[OutboxMessage]:
 
 
 def decide(session, settings, ref, decision, comment=""):
-    record_decision(session, settings, round_to_decide(session, ref).id, decision, comment=comment, via="phone",
+    rnd = round_to_decide(session, ref, find_report(session, ref).stage)
+    record_decision(session, settings, rnd.id, decision, comment=comment, via="phone",
                     actor="吴协调")
     session.commit()
 
