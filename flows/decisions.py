@@ -23,9 +23,11 @@ from reportchain.texts import message
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
 
 
-def round_to_decide(session: Session, ref: str, stage: str | None) -> ReviewRound:
+def round_to_decide(session: Session, ref: str, stage: str | None, number: int | None = None) -> ReviewRound:
     """The open round of the named review stage (its name or Chinese label), for a decision given by
-    phone or CLI; refused, saying what the report waits for now, when that stage is not the open one."""
+    phone or CLI; refused, saying what the report waits for now, when that stage is not the open one.
+    A second or later round of a stage (after a return) must be named by its number too, so a line
+    repeated from before the return cannot decide the new round."""
     report = find_report(session, ref)
     reviews = [s for s in chain_of(session, report) if s.kind is StageKind.REVIEW]
     rnd = open_round_of(session, report)
@@ -34,6 +36,8 @@ def round_to_decide(session: Session, ref: str, stage: str | None) -> ReviewRoun
         raise Refused("stage_required", **waiting)
     named = review_stage(reviews, stage.strip())
     if rnd is not None and rnd.stage == named:
+        if number != rnd.number and (number is not None or rnd.number > 1):
+            raise Refused("round_required", ref=report.ref, stage=named, number=rnd.number, given=number)
         return rnd
     last = session.exec(select(ReviewRound).where(
         ReviewRound.report_id == report.id, ReviewRound.stage == named, ReviewRound.decision.is_not(None))

@@ -257,6 +257,8 @@ def decide(
     stage: Annotated[str | None, typer.Option(
         "--stage", help="必填：这一意见所决定的审核环节，legal_review（法律顾问审核）或 committee_review（党委审议），"
                         "也可写中文名称。同一命令再执行一次不会误决下一环节。")] = None,
+    number: Annotated[int | None, typer.Option(
+        "--round", help="审核轮次：退回修改后再次审核的（第2轮起）必填，见 reportchain history。")] = None,
     comment: Annotated[str, typer.Option("--comment", help="审核意见；退回时必填。")] = "",
     by: Annotated[str | None, typer.Option("--by", help="录入人（默认：统筹协调人）。")] = None,
     dry: DryRun = False,
@@ -267,7 +269,7 @@ def decide(
         from flows.decisions import record_decision, round_to_decide
 
         with session_for(settings) as session:
-            rnd = round_to_decide(session, ref, stage)
+            rnd = round_to_decide(session, ref, stage, number)
         params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
         if dry:
             return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))

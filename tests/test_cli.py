@@ -221,7 +221,8 @@ def test_a_report_goes_from_draft_to_filed_with_a_return_on_the_way(county, sett
     draft.write_text(DRAFT.replace("3次", "4次"), encoding="utf-8")
     assert "第2稿已提交" in ok(cli("draft", "submit", "yehe", draft))
 
-    assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "legal_review"))
+    assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "legal_review",
+                                                "--round", "2"))
     assert "报告现处于“待报送”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "党委审议"))
     output = ok(cli("file", "R-2026-001"))
     assert "收件人：xianwei-ban@qingshan.example.gov.cn" in output and "已报送：R-2026-001" in output

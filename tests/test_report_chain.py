@@ -17,7 +17,7 @@ from flows.cycle import open_cycle
 from flows.decisions import record_decision, round_to_decide
 from flows.drafts import report_for_unit, submit_draft
 from flows.filing import confirm_filings, file_report
-from flows.stages import find_report, hash_reply_code
+from flows.stages import find_report, hash_reply_code, open_round_of
 from models.chain import Refused
 from models.db import get_engine
 from models.tables import AuditEvent, OutboxMessage, Person, Report, ReportVersion, ReviewRound
@@ -39,8 +39,8 @@ def mails(session: Session, kind: str | None = None) -> list[OutboxMessage]:
 
 
 def decide(session, settings, ref, decision, comment=""):
-    """Decide the round of the stage the report is at, as a coordinator told by phone."""
-    rnd = round_to_decide(session, ref, find_report(session, ref).stage)
+    """Decide the open round of the report, as a coordinator told by phone."""
+    rnd = open_round_of(session, find_report(session, ref))
     applied = record_decision(session, settings, rnd.id, decision, comment=comment, via="phone", actor="吴协调")
     session.commit()
     return rnd, applied

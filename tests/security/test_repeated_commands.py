@@ -68,6 +68,21 @@ def test_decide_return_run_twice_is_refused_the_second_time(county, settings, se
     assert stored(settings) == before and len(mails_of(session, "returned")) == 1
 
 
+def test_a_return_repeated_after_the_revised_draft_arrived_does_not_return_the_new_round(county, settings,
+                                                                                          tmp_path):
+    advance(tmp_path, "legal_review")
+    args = ("decide", "R-2026-001", "return", "--stage", "legal_review", "--comment", "请补充原因分析")
+    ok(cli(*args))
+    ok(cli("draft", "submit", "yehe", write_draft(tmp_path, "修改稿.md", DRAFT.replace("3次", "4次"))))
+    before = stored(settings)
+    refused(cli(*args), "法律顾问审核现在是第2轮（此前的轮次已有结论），本次未作改动。如确是对第2轮作出决定，"
+                        "请写 --round 2")
+    refused(cli(*args, "--round", "1"), "现在是第2轮，不是第1轮")
+    assert stored(settings) == before
+    assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "legal_review",
+                                                "--round", "2"))
+
+
 def test_a_phone_decision_is_audited_with_its_stage_and_the_phone(county, settings, session, tmp_path):
     advance(tmp_path, "legal_review")
     ok(cli("decide", "R-2026-001", "approve", "--stage", "legal_review", "--by", "吴协调"))
