@@ -66,7 +66,8 @@ HINT_LINE = re.compile(r"^[【\[［](写作|填写|编写)?(提示|说明)[】\]
 
 SEVERITY = {"missing_element": "error", "empty_section": "error", "placeholder": "error", "year_mismatch": "error",
             "element_not_a_section": "warning", "missing_causes": "warning", "heading_numbering": "warning",
-            "no_signature_date": "warning", "unit_mismatch": "warning"}
+            "no_signature_date": "warning",
+            "unit_mismatch": "error"}  # another unit's report is held like a content error
 
 CN = "一二三四五六七八九十"
 MARKERS = (  # style, pattern of a numbered line (group "n" is the number, group "m" the whole marker)
@@ -566,23 +567,31 @@ def no_signature_date(outline: Outline, year: int | None) -> list[Finding]:
 
 
 def unit_mismatch(outline: Outline, unit: str | None) -> list[Finding]:
-    """The unit the report is checked for should be the one it names (wrong file, copied report)."""
+    """The unit the report is checked for should be the one its title and 落款 name (wrong file, copied
+    report); a report with neither should at least mention it."""
     if not unit or not unit.strip():
         return []
-    core = UNIT_SUFFIX.sub("", unit.strip()) or unit.strip()
-    text = "\n".join(outline.lines)
-    if core not in text:
-        return [Finding("unit_mismatch", message("check.unit_mismatch", unit=unit.strip(), found=None))]
-    findings = []
+    unit = unit.strip()
+    core = UNIT_SUFFIX.sub("", unit) or unit
     title = outline.lines[outline.title - 1] if outline.title else ""
-    if re.match(r"^[^\d]{2,}?(\d{4}\s*年|关于|法治)", title) and core not in title:  # the title names a unit
-        findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit.strip(), found=title),
-                                outline.title))
+    named = re.match(r"^(?:关于)?(?P<unit>(?!关于)[^\d]{2,}?)(\d{4}\s*年|关于|法治)", title)  # the title names a unit
     signed = outline.signature[0]
-    if signed and core not in outline.lines[signed - 1]:
-        findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit.strip(),
+    findings = []
+    if named and not names_unit(named["unit"], core):
+        findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit, found=title), outline.title))
+    if signed and not names_unit(outline.lines[signed - 1], core):
+        findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit,
                                                          found=outline.lines[signed - 1]), signed))
+    if not (named or signed) and core not in "\n".join(outline.lines):
+        findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit, found=None)))
     return findings
+
+
+def names_unit(named: str, core: str) -> bool:
+    """A title's or 落款's unit is the one checked for when it holds its name, or its name holds it (the
+    roster's 中山市三乡镇人民政府 signing as 三乡镇人民政府)."""
+    named = UNIT_SUFFIX.sub("", named.strip())
+    return core in named or len(named) >= 2 and named in core
 
 
 def check(text: str, year: int | None = None, unit: str | None = None) -> Report:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -9,14 +11,31 @@ from sqlmodel import Session, select
 from documents.kit import drafting_skeleton
 from flows.stages import addressee_of, audit, people_with_role, recipients, report_context
 from models.calendar import load_calendar
-from models.chain import Role
+from models.chain import Refused, Role
 from models.db import session_scope
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
 from models.tables import Cycle, OutboxMessage, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
+from reportchain.board import today_in
 from reportchain.settings import Settings, load_settings
+
+
+def cycle_under_way(today: date) -> int:
+    """The year whose cycle runs on `today`: the cycle for year Y runs from December Y to its public
+    disclosure before April Y+1, so from April on the next one is being prepared."""
+    return today.year if today.month >= 4 else today.year - 1
+
+
+def check_cycle_year(year: int, timezone: str) -> None:
+    """Refuse a year that is neither the cycle under way nor the next one: a past year's cycle (it would
+    send kickoff mails for a finished year) or a far-off one (a typo) must be confirmed by its user."""
+    current = cycle_under_way(today_in(timezone))
+    if year < current:
+        raise Refused("cycle_year_past", year=year, current=current)
+    if year > current + 1:
+        raise Refused("cycle_year_future", year=year, current=current)
 
 
 def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> DeadlinePolicy:

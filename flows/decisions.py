@@ -1,31 +1,60 @@
 """Record a reviewer's decision on a round: approve moves on, return goes back to drafting.
 
 The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice)
-commit together. Recording the same decision on the same round again changes nothing.
+commit together. Recording the same decision on the same round again changes nothing. A decision
+given by phone names the stage it decides, so the same command run twice cannot decide the next one.
 """
 
 from __future__ import annotations
 
-from prefect import flow
-from sqlmodel import Session
+from zoneinfo import ZoneInfo
 
-from flows.stages import enter_stage, find_report, move, open_round_of, recipients, report_context
-from models.chain import Event, Refused
+from prefect import flow
+from sqlmodel import Session, select
+
+from flows.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
+from models.chain import Event, Refused, StageDef, StageKind
 from models.db import session_scope, utcnow
-from models.tables import Person, Report, ReportVersion, ReviewRound
+from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
 from reportchain.settings import Settings, load_settings
+from reportchain.texts import message
 
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
 
 
-def round_to_decide(session: Session, ref: str) -> ReviewRound:
-    """The open round of a report at its current stage, for a decision given by phone or CLI."""
+def round_to_decide(session: Session, ref: str, stage: str | None, number: int | None = None) -> ReviewRound:
+    """The open round of the named review stage (its name or Chinese label), for a decision given by
+    phone or CLI; refused, saying what the report waits for now, when that stage is not the open one.
+    A second or later round of a stage (after a return) must be named by its number too, so a line
+    repeated from before the return cannot decide the new round."""
     report = find_report(session, ref)
+    reviews = [s for s in chain_of(session, report) if s.kind is StageKind.REVIEW]
     rnd = open_round_of(session, report)
-    if rnd is None:
-        raise Refused("no_open_round", ref=report.ref, stage=report.stage)
-    return rnd
+    waiting = {"ref": report.ref, "now": report.stage, "now_is_review": rnd is not None}
+    if stage is None or not stage.strip():
+        raise Refused("stage_required", **waiting)
+    named = review_stage(reviews, stage.strip())
+    if rnd is not None and rnd.stage == named:
+        if number != rnd.number and (number is not None or rnd.number > 1):
+            raise Refused("round_required", ref=report.ref, stage=named, number=rnd.number, given=number)
+        return rnd
+    last = session.exec(select(ReviewRound).where(
+        ReviewRound.report_id == report.id, ReviewRound.stage == named, ReviewRound.decision.is_not(None))
+        .order_by(ReviewRound.id.desc())).first()
+    if last is None:
+        raise Refused("stage_not_reached", stage=named, **waiting)
+    timezone = ZoneInfo(session.get(Unit, report.unit_id).timezone)
+    raise Refused("stage_decided", stage=named, decision=last.decision, via=last.decided_via,
+                  decided_at=last.decided_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M"), **waiting)
+
+
+def review_stage(reviews: list[StageDef], stage: str) -> str:
+    """The review stage a user names, by its identifier or its Chinese label."""
+    for s in reviews:
+        if stage.lower() == s.name or stage == message("stage_label", stage=s.name):
+            return s.name
+    raise Refused("not_a_review_stage", stage=stage, known=[s.name for s in reviews])
 
 
 def record_decision(session: Session, settings: Settings, round_id: int, decision: str, *,

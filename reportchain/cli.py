@@ -181,14 +181,18 @@ SetOption = Annotated[list[str], typer.Option(
 def cycle_open(
     year: Annotated[int, typer.Argument(help="报告所属年度，例如 2026。")],
     settings_: SetOption = [],  # noqa: B006
+    confirm_year: Annotated[bool, typer.Option(
+        "--confirm-year", help="确认开启已经结束的往年周期，或两年以后的周期（默认只能开启当前和下一年度）。")] = False,
     dry: DryRun = False,
 ) -> None:
     """开启年度报告周期：为每个报告单位建立报告，并向起草人发送启动通知。"""
     changes = parse_assignments(settings_)
     with user_errors():
-        if dry:
-            from flows.cycle import open_cycle
+        from flows.cycle import check_cycle_year, open_cycle
 
+        if not confirm_year:
+            check_cycle_year(year, load_settings().timezone)
+        if dry:
             return dry_run(lambda s, st: open_cycle(s, st, year, changes))
         result = run_flow("flows.cycle:open_cycle_flow", year=year, changes=changes)
         out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
@@ -250,6 +254,11 @@ def draft_accept(
 def decide(
     ref: Annotated[str, typer.Argument(help="报告编号，例如 R-2026-017。")],
     decision: Annotated[str, typer.Argument(help="approve（同意）或 return（退回）。")],
+    stage: Annotated[str | None, typer.Option(
+        "--stage", help="必填：这一意见所决定的审核环节，legal_review（法律顾问审核）或 committee_review（党委审议），"
+                        "也可写中文名称。同一命令再执行一次不会误决下一环节。")] = None,
+    number: Annotated[int | None, typer.Option(
+        "--round", help="审核轮次：退回修改后再次审核的（第2轮起）必填，见 reportchain history。")] = None,
     comment: Annotated[str, typer.Option("--comment", help="审核意见；退回时必填。")] = "",
     by: Annotated[str | None, typer.Option("--by", help="录入人（默认：统筹协调人）。")] = None,
     dry: DryRun = False,
@@ -260,15 +269,17 @@ def decide(
         from flows.decisions import record_decision, round_to_decide
 
         with session_for(settings) as session:
-            rnd = round_to_decide(session, ref)
+            rnd = round_to_decide(session, ref, stage, number)
         params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
         if dry:
             return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
-        result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
-        if result["applied"]:
-            out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
-        else:
-            out.print(message("decision_unchanged", ref=result["ref"]))
+        try:
+            result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
+        except StaleDataError:  # another terminal or a mail decided the round at the same moment
+            fail(message("refused.stale", ref=ref.strip().upper()))
+        if not result["applied"]:  # … or just before we looked again
+            fail(message("refused.round_already_decided", ref=result["ref"], decision=decision))
+        out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
         deliver_now()
 
 

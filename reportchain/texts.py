@@ -1,25 +1,32 @@
-"""The one Jinja2 environment for every text a user reads: mails, documents and CLI messages.
+"""The Jinja2 environments for every text a user reads: mails, documents, pages and CLI messages.
 
-Templates live in `templates/`; `.html` is autoescaped, everything is StrictUndefined, so a missing
-value fails loudly instead of mailing an empty field. CLI messages are macros in `cli/messages.j2`.
+Escaping follows what is being written, not a file's name: a page or a mail's HTML part (a `.html`
+template) is rendered by an environment that escapes every value, in the partials it imports too;
+plain text (mail bodies and subjects, documents, CLI messages) by one that escapes nothing. Both are
+StrictUndefined, so a missing value fails loudly instead of mailing an empty field. CLI messages are
+macros in `cli/messages.j2`.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from reportchain.settings import PROJECT_ROOT
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
+HEADER_BLOCKS = ("subject", "attachment_name", "calendar_summary")  # blocks that become one header line
+LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 
 
-@lru_cache(maxsize=1)
-def environment() -> Environment:
+@lru_cache(maxsize=2)
+def environment(html: bool = False) -> Environment:
+    """The plain-text environment, or (`html`) the one that escapes everything it renders."""
     env = Environment(
         loader=FileSystemLoader(TEMPLATE_DIR),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        autoescape=html,
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -33,12 +40,14 @@ def environment() -> Environment:
 
 
 def render(template: str, **context) -> str:
-    return environment().get_template(template).render(**context)
+    return environment(html=template.endswith(".html")).get_template(template).render(**context)
 
 
 def render_block(template: str, block: str, **context) -> str:
+    """One block of a plain-text template; a header block is one line, whatever line breaks its values hold."""
     tmpl = environment().get_template(template)
-    return "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
+    text = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
+    return LINE_BREAKS.sub(" ", text) if block in HEADER_BLOCKS else text
 
 
 def message(key: str, /, **params) -> str:

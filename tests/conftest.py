@@ -7,6 +7,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from datetime import date
 from pathlib import Path
 
 # Prefect reads its settings when first imported: keep it in a temporary home, quiet and offline.
@@ -103,6 +104,13 @@ def write_draft(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def in_the_2026_cycle(monkeypatch):
+    """The suite's reports are of 2026: run every test on a day of that cycle, whenever it runs (`cycle
+    open` refuses a year already past without --confirm-year)."""
+    monkeypatch.setattr("flows.cycle.today_in", lambda timezone: date(2026, 12, 1))
 
 
 @pytest.fixture(scope="session")

@@ -14,9 +14,9 @@ from sqlmodel import Session, select
 from documents.reading import read_draft
 from flows.drafts import submit_draft
 from flows.stages import open_round_of
-from models.tables import OutboxMessage, Report, ReviewRound
+from models.tables import OutboxMessage, Report, ReviewRound, Unit
 from reportchain.settings import Settings
-from tests.drafts import DRAFT
+from tests.drafts import report_text
 
 _counter = itertools.count(1)
 
@@ -57,8 +57,10 @@ def drop(folder, raw: bytes, name: str | None = None) -> None:
 
 
 def to_legal_review(session: Session, settings: Settings, report: Report,
-                    text: str = DRAFT) -> ReviewRound:
-    """Submit a draft for the report (its cycle open) and return the legal advisor's open round."""
+                    text: str | None = None) -> ReviewRound:
+    """Submit a draft for the report (its cycle open; by default a good report of its own unit) and return
+    the legal advisor's open round."""
+    text = text or report_text(session.get(Unit, report.unit_id).name)
     submit_draft(session, settings, report, read_draft("draft.md", text.encode()), "drafter@test")
     session.commit()
     return open_round_of(session, report)

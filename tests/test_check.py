@@ -338,11 +338,19 @@ def test_a_signature_above_the_body_as_published_pages_show_it_is_accepted():
 
 # --- unit_mismatch -------------------------------------------------------------------------------------
 
-def test_a_report_naming_another_unit_is_warned_about():
-    report = check(COMPLETE, unit="松源镇")
-    assert codes(report) == [("unit_mismatch", None)]
+def test_a_report_naming_another_unit_is_an_error():
+    report = check(COMPLETE, unit="松源镇")  # the title and the 落款 both name 野鹤镇
+    assert codes(report) == [("unit_mismatch", 1), ("unit_mismatch", 29)] and report.errors
+    assert "“野鹤镇人民政府”中没有“松源镇”" in report.errors[1].message
+    report = check(COMPLETE.split("\n", 1)[1].replace("野鹤镇人民政府\n2027", "2027"), unit="松源镇")
+    assert ("unit_mismatch", None) in codes(report) and report.errors  # no title, no 落款, no 松源镇
     report = check(replaced(COMPLETE, "野鹤镇人民政府\n2027", "松源镇人民政府\n2027"), unit="野鹤镇人民政府")
-    assert codes(report) == [("unit_mismatch", 29)]
+    assert codes(report) == [("unit_mismatch", 29)] and report.errors
+
+
+def test_a_report_signed_with_a_shorter_or_longer_form_of_its_units_name_is_its_own():
+    assert check(COMPLETE, unit="青山县野鹤镇人民政府").findings == []
+    assert check(replaced(COMPLETE, "野鹤镇人民政府\n2027", "青山县野鹤镇人民政府\n2027"), unit="野鹤镇").findings == []
 
 
 # --- reading files: encodings, Word, bad files -------------------------------------------------------
@@ -467,7 +475,8 @@ def test_cli_json_is_the_report_and_the_exit_code_still_tells_errors():
 def test_cli_year_and_unit_options_are_used():
     result = cli(FIXTURES / "complete.md", "--year", "2027", "--unit", "松源镇", "--json")
     assert result.exit_code == 1
-    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["unit_mismatch", "year_mismatch"]
+    assert [f["code"] for f in json.loads(result.stdout)["findings"]] == ["unit_mismatch", "year_mismatch",
+                                                                          "unit_mismatch"]
 
 
 @pytest.mark.parametrize(("name", "says"), [
@@ -582,6 +591,22 @@ def test_the_check_says_of_each_real_report_what_a_careful_reviewer_would(name):
     assert codes(report) == expected_findings
     assert not report.errors  # real, published reports: nothing is missing, nothing left unfilled
     assert report.year == SEED_YEARS[name]
+
+
+SEED_UNITS = {"000_f280fe17ca84793a.txt": ["野鹤镇", "野鹤镇人民政府"],
+              "001_aa5cc9e82bc011ed.txt": ["松源镇", "梅县区松源镇", "梅州市梅县区松源镇人民政府"],
+              "002_d37acb428d33b8ca.txt": ["三乡镇", "中山市三乡镇人民政府"],
+              "003_b15026bdeddbedce.txt": ["上社镇", "上社镇人民政府"],
+              "004_886a198405337fe9.txt": ["徂汶景区", "徂汶景区管委会", "徂汶景区管理委员会"]}
+
+
+@pytest.mark.parametrize("name", sorted(SEED_UNITS))
+def test_a_real_report_checked_for_its_own_unit_is_not_held_and_for_another_unit_is(name):
+    path = seeds_or_skip() / name
+    text = read_draft(name, path.read_bytes()).text
+    for unit in SEED_UNITS[name]:
+        assert "unit_mismatch" not in code_set(check(text, unit=unit)), unit
+    assert check(text, unit="青山县白云乡").errors  # submitted for the wrong unit: held
 
 
 def test_a_real_report_saved_as_word_reads_as_its_text():

@@ -84,7 +84,7 @@ def advance(tmp_path, to: str) -> None:
         if stage == "legal_review":
             ok(cli("draft", "submit", "野鹤镇", write_draft(tmp_path / "drafts", "报告.md", DRAFT)))
         else:
-            ok(cli("decide", "R-2026-001", "approve"))
+            ok(cli("decide", "R-2026-001", "approve", "--stage", steps[steps.index(stage) - 1]))
     assert stage_of("R-2026-001") == to
 
 
@@ -208,9 +208,11 @@ def test_a_report_goes_from_draft_to_filed_with_a_return_on_the_way(county, sett
     draft = write_draft(tmp_path / "drafts", "野鹤镇报告.md", DRAFT)
     assert "报告 R-2026-001 第1稿已提交，现处于“法律顾问审核”环节" in ok(cli("draft", "submit", "野鹤镇", draft))
 
-    refused(cli("decide", "R-2026-001", "return"), "退回报告 R-2026-001 时请用 --comment 写明修改意见")
+    refused(cli("decide", "R-2026-001", "return", "--stage", "legal_review"),
+            "退回报告 R-2026-001 时请用 --comment 写明修改意见")
     assert stage_of("R-2026-001") == "legal_review"
-    output = ok(cli("decide", "R-2026-001", "return", "--comment", "请补充第一责任人履职情况"))
+    output = ok(cli("decide", "R-2026-001", "return", "--stage", "legal_review",
+                    "--comment", "请补充第一责任人履职情况"))
     assert "审核意见：退回。报告现处于“起草”环节" in output
     assert any("报告已退回修改" in s and "[#R-2026-001]" in s for s in mail_subjects(settings))
 
@@ -219,8 +221,9 @@ def test_a_report_goes_from_draft_to_filed_with_a_return_on_the_way(county, sett
     draft.write_text(DRAFT.replace("3次", "4次"), encoding="utf-8")
     assert "第2稿已提交" in ok(cli("draft", "submit", "yehe", draft))
 
-    assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve"))
-    assert "报告现处于“待报送”环节" in ok(cli("decide", "R-2026-001", "approve"))
+    assert "报告现处于“党委审议”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "legal_review",
+                                                "--round", "2"))
+    assert "报告现处于“待报送”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "党委审议"))
     output = ok(cli("file", "R-2026-001"))
     assert "收件人：xianwei-ban@qingshan.example.gov.cn" in output and "已报送：R-2026-001" in output
     assert stage_of("R-2026-001") == "filed"
@@ -245,7 +248,8 @@ def test_resubmitting_the_same_file_under_review_says_nothing_new_was_submitted(
 DRY_RUNS = {  # command → (stage R-2026-001 must be in first, or None for "no cycle yet"; mails expected)
     "cycle open": (None, ["cycle", "open", 2026, "--dry-run"], "请启动2026年度"),
     "draft submit": ("drafting", ["draft", "submit", "yehe", "new.md", "--dry-run"], "请审核"),
-    "decide": ("legal_review", ["decide", "R-2026-001", "approve", "--dry-run"], "已记录：同意"),
+    "decide": ("legal_review", ["decide", "R-2026-001", "approve", "--stage", "legal_review", "--dry-run"],
+               "已记录：同意"),
     "file": ("filing", ["file", "R-2026-001", "--dry-run"], "报送：野鹤镇"),
 }
 
@@ -277,7 +281,7 @@ def test_dry_run_lists_the_mails_it_would_send(county, settings, tmp_path, name)
 
 BAD_INPUT = [
     (["draft", "submit", "不存在镇", "good.md"], "找不到单位“不存在镇”"),
-    (["decide", "R-2026-999", "approve"], "找不到报告“R-2026-999”"),
+    (["decide", "R-2026-999", "approve", "--stage", "legal_review"], "找不到报告“R-2026-999”"),
     (["file", "R-2026-999"], "找不到报告“R-2026-999”"),
     (["history", "R-2026-999"], "找不到报告“R-2026-999”"),
     (["draft", "submit", "shangshe", "missing.md"], "找不到文件：missing.md"),
@@ -285,8 +289,8 @@ BAD_INPUT = [
     (["draft", "submit", "shangshe", "x.docx"], "文件“x.docx”已损坏或无法读取"),
     (["draft", "submit", "shangshe", "empty.txt"], "文件“empty.txt”没有正文内容"),
     (["draft", "submit", "yehe", "good.md"], "当前处于“法律顾问审核”环节，不能提交新稿"),
-    (["decide", "R-2026-002", "approve"], "报告 R-2026-002 当前处于“起草”环节，没有待审核的轮次"),
-    (["decide", "R-2026-001", "maybe"], "无法识别的审核意见“maybe”"),
+    (["decide", "R-2026-002", "approve", "--stage", "legal_review"], "报告 R-2026-002 还没有进行法律顾问审核"),
+    (["decide", "R-2026-001", "maybe", "--stage", "legal_review"], "无法识别的审核意见“maybe”"),
     (["file", "R-2026-001"], "报告 R-2026-001 当前处于“法律顾问审核”环节，只有党委审议通过后才能报送"),
     (["file", "R-2026-002"], "报告 R-2026-002 当前处于“起草”环节，只有党委审议通过后才能报送"),
 ]
@@ -310,7 +314,8 @@ def test_refusal_shows_a_file_name_with_brackets_as_typed(county, tmp_path):
 
 
 @pytest.mark.parametrize("args", [["init"], ["status", "--json"], ["units", "import", SAMPLE_ROSTER],
-                                  ["cycle", "open", 2026], ["decide", "R-2026-001", "approve"],
+                                  ["cycle", "open", 2026],
+                                  ["decide", "R-2026-001", "approve", "--stage", "legal_review"],
                                   ["history", "R-2026-001"]])
 def test_unreachable_database_gives_the_chinese_db_error(tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)

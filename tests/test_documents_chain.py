@@ -39,7 +39,7 @@ def test_the_kickoff_attaches_the_units_skeleton_with_the_five_contents(session,
 def test_render_writes_the_approved_version_as_a_word_file_and_a_web_page(county, settings, session, tmp_path):
     advance(tmp_path, "committee_review")
     refused(cli("render", "R-2026-001", "--out", tmp_path / "out"), "党委审议通过后才有定稿可以生成")
-    ok(cli("decide", "R-2026-001", "approve"))
+    ok(cli("decide", "R-2026-001", "approve", "--stage", "committee_review"))
     ok(cli("file", "R-2026-001"))
     said = ok(cli("render", "R-2026-001", "--out", tmp_path / "out"))
     assert "已生成报告 R-2026-001 定稿（第1稿）" in said

@@ -52,7 +52,7 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     assert counts(session) == after_submit
 
     for stage in ("legal_review", "committee_review"):
-        round_id = round_to_decide(session, report.ref).id
+        round_id = round_to_decide(session, report.ref, stage).id
         assert run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))["applied"] is True
         after_decision = counts(session)
         again = run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))

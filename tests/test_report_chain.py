@@ -17,14 +17,14 @@ from flows.cycle import open_cycle
 from flows.decisions import record_decision, round_to_decide
 from flows.drafts import report_for_unit, submit_draft
 from flows.filing import confirm_filings, file_report
-from flows.stages import hash_reply_code
+from flows.stages import find_report, hash_reply_code, open_round_of
 from models.chain import Refused
 from models.db import get_engine
 from models.tables import AuditEvent, OutboxMessage, Person, Report, ReportVersion, ReviewRound
 from notifications.backends import MailFolderBackend
 from notifications.outbox import deliver
 from tests.conftest import report_of
-from tests.drafts import DRAFT
+from tests.drafts import DRAFT, report_text
 
 
 def draft(text: str = DRAFT, name: str = "报告.md"):
@@ -39,7 +39,8 @@ def mails(session: Session, kind: str | None = None) -> list[OutboxMessage]:
 
 
 def decide(session, settings, ref, decision, comment=""):
-    rnd = round_to_decide(session, ref)
+    """Decide the open round of the report, as a coordinator told by phone."""
+    rnd = open_round_of(session, find_report(session, ref))
     applied = record_decision(session, settings, rnd.id, decision, comment=comment, via="phone", actor="吴协调")
     session.commit()
     return rnd, applied
@@ -157,7 +158,7 @@ def test_a_contrary_second_decision_on_a_decided_round_is_refused(session, setti
 def test_two_racing_decisions_on_one_report_let_exactly_one_win(session, settings, county, cycle):
     submit_draft(session, settings, cycle, draft(), "张伟")
     session.commit()
-    round_id = round_to_decide(session, cycle.ref).id
+    round_id = round_to_decide(session, cycle.ref, "legal_review").id
     engine = get_engine(settings.database_url)
     with Session(engine) as first, Session(engine) as second:
         # both read the report and the open round before either decides (keep them: the map is weak)
@@ -178,7 +179,8 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
         session, settings, county, tmp_path):
     open_cycle(session, settings, 2026)
     report = report_of(session, county["sifaju"])  # a department: filed to the county and the city bureau
-    submit_draft(session, settings, report, draft(name="县司法局报告.md"), "吴军")
+    text = report_text("县司法局")
+    submit_draft(session, settings, report, draft(text, name="县司法局报告.md"), "吴军")
     session.commit()
     decide(session, settings, report.ref, "approve")
     decide(session, settings, report.ref, "approve")
@@ -200,7 +202,7 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
     assert attachment.get_filename() == "县司法局2026年度法治政府建设年度报告.docx"
     filed = Document(io.BytesIO(attachment.get_content()))
     lines = [p.text for p in filed.paragraphs if p.text.strip()]
-    body = [line for line in DRAFT.splitlines() if line.strip()]
+    body = [line for line in text.splitlines() if line.strip()]
     assert lines[0] == body[0]  # the report's own title, not a second one
     assert lines[1] == "中共青山县委、青山县人民政府："  # the 主送 it lacked
     assert lines[2:] == body[1:]  # the body, 落款 and date as written
@@ -212,8 +214,8 @@ def test_refusals_leave_the_report_untouched(session, settings, county, cycle):
         file_report(session, settings, cycle)
     assert early.value.code == "not_ready_to_file"
     with pytest.raises(Refused) as no_round:
-        round_to_decide(session, cycle.ref)
-    assert no_round.value.code == "no_open_round"
+        round_to_decide(session, cycle.ref, "legal_review")
+    assert no_round.value.code == "stage_not_reached"
     with pytest.raises(Refused) as unknown:
         report_for_unit(session, "不存在镇")
     assert unknown.value.code == "unknown_unit"

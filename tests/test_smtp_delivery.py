@@ -155,8 +155,8 @@ def drive_chain(session: Session, settings: Settings, county) -> Chain:
     submit_draft(session, settings, report, draft, "吴军")
     session.commit()
     decided = []
-    for comment in ("同意。", "经局党组会议审议通过。"):
-        rnd = round_to_decide(session, report.ref)
+    for stage, comment in (("legal_review", "同意。"), ("committee_review", "经局党组会议审议通过。")):
+        rnd = round_to_decide(session, report.ref, stage)
         record_decision(session, settings, rnd.id, "approve", comment=comment, via="phone", actor="吴协调")
         session.commit()
         decided.append(rnd)

@@ -8,8 +8,9 @@ from sqlmodel import select
 from documents.diff import changes
 from documents.reading import read_draft
 from flows.cycle import open_cycle
-from flows.decisions import record_decision, round_to_decide
+from flows.decisions import record_decision
 from flows.drafts import submit_draft
+from flows.stages import find_report, open_round_of
 from models.tables import OutboxMessage
 from tests.conftest import report_of
 from tests.drafts import DRAFT
@@ -64,7 +65,8 @@ def prompts(session) -> list[OutboxMessage]:
 
 
 def decide(session, settings, ref, decision, comment=""):
-    record_decision(session, settings, round_to_decide(session, ref).id, decision, comment=comment, via="phone",
+    rnd = open_round_of(session, find_report(session, ref))
+    record_decision(session, settings, rnd.id, decision, comment=comment, via="phone",
                     actor="吴协调")
     session.commit()
 
