@@ -49,6 +49,7 @@ RETURNED = ReviewRound(id=1, report_id=1, stage="legal_review", number=1, review
 ROUND = ReviewRound(id=2, report_id=1, stage="legal_review", number=2, reviewer_id=1, version_id=2,
                     decision="approve", comment=hostile("同意意见"), decided_at=datetime(2026, 12, 12, tzinfo=UTC))
 INBOUND = InboundMessage(id=7, message_id="<x@qq.com>", raw=b"", source="folder:x.eml", decision="approve",
+                         notice="correction",
                          from_address=hostile("发件人"), subject=hostile("来信主题") + CRLF)
 FAILED = OutboxMessage(id=9, idempotency_key="k", message_id="<k@x>", kind="review_prompt", subject=hostile("原主题"),
                        to_addrs=hostile("收件人"), cc_addrs=hostile("抄送"), body_text="", body_html="",
@@ -74,8 +75,10 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "draft_received": {"problem": hostile("问题说明")},
     "clarify": {"comment": hostile("审核人原文")},
     "already_decided": {"sender_name": hostile("回信人"), "decided_at": "2026-12-12 10:00"},
-    "reply_notice": {"inbound": INBOUND, "reason": "correction", "comment": hostile("对方原文"),
-                     "attachments": [hostile("附件名")]},
+    "reply_digest": {"person": PERSON, "day": date(2026, 12, 22), "items": [
+        {"inbound": INBOUND, "report": REPORT, "unit": UNIT, "round": ROUND, "comment": hostile("对方原文"),
+         "attachments": [hostile("附件名")]},
+        {"inbound": INBOUND, "report": None, "unit": None, "round": None, "comment": "", "attachments": []}]},
     "filing": {},
     "delivery_failed": {"mail": FAILED},
     "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None},
