@@ -3,7 +3,7 @@ VENV  := .venv
 STAMP := $(VENV)/.installed
 UV    := python3 -m uv
 
-.PHONY: install demo test lint bench lock clean
+.PHONY: install demo test lint bench bench-smoke lock clean
 
 install: $(STAMP)
 
@@ -27,6 +27,11 @@ bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
+	$(VENV)/bin/python -m bench.hostile_files
+
+# Every benchmark at a small size, so that none can rot (CI runs this).
+bench-smoke: install
+	$(VENV)/bin/python -m bench.hostile_files --small
 
 lint: install
 	$(VENV)/bin/ruff check .

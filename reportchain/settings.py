@@ -111,7 +111,7 @@ def draft_limits(env) -> DraftLimits:
         max_unpacked_mb=int(env("REPORTCHAIN_DRAFT_MAX_UNPACKED_MB", "50")),
         max_ratio=int(env("REPORTCHAIN_DRAFT_MAX_RATIO", "100")),
         max_parts=int(env("REPORTCHAIN_DRAFT_MAX_PARTS", "1000")),
-        max_elements=int(env("REPORTCHAIN_DRAFT_MAX_ELEMENTS", "300000")),
+        max_elements=int(env("REPORTCHAIN_DRAFT_MAX_ELEMENTS", "200000")),
         max_paragraphs=int(env("REPORTCHAIN_DRAFT_MAX_PARAGRAPHS", "20000")),
         max_chars=int(env("REPORTCHAIN_DRAFT_MAX_CHARS", "1000000")),
     )

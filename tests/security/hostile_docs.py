@@ -26,19 +26,18 @@ def blank_word() -> bytes:
     return buffer.getvalue()
 
 
-def word(document_xml: Iterable[bytes], parts: Iterable[tuple[str, bytes]] = ()) -> bytes:
-    """A .docx from python-docx's blank document with its main part replaced by `document_xml`
-    (written chunk by chunk, so hundreds of MB never sit in memory at once) and `parts` put in."""
+def word(document_xml: Iterable[bytes], parts: Iterable[tuple[str, bytes | Iterable[bytes]]] = ()) -> bytes:
+    """A .docx from python-docx's blank document with its main part replaced by `document_xml` and
+    `parts` put in, each written chunk by chunk (so hundreds of MB never sit in memory at once)."""
     blank = zipfile.ZipFile(io.BytesIO(blank_word()))
-    parts = {name: blank.read(name) for name in blank.namelist()} | dict(parts)
+    contents = {name: blank.read(name) for name in blank.namelist()} | dict(parts)
+    contents["word/document.xml"] = document_xml
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as package:
-        with package.open("word/document.xml", "w", force_zip64=True) as stream:
-            for chunk in document_xml:
-                stream.write(chunk)
-        for name, data in parts.items():
-            if name != "word/document.xml":
-                package.writestr(name, data)
+        for name, content in contents.items():
+            with package.open(name, "w", force_zip64=not isinstance(content, bytes)) as stream:
+                for chunk in [content] if isinstance(content, bytes) else content:
+                    stream.write(chunk)
     return out.getvalue()
 
 
@@ -56,14 +55,22 @@ def repeated(piece: bytes, times: int) -> Iterator[bytes]:
         times -= per_chunk
 
 
-def paragraph_bomb(paragraphs: int) -> bytes:
-    """Empty paragraphs: 5 million of them compress to ~77 KB."""
-    return word(body(repeated(b"<w:p/>", paragraphs)))
+def with_ids(tag: bytes, times: int) -> Iterator[bytes]:
+    """`times` empty elements, each with a random revision id as Word writes them: they compress about
+    as well as a real document does, so that no ratio limit catches them."""
+    rnd = random.Random(0)
+    for start in range(0, times, 10_000):
+        yield b"".join(b'<%s w:rsidR="%08X"/>' % (tag, rnd.getrandbits(32)) for _ in range(min(10_000, times - start)))
 
 
-def run_bomb(runs: int) -> bytes:
+def paragraph_bomb(paragraphs: int, ids: bool = False) -> bytes:
+    """Empty paragraphs: 5 million of them compress to ~77 KB (to ~5:1 with `ids`)."""
+    return word(body(with_ids(b"w:p", paragraphs) if ids else repeated(b"<w:p/>", paragraphs)))
+
+
+def run_bomb(runs: int, ids: bool = False) -> bytes:
     """One paragraph of empty runs: few paragraphs, many elements."""
-    return word(body(b"<w:p>", repeated(b"<w:r/>", runs), b"</w:p>"))
+    return word(body(b"<w:p>", with_ids(b"w:r", runs) if ids else repeated(b"<w:r/>", runs), b"</w:p>"))
 
 
 def huge_text_node(mb: int) -> bytes:
@@ -83,7 +90,7 @@ def external_entity() -> bytes:
 
 def zip_bomb_part(mb: int) -> bytes:
     """A picture that inflates from a few KB to `mb` MB of zeros."""
-    return word(body(b"<w:p><w:r><w:t>x</w:t></w:r></w:p>"), [("word/media/image1.png", bytes(mb * CHUNK))])
+    return word(body(b"<w:p><w:r><w:t>x</w:t></w:r></w:p>"), [("word/media/image1.png", repeated(bytes(CHUNK), mb))])
 
 
 def lying_sizes(paragraphs: int) -> bytes:
