@@ -4,9 +4,10 @@ Drafts come from anyone who can mail us, so a hostile or broken file must be ref
 much (settings.DraftLimits): the file's size first; for a .docx, the zip's directory (number of parts,
 their declared sizes and compression ratios — unzip never yields more than a part declares, a part that
 inflates to more fails its checksum) before anything is unpacked; then every XML part is read once with a
-pull parser that keeps nothing, refuses DTDs (so no entity is ever declared, let alone expanded or
-fetched), never allows huge trees, and counts elements and paragraphs; only then does python-docx build
-its tree. Every refusal is an UnreadableDocument whose code names a Chinese message (document.*).
+pull parser that refuses DTDs (so no entity is ever declared, let alone expanded or fetched), never allows
+huge trees, and counts elements and paragraphs, stopping at the limits; only then does python-docx build
+its tree, and the text is counted as it is written out. Every refusal is an UnreadableDocument whose code
+names a Chinese message (document.* in templates/cli/messages.j2) that states the limit.
 """
 
 from __future__ import annotations

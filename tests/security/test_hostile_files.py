@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
+from documents.diff import changes
 from documents.reading import read_draft
 from flows.drafts import submit_draft
 from flows.replies import intake
@@ -140,3 +141,12 @@ def test_a_revision_too_large_for_a_mail_says_so_instead_of_listing_it(session, 
     assert prompt2.id != prompt.id and "第2稿" in prompt2.body_text
     assert "改动较多，请查看附件" in prompt2.body_text
     assert "＋ 新增" not in prompt2.body_text and "改动较多，请查看附件" in prompt2.body_html
+
+
+def test_a_paragraph_too_long_to_compare_by_character_is_shown_whole():
+    """A 30 MB paragraph is not diffed character by character (that ran past 500 s): it reads as one
+    paragraph removed and one added."""
+    old = "一、概述\n" + "依法行政。" * 300
+    new = "一、概述\n" + "依法行政。" * 299 + "依法治理。"
+    assert [c.kind for c in changes(old, new)] == ["removed", "added"]
+    assert [c.kind for c in changes(old, "一、概述\n" + "依法行政。" * 6_000_000)] == ["removed", "added"]
