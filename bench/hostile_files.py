@@ -4,7 +4,8 @@ alike, and a big genuine report is still read and diffed quickly (issue 11 §5).
 Hostile files (tests/security/hostile_docs.py, made here at full size, default limits): a 77 KB .docx of
 5 million empty paragraphs, a 400 MB text node, billion laughs, an external entity, a picture that inflates
 to 1 GB, 200,000 paragraphs and 400,000 runs that compress only as a real document does (random revision
-ids: no ratio limit catches them, the XML counts must), a paragraph bomb whose zip headers lie about its
+ids: no ratio limit catches them, the XML counts must), one start tag of 1,000,000 attributes (10 MB),
+a paragraph bomb whose zip headers lie about its
 size, a .docx of 40,000 parts, a 30 MB .txt, a truncated .docx. Each is given to `reportchain check` (the
 command, in this process through typer's runner) and mailed by the drafter under the return notice
 (`intake` over a folder inbox, SQLite): it must be refused (exit 1 with its Chinese message; outcome
@@ -70,6 +71,7 @@ def hostile_files(small: bool) -> dict[str, tuple[str, bytes]]:
         "zip_bomb_part": ("图片.docx", hostile.zip_bomb_part(1024 // scale)),
         "paragraph_bomb_as_word_writes": ("段落2.docx", hostile.paragraph_bomb(200_000, ids=True)),
         "run_bomb_as_word_writes": ("文字块.docx", hostile.run_bomb(400_000, ids=True)),
+        "attribute_bomb": ("属性.docx", hostile.attribute_bomb(1_000_000 // scale)),
         "lying_sizes": ("头部.docx", hostile.lying_sizes(5_000_000 // scale)),
         "too_many_parts": ("部件.docx", hostile.too_many_parts(40_000 // scale)),
         "oversized_txt": ("报告.txt", "一、主要举措\n依法行政。\n".encode() * (30 * 2**20 // 36)),
@@ -87,7 +89,6 @@ class Doors:
                            "REPORTCHAIN_MAIL_FROM": "fzb@qingshan.example.gov.cn"})
         for name in [n for n in os.environ if n.startswith(("REPORTCHAIN_DRAFT_", "REPORTCHAIN_IMAP_"))]:
             del os.environ[name]  # the default limits, a folder inbox
-        os.chdir(work)  # no stray .env
         from sqlmodel import Session, select
         from typer.testing import CliRunner
 
@@ -99,6 +100,7 @@ class Doors:
         from reportchain.settings import PROJECT_ROOT, load_settings
         from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 
+        os.chdir(work)  # no stray .env
         self.work, self.app, self.runner, self.drop, self.reply_to = work, app, CliRunner(), drop, reply_to
         self.settings = load_settings()
         create_tables(self.settings.database_url)

@@ -18,6 +18,7 @@ import bisect
 import difflib
 from collections import Counter
 from dataclasses import dataclass
+from itertools import pairwise
 
 from diff_match_patch import diff_match_patch
 
@@ -51,11 +52,10 @@ def changes(old: str, new: str) -> list[Change]:
     """The paragraphs added, removed and edited from `old` to `new`, in the new text's order; MANY when
     they are too many (or too costly to find) to list in a mail."""
     before, after = paragraphs(old), paragraphs(new)
-    points = anchors(before, after)
     found: list[Change] = []
     budget = Budget()
     try:
-        for (i1, j1), (i2, j2) in zip(points, points[1:], strict=False):
+        for (i1, j1), (i2, j2) in pairwise(anchors(before, after)):
             olds, news = before[i1 + 1:i2], after[j1 + 1:j2]
             if olds != news:
                 for tag, a1, a2, b1, b2 in budget.opcodes(olds, news):

@@ -27,6 +27,8 @@ MB = 2**20
 RATIO_GRACE = 100 * 1024  # a part this small is harmless at any ratio (Apache POI's grace size, too)
 W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 BLOCKS = {f"{{{W}}}p", f"{{{W}}}tr", f"{{{W}}}tc"}  # what python-docx walks one by one: paragraphs, rows, cells
+CHUNK = 64 * 1024
+MAX_TAG = 1 * MB  # bytes with no new element: a start tag is parsed whole, ~100,000 attributes in 1 MB
 MAX_LIST_NUMBER = 32767  # Word's largest; past it, letters and Roman numerals would grow without bound
 
 
@@ -80,30 +82,42 @@ def open_package(data: bytes, limits: DraftLimits) -> zipfile.ZipFile:
 
 
 def check_xml(package: zipfile.ZipFile, limits: DraftLimits) -> None:
-    """Read every XML part once: refuse a DTD, a damaged part, or more elements or paragraphs than the
-    limits, stopping there (so a bomb's tree never grows past them). A part that is not XML at all (a
-    picture) stops the parser at its first bytes."""
-    elements = blocks = 0
+    """Read every XML part once, a chunk at a time: refuse a DTD, a damaged part, or more elements (with
+    comments and processing instructions), attributes or paragraphs than the limits, stopping there so
+    that a bomb's tree never grows past them; also a start tag longer than a chunk allows (a tag is
+    parsed whole, attributes and all). A part that is not XML at all (a picture) stops at its first bytes."""
+    nodes = attributes = blocks = 0
     for part in package.infolist():
-        with package.open(part) as stream:
-            events = etree.iterparse(stream, events=("start",), resolve_entities=False, huge_tree=False,
+        parser = etree.XMLPullParser(events=("start", "comment", "pi"), resolve_entities=False, huge_tree=False,
                                      no_network=True, load_dtd=False)
-            started = False
-            try:
-                for _, element in events:
-                    if not started and element.getroottree().docinfo.doctype:
+        started, unbroken, failed = False, 0, None  # unbroken: bytes read since the last event
+        with package.open(part) as stream:
+            while failed is None and (chunk := stream.read(CHUNK)):
+                try:
+                    parser.feed(chunk)
+                except etree.XMLSyntaxError as exc:
+                    failed = exc  # the events before it still show whether this is XML, and with a DTD
+                unbroken += len(chunk)
+                for event, node in parser.read_events():
+                    if not started and node.getroottree().docinfo.doctype:
                         raise Refusal("dtd", part.filename)
-                    started = True
-                    elements += 1
-                    blocks += element.tag in BLOCKS
-                    if elements > limits.max_elements:
-                        raise Refusal("too_complex", limits.max_elements)
-                    if blocks > limits.max_paragraphs:
-                        raise Refusal("too_many_paragraphs", limits.max_paragraphs)
-            except etree.XMLSyntaxError:
-                if started:
-                    raise
-                # not XML from its first bytes: a picture or other binary part, which python-docx never parses
+                    started, unbroken = True, 0
+                    nodes += 1
+                    if event == "start":
+                        attributes += len(node.attrib)
+                        blocks += node.tag in BLOCKS
+                if nodes > limits.max_elements or attributes > limits.max_elements or unbroken > MAX_TAG:
+                    raise Refusal("too_complex", limits.max_elements)
+                if blocks > limits.max_paragraphs:
+                    raise Refusal("too_many_paragraphs", limits.max_paragraphs)
+        if failed is None:
+            try:
+                parser.close()
+            except etree.XMLSyntaxError as exc:
+                failed = exc
+        if failed is not None and started:
+            raise failed
+        # failed before any element: not XML at all (a picture), which python-docx never parses
 
 
 # python-docx's Paragraph.text with its XPath compiled once: python-docx compiles one XPath per

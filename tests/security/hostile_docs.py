@@ -73,6 +73,12 @@ def run_bomb(runs: int, ids: bool = False) -> bytes:
     return word(body(b"<w:p>", with_ids(b"w:r", runs) if ids else repeated(b"<w:r/>", runs), b"</w:p>"))
 
 
+def attribute_bomb(attributes: int) -> bytes:
+    """One paragraph whose start tag carries `attributes` attributes (each costs ~300 bytes parsed)."""
+    names = (b' a%x=""' % i for i in range(attributes))
+    return word(body(b"<w:p", names, b"><w:r><w:t>x</w:t></w:r></w:p>"))
+
+
 def huge_text_node(mb: int) -> bytes:
     return word(body(b"<w:p><w:r><w:t>", repeated(b"a" * CHUNK, mb), b"</w:t></w:r></w:p>"))
 

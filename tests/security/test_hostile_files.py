@@ -62,7 +62,13 @@ def test_a_paragraph_bomb_is_refused(session, settings, yehe, tmp_path, monkeypa
 def test_a_run_bomb_is_refused_as_too_complex(session, settings, yehe, tmp_path, monkeypatch):
     monkeypatch.setenv("REPORTCHAIN_DRAFT_MAX_ELEMENTS", "5000")
     refused_everywhere(session, settings, yehe, tmp_path, "报告.docx", hostile.run_bomb(5000),
-                       "XML 元素超过 5000 个")
+                       "XML 元素或属性超过 5000 个")
+
+
+def test_an_attribute_bomb_is_refused_as_too_complex(session, settings, yehe, tmp_path):
+    """A start tag is parsed whole: 1.5 MB of attributes in one tag is refused before it is."""
+    refused_everywhere(session, settings, yehe, tmp_path, "报告.docx", hostile.attribute_bomb(170_000),
+                       "XML 元素或属性超过 200000 个")
 
 
 def test_a_huge_text_node_is_refused_before_it_is_unpacked(session, settings, yehe, tmp_path, monkeypatch):
