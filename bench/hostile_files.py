@@ -5,13 +5,12 @@ Hostile files (tests/security/hostile_docs.py, made here at full size, default l
 5 million empty paragraphs, a 400 MB text node, billion laughs, an external entity, a picture that inflates
 to 1 GB, 200,000 paragraphs and 400,000 runs that compress only as a real document does (random revision
 ids: no ratio limit catches them, the XML counts must), one start tag of 1,000,000 attributes (10 MB),
-a paragraph bomb whose zip headers lie about its
-size, a .docx of 40,000 parts, a 30 MB .txt, a truncated .docx. Each is given to `reportchain check` (the
-command, in this process through typer's runner) and mailed by the drafter under the return notice
-(`intake` over a folder inbox, SQLite): it must be refused (exit 1 with its Chinese message; outcome
-draft_refused with the refusal mail to the drafter). The mail door's figures include reading the mail
-itself; the 30 MB .txt's mail (40 MB) costs more than the targets before the draft is looked at, which is
-shown and not held against the draft limits (see OUTSIDE_DRAFT_READING).
+a paragraph bomb whose zip headers lie about its size, a .docx of 40,000 parts, a 30 MB .txt, a truncated
+.docx. Each is given to `reportchain check` (the command, in this process through typer's runner) and
+mailed by the drafter under the return notice (`intake` over a folder inbox, SQLite): it must be refused
+(exit 1 with its Chinese message; outcome draft_refused with the refusal mail to the drafter). The mail
+door's figures include reading the mail itself; the 30 MB .txt's mail (40 MB) costs more than the targets
+before the draft is looked at, which is shown and not held against the draft limits (OUTSIDE_DRAFT_READING).
 Baseline, same run and same doors: a real-sized report (30,000 characters) that is read and accepted.
 
 Memory is the process's peak resident set (VmHWM, which counts lxml's C allocations that tracemalloc does
