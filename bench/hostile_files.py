@@ -15,13 +15,15 @@ Baseline, same run and same doors: a real-sized report (30,000 characters) that 
 
 Memory is the process's peak resident set (VmHWM, which counts lxml's C allocations that tracemalloc does
 not see), reset before each operation through /proc/self/clear_refs and reported above the resident set
-just before it: what the operation itself cost. Linux only.
+just before it: what the operation itself cost (a lower bound where it reuses memory freed earlier, so the
+process's own peak during it is given too, imports and database included). Linux only.
 
 Genuine: a .docx of 2 MB of text (~680,000 characters, Word-like formatted runs) read, then diffed against
-a version with 10 edited paragraphs; a version with every paragraph rewritten and a 30 MB second version
-must come back as "many" (the prompt says 改动较多，请查看附件). Diff scaling: 2k, 4k, 8k lines, with many
-duplicate lines (quadratic in main's difflib matching) and all lines edited; the growth from 2k to 8k
-must stay near linear (×4), not quadratic (×16).
+a version with 10 edited paragraphs (10 edits listed); a version with every paragraph rewritten must come
+back as "many" (the prompt says 改动较多，请查看附件); a 30 MB paragraph put in front is shown whole, not
+compared by character. Diff scaling (best of 3): 2k, 4k, 8k lines with ten edits (listed), with many
+duplicate lines (quadratic in main's difflib matching) and with every line edited (both "many"); the
+growth from 2k to 8k must stay near linear (×4), not quadratic (×16).
 
 `python -m bench.hostile_files [--small]`: --small (make bench-smoke) makes the hostile files and the
 genuine report smaller; the limits and checks are the same. Prints one JSON object, kept in
@@ -58,6 +60,11 @@ def measured(operation):
     return result, time.perf_counter() - started, vm("VmHWM") - before
 
 
+def process_peak() -> float:
+    """The whole process's peak since the last measurement began (imports, database and all)."""
+    return round(vm("VmHWM"), 1)
+
+
 def hostile_files(small: bool) -> dict[str, tuple[str, bytes]]:
     from tests.security import hostile_docs as hostile
 
@@ -70,7 +77,7 @@ def hostile_files(small: bool) -> dict[str, tuple[str, bytes]]:
         "zip_bomb_part": ("图片.docx", hostile.zip_bomb_part(1024 // scale)),
         "paragraph_bomb_as_word_writes": ("段落2.docx", hostile.paragraph_bomb(200_000, ids=True)),
         "run_bomb_as_word_writes": ("文字块.docx", hostile.run_bomb(400_000, ids=True)),
-        "attribute_bomb": ("属性.docx", hostile.attribute_bomb(1_000_000 // scale)),
+        "attribute_bomb": ("属性.docx", hostile.attribute_bomb(1_000_000)),  # 2 MB: small enough already
         "lying_sizes": ("头部.docx", hostile.lying_sizes(5_000_000 // scale)),
         "too_many_parts": ("部件.docx", hostile.too_many_parts(40_000 // scale)),
         "oversized_txt": ("报告.txt", "一、主要举措\n依法行政。\n".encode() * (30 * 2**20 // 36)),
@@ -129,8 +136,8 @@ class Doors:
         path.unlink()
         traceback = result.exception is not None and not isinstance(result.exception, SystemExit)
         first_line = result.output.strip().splitlines()[0] if result.output.strip() else ""
-        return {"seconds": round(seconds, 3), "peak_mb": round(mb, 1), "exit_code": result.exit_code,
-                "traceback": traceback, "message": first_line[:120]}
+        return {"seconds": round(seconds, 3), "peak_mb": round(mb, 1), "process_peak_mb": process_peak(),
+                "exit_code": result.exit_code, "traceback": traceback, "message": first_line[:120]}
 
     def mail(self, name: str, data: bytes) -> dict:
         drafter = "张伟 <zhangwei@yehe.qingshan.example.gov.cn>"
@@ -140,8 +147,8 @@ class Doors:
         self.session.expire_all()
         answer = self.session.exec(self.select(self.outbox).where(self.outbox.kind == "draft_received")
                                    .order_by(self.outbox.id.desc())).first()
-        return {"seconds": round(seconds, 3), "peak_mb": round(mb, 1), "outcomes": dict(result.outcomes),
-                "answer": answer.subject if answer else None}
+        return {"seconds": round(seconds, 3), "peak_mb": round(mb, 1), "process_peak_mb": process_peak(),
+                "outcomes": dict(result.outcomes), "answer": answer.subject if answer else None}
 
 
 def diff_figures(small: bool, problems: list[str]) -> dict:
@@ -195,8 +202,8 @@ def diff_figures(small: bool, problems: list[str]) -> dict:
                 new = [rnd.choice(vocabulary) if rnd.random() < 0.1 else line for line in old]
             else:
                 new = [line[:20] + "改" + line[20:] for line in old]
-            _, seconds, _ = measured(lambda old=old, new=new: changes("\n".join(old), "\n".join(new)))
-            times[n] = round(seconds, 4)
+            old_text, new_text = "\n".join(old), "\n".join(new)
+            times[n] = round(min(measured(lambda a=old_text, b=new_text: changes(a, b))[1] for _ in range(3)), 4)
         growth = times[8000] / max(times[2000], 1e-4)
         scaling[scenario] = {"seconds": times, "growth_2k_to_8k": round(growth, 1), "limit_growth": MAX_GROWTH}
         if growth > MAX_GROWTH and times[8000] > 0.05:  # below 50 ms the ratio is noise

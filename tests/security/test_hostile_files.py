@@ -38,7 +38,7 @@ def refused_everywhere(session, settings, yehe, tmp_path, name: str, data: bytes
     path.write_bytes(data)
     refused(cli("check", path), text)
 
-    report, rnd, prompt = yehe
+    report, _, prompt = yehe
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
     intake(session, settings, FolderInbox(settings.inbox_folder))
     returned = latest(session, "returned")
@@ -136,7 +136,7 @@ def test_a_big_genuine_report_is_read_whole(tmp_path, monkeypatch):
 
 
 def test_a_revision_too_large_for_a_mail_says_so_instead_of_listing_it(session, settings, yehe):
-    report, rnd, prompt = yehe
+    report, _, prompt = yehe
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
     intake(session, settings, FolderInbox(settings.inbox_folder))
     rewritten = "\n".join(hostile.genuine_lines(20_000, seed=7))  # some hundred new paragraphs
