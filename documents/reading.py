@@ -84,7 +84,7 @@ def open_package(data: bytes, limits: DraftLimits) -> zipfile.ZipFile:
 def check_xml(package: zipfile.ZipFile, limits: DraftLimits) -> None:
     """Read every XML part once, a chunk at a time: refuse a DTD, a damaged part, or more elements (with
     comments and processing instructions), attributes or paragraphs than the limits, stopping there so
-    that a bomb's tree never grows past them; also a start tag longer than a chunk allows (a tag is
+    that a bomb's tree never grows past them; also MAX_TAG bytes with no new element (a start tag is
     parsed whole, attributes and all). A part that is not XML at all (a picture) stops at its first bytes."""
     nodes = attributes = blocks = 0
     for part in package.infolist():
