@@ -27,12 +27,14 @@ bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
+	$(VENV)/bin/python -m bench.hostile_files
 
 # Every benchmark at a small size (CI runs it after the tests): a benchmark that breaks fails here.
 bench-smoke: install
 	$(VENV)/bin/python -m bench.outbox_smtp 100
 	$(VENV)/bin/python -m bench.replies_imap 50
 	$(VENV)/bin/python -m bench.sweep 200
+	$(VENV)/bin/python -m bench.hostile_files --small
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,4 +1,14 @@
-"""Turn a submitted draft (.docx, .txt, .md) into plain text; anything else is refused clearly."""
+"""Turn a submitted draft (.docx, .txt, .md) into plain text; anything else is refused clearly.
+
+Drafts come from anyone who can mail us, so a hostile or broken file must be refused before it costs
+much (settings.DraftLimits): the file's size first; for a .docx, the zip's directory (number of parts,
+their declared sizes and compression ratios — unzip never yields more than a part declares, a part that
+inflates to more fails its checksum) before anything is unpacked; then every XML part is read once with a
+pull parser that refuses DTDs (so no entity is ever declared, let alone expanded or fetched), never allows
+huge trees, and counts elements and paragraphs, stopping at the limits; only then does python-docx build
+its tree, and the text is counted as it is written out. Every refusal is an UnreadableDocument whose code
+names a Chinese message (document.* in templates/cli/messages.j2) that states the limit.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +18,23 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePath
 
+from lxml import etree
+
+from reportchain.settings import DraftLimits, load_settings
+
 SUPPORTED = (".docx", ".txt", ".md")
+MB = 2**20
+RATIO_GRACE = 100 * 1024  # a part this small is harmless at any ratio (Apache POI's grace size, too)
+W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+BLOCKS = {f"{{{W}}}p", f"{{{W}}}tr", f"{{{W}}}tc"}  # what python-docx walks one by one: paragraphs, rows, cells
+CHUNK = 64 * 1024
+MAX_TAG = 1 * MB  # bytes with no new element: a start tag is parsed whole, ~100,000 attributes in 1 MB
+MAX_LIST_NUMBER = 32767  # Word's largest; past it, letters and Roman numerals would grow without bound
 
 
 class UnreadableDocument(ValueError):
-    """The draft cannot be read; `code` names the reason for the user-facing message."""
+    """The draft cannot be read; `code` names the reason for the user-facing message, `detail` is shown
+    in it (the file type, or the limit that was passed)."""
 
     def __init__(self, code: str, filename: str, detail: str = "") -> None:
         super().__init__(f"{code}: {filename}: {detail}")
@@ -36,20 +58,96 @@ def decode_text(data: bytes) -> str:
     raise UnicodeDecodeError("gb18030", data, 0, 1, "neither UTF-8 nor GB18030")
 
 
-def docx_text(data: bytes) -> str:
+class Refusal(Exception):
+    """Raised while a file is read; read_draft makes it an UnreadableDocument that names the file."""
+
+    def __init__(self, code: str, detail: object = "") -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code, self.detail = code, str(detail)
+
+
+def open_package(data: bytes, limits: DraftLimits) -> zipfile.ZipFile:
+    """The .docx as a zip, once its directory shows nothing that would unpack into too much."""
+    if data.count(b"PK\x01\x02") > limits.max_parts:  # each directory entry starts so: count before parsing
+        raise Refusal("too_many_parts", limits.max_parts)
+    package = zipfile.ZipFile(io.BytesIO(data))
+    parts = package.infolist()
+    if len(parts) > limits.max_parts:
+        raise Refusal("too_many_parts", limits.max_parts)
+    if sum(part.file_size for part in parts) > limits.max_unpacked_mb * MB:
+        raise Refusal("unpacked_too_large", limits.max_unpacked_mb)
+    if any(part.file_size > max(RATIO_GRACE, limits.max_ratio * part.compress_size) for part in parts):
+        raise Refusal("compression_ratio", limits.max_ratio)
+    return package
+
+
+def check_xml(package: zipfile.ZipFile, limits: DraftLimits) -> None:
+    """Read every XML part once, a chunk at a time: refuse a DTD, a damaged part, or more elements (with
+    comments and processing instructions), attributes or paragraphs than the limits, stopping there so
+    that a bomb's tree never grows past them; also MAX_TAG bytes with no new element (a start tag is
+    parsed whole, attributes and all). A part that is not XML at all (a picture) stops at its first bytes."""
+    nodes = attributes = blocks = 0
+    for part in package.infolist():
+        parser = etree.XMLPullParser(events=("start", "comment", "pi"), resolve_entities=False, huge_tree=False,
+                                     no_network=True, load_dtd=False)
+        started, unbroken, failed = False, 0, None  # unbroken: bytes read since the last event
+        with package.open(part) as stream:
+            while failed is None and (chunk := stream.read(CHUNK)):
+                try:
+                    parser.feed(chunk)
+                except etree.XMLSyntaxError as exc:
+                    failed = exc  # the events before it still show whether this is XML, and with a DTD
+                unbroken += len(chunk)
+                for event, node in parser.read_events():
+                    if not started and node.getroottree().docinfo.doctype:
+                        raise Refusal("dtd", part.filename)
+                    started, unbroken = True, 0
+                    nodes += 1
+                    if event == "start":
+                        attributes += len(node.attrib)
+                        blocks += node.tag in BLOCKS
+                if nodes > limits.max_elements or attributes > limits.max_elements or unbroken > MAX_TAG:
+                    raise Refusal("too_complex", limits.max_elements)
+                if blocks > limits.max_paragraphs:
+                    raise Refusal("too_many_paragraphs", limits.max_paragraphs)
+        if failed is None:
+            try:
+                parser.close()
+            except etree.XMLSyntaxError as exc:
+                failed = exc
+        if failed is not None and started:
+            raise failed
+        # failed before any element: not XML at all (a picture), which python-docx never parses
+
+
+# python-docx's Paragraph.text with its XPath compiled once: python-docx compiles one XPath per
+# paragraph and another per run (~20 µs each), which made a file of many runs slow to read.
+RUN_CONTENT = etree.XPath("(w:r | w:hyperlink/w:r)/*[self::w:t or self::w:tab or self::w:br or self::w:cr"
+                          " or self::w:noBreakHyphen or self::w:ptab]", namespaces={"w": W})
+
+
+def paragraph_text(p) -> str:
+    return "".join(str(e) for e in RUN_CONTENT(p))
+
+
+def docx_text(data: bytes, limits: DraftLimits) -> str:
     """Paragraphs and table rows in document order, one per line. Word's automatic list numbers
     ("一、", "（一）", "1.") are written out: python-docx leaves them out, and headings are known by them."""
     from docx import Document  # imported here: python-docx is only needed for Word files
     from docx.table import Table
 
+    package = open_package(data, limits)
+    check_xml(package, limits)
     doc = Document(io.BytesIO(data))
     numbers = ListNumbers(doc)
-    lines = []
+    lines: list[str] = []
+    size = 0
     for block in doc.iter_inner_content():
-        if isinstance(block, Table):
-            lines.extend(table_lines(block))
-        else:
-            lines.append(numbers.label(block._p) + block.text)
+        new = table_lines(block) if isinstance(block, Table) else [numbers.label(block._p) + paragraph_text(block._p)]
+        lines.extend(new)
+        size += sum(len(line) + 1 for line in new)
+        if size > limits.max_chars:  # checked as it grows: list numbers are written out by us
+            raise Refusal("too_long", limits.max_chars)
     return "\n".join(lines)
 
 
@@ -58,7 +156,7 @@ def table_lines(table) -> list[str]:
     lines = []
     for row in table.rows:
         cells = list({id(cell._tc): cell for cell in row.cells}.values())
-        lines.append("\t".join(cell.text.replace("\n", " ") for cell in cells).rstrip())
+        lines.append("\t".join(" ".join(paragraph_text(p) for p in cell._tc.p_lst) for cell in cells).rstrip())
     return lines
 
 
@@ -120,6 +218,7 @@ class ListNumbers:
 
         self.qn = qn
         self.styles = {s.get(qn("w:styleId")): s for s in doc.styles.element.findall(qn("w:style"))}
+        self.style_lists: dict[str, tuple[str | None, int]] = {}
         self.abstract: dict[str, dict[int, dict]] = {}
         self.nums: dict[str, tuple[str, dict[int, int]]] = {}
         self.counters: dict[str, list[int | None]] = {}
@@ -153,17 +252,27 @@ class ListNumbers:
         own = p.find(f"{qn('w:pPr')}/{qn('w:numPr')}")
         if own is not None and own.find(qn("w:numId")) is not None:
             return self.val(own.find(qn("w:numId"))), int(self.val(own.find(qn("w:ilvl"))) or 0)
-        style_id, seen = self.val(p.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")), set()
-        while style_id and style_id not in seen:
-            seen.add(style_id)
+        return self.style_list(self.val(p.find(f"{qn('w:pPr')}/{qn('w:pStyle')}")))
+
+    def style_list(self, style_id: str | None) -> tuple[str | None, int]:
+        """A style's list (numId, level), following basedOn; remembered for every style on the way, so
+        that a long chain of styles is walked once, not once per paragraph."""
+        qn, walked, found = self.qn, {}, (None, 0)
+        while style_id and style_id not in walked:
+            if style_id in self.style_lists:
+                found = self.style_lists[style_id]
+                break
+            walked[style_id] = None
             style = self.styles.get(style_id)
             if style is None:
                 break
             pr = style.find(f"{qn('w:pPr')}/{qn('w:numPr')}")
             if pr is not None and pr.find(qn("w:numId")) is not None:
-                return self.val(pr.find(qn("w:numId"))), int(self.val(pr.find(qn("w:ilvl"))) or 0)
+                found = self.val(pr.find(qn("w:numId"))), int(self.val(pr.find(qn("w:ilvl"))) or 0)
+                break
             style_id = self.val(style.find(qn("w:basedOn")))
-        return None, 0
+        self.style_lists.update(dict.fromkeys(walked, found))
+        return found
 
     def label(self, p) -> str:
         """The number Word shows before this paragraph ("一、"), or "" when it has none."""
@@ -188,7 +297,7 @@ class ListNumbers:
             level = int(match.group(1)) - 1
             spec = levels.get(level, {"start": 1, "format": "decimal"})
             count = counts[level] if counts[level] is not None else spec["start"]
-            fmt = "decimal" if levels[ilvl]["legal"] else spec["format"]
+            fmt = "decimal" if levels[ilvl]["legal"] or count > MAX_LIST_NUMBER else spec["format"]
             return NUMBER_FORMATS.get(fmt, str)(count)
 
         text = re.sub(r"%([1-9])", shown, levels[ilvl]["text"])
@@ -198,14 +307,22 @@ class ListNumbers:
 
 
 def read_draft(filename: str, data: bytes) -> Draft:
+    """The draft's text, within the installation's limits (REPORTCHAIN_DRAFT_*), or UnreadableDocument."""
     suffix = PurePath(filename).suffix.lower()
     if suffix not in SUPPORTED:
         raise UnreadableDocument("unsupported_type", filename, suffix or "(none)")
+    limits = load_settings().drafts
+    if len(data) > limits.max_mb * MB:
+        raise UnreadableDocument("too_large", filename, str(limits.max_mb))
     try:
-        text = docx_text(data) if suffix == ".docx" else decode_text(data)
-    except (zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise UnreadableDocument("corrupt", filename, str(exc)) from exc
+        text = docx_text(data, limits) if suffix == ".docx" else decode_text(data)
+    except Refusal as exc:
+        raise UnreadableDocument(exc.code, filename, exc.detail) from exc
+    except Exception as exc:  # unzip, zlib, lxml and python-docx each fail in their own ways on a damaged file
+        raise UnreadableDocument("corrupt", filename, f"{type(exc).__name__}: {exc}") from exc
     text = text.replace("\r\n", "\n").strip()
     if not text:
         raise UnreadableDocument("empty", filename)
+    if len(text) > limits.max_chars:
+        raise UnreadableDocument("too_long", filename, str(limits.max_chars))
     return Draft(PurePath(filename).name, data, text)

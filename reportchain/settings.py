@@ -47,6 +47,20 @@ class ImapSettings:
 
 
 @dataclass(frozen=True)
+class DraftLimits:
+    """How big a submitted draft may be. A real annual report is a few hundred paragraphs and 5–30
+    thousand characters; these bounds are far above that and far below what hurts the machine."""
+
+    max_mb: int  # the file as submitted
+    max_unpacked_mb: int  # all parts of a .docx together, uncompressed
+    max_ratio: int  # uncompressed / compressed size of any .docx part
+    max_parts: int  # files inside a .docx
+    max_elements: int  # XML elements in all parts of a .docx
+    max_paragraphs: int  # paragraphs, table rows and table cells
+    max_chars: int  # characters of text
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail_folder: Path
@@ -62,6 +76,7 @@ class Settings:
     inbox_folder: Path
     deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
     authserv_id: str | None  # our receiving mail server's name in Authentication-Results; None: not checked
+    drafts: DraftLimits
 
     @property
     def message_id_domain(self) -> str:
@@ -88,6 +103,19 @@ def load_settings() -> Settings:
         inbox_folder=Path(env("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
         deadlines_file=Path(env("REPORTCHAIN_DEADLINES_FILE")) if env("REPORTCHAIN_DEADLINES_FILE") else None,
         authserv_id=env("REPORTCHAIN_AUTHSERV_ID", "").strip() or None,
+        drafts=draft_limits(env),
+    )
+
+
+def draft_limits(env) -> DraftLimits:
+    return DraftLimits(
+        max_mb=int(env("REPORTCHAIN_DRAFT_MAX_MB", "20")),
+        max_unpacked_mb=int(env("REPORTCHAIN_DRAFT_MAX_UNPACKED_MB", "50")),
+        max_ratio=int(env("REPORTCHAIN_DRAFT_MAX_RATIO", "100")),
+        max_parts=int(env("REPORTCHAIN_DRAFT_MAX_PARTS", "1000")),
+        max_elements=int(env("REPORTCHAIN_DRAFT_MAX_ELEMENTS", "200000")),
+        max_paragraphs=int(env("REPORTCHAIN_DRAFT_MAX_PARAGRAPHS", "20000")),
+        max_chars=int(env("REPORTCHAIN_DRAFT_MAX_CHARS", "1000000")),
     )
 
 
