@@ -11,7 +11,8 @@ proof of having received it — or the round's 审核码) and act:
 - auto-replies, copies of our own mail and answers to our notices are recorded and never answered;
   a reply to a decided round gets one "already decided" receipt a day;
 - a drafter's reply threaded under a mail we sent them, with a draft attached, becomes a new version;
-- a message that breaks the reader is kept, marked and reported, and the batch goes on.
+- a message that breaks the reader, or too big to read, is kept, marked and reported, and the batch
+  goes on.
 Then the message is marked in the mailbox and the last UID is recorded. What needs a person's eye is
 marked on the message and reaches the coordinators in one digest a day (`write_notice_digests`).
 """
@@ -286,6 +287,8 @@ def is_drafter_with_draft(session: Session, reply: Reply, report: Report) -> boo
 
 def process(session: Session, settings: Settings, inbound: InboundMessage) -> str:
     """Read one stored message and act on it; returns the outcome (also stored on the row)."""
+    if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
+        return finish(inbound, "too_large", f"{len(inbound.raw)} bytes: not read", notice="too_large")
     try:
         reply = read_reply(inbound.raw)
     except UnreadableMessage as exc:

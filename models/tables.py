@@ -162,8 +162,8 @@ class InboundMessage(SQLModel, table=True):
     outcome: new (stored, not yet processed) | applied | unclear | auto_reply | already_decided |
     not_reviewer | unmatched | new_version | draft_refused | unreadable | bad_sender (not exactly one
     From address) | unauthenticated (our mail server's DMARC/SPF/DKIM fail) | notice_reply (answers a
-    notice of ours). notice: why the coordinators should look at it (their daily digest), and
-    noticed_on the day it was listed."""
+    notice of ours) | too_large (not read: bigger than any draft allowed). notice: why the
+    coordinators should look at it (their daily digest), and noticed_on the day it was listed."""
 
     __table_args__ = (UniqueConstraint("message_id", "sha256"),)
 

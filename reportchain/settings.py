@@ -59,6 +59,11 @@ class DraftLimits:
     max_paragraphs: int  # paragraphs, table rows and table cells
     max_chars: int  # characters of text
 
+    @property
+    def max_mail_bytes(self) -> int:
+        """A mail bigger than a draft at the limit can make (base64, and 2 MB for the rest) is not parsed."""
+        return self.max_mb * 2**20 * 4 // 3 + 2 * 2**20
+
 
 @dataclass(frozen=True)
 class Settings:

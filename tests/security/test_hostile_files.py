@@ -106,6 +106,20 @@ def test_an_oversized_text_file_is_refused_before_it_is_decoded(session, setting
     refused_everywhere(session, settings, yehe, tmp_path, "报告.txt", two_mb, "超过 1 MB")
 
 
+def test_a_mail_too_big_for_any_allowed_draft_is_kept_unread_and_reported(session, settings, yehe, monkeypatch):
+    monkeypatch.setenv("REPORTCHAIN_DRAFT_MAX_MB", "1")  # mails above 1 MB in base64 + 2 MB are not parsed
+    from reportchain.settings import load_settings
+
+    report, _, prompt = yehe
+    raw = reply_to(prompt, ADVISOR, "同意", attachments=(("报告.txt", DRAFT.encode() * (4 * 2**20 // 400)),))
+    drop(settings.inbox_folder, raw)
+    assert intake(session, load_settings(), FolderInbox(settings.inbox_folder)).outcomes == {"too_large": 1}
+    session.expire_all()
+    assert session.get(Report, report.id).stage == "legal_review"
+    kept = session.exec(select(InboundMessage)).one()
+    assert kept.raw == raw and kept.notice == "too_large"
+
+
 def test_a_text_longer_than_the_limit_is_refused(session, settings, yehe, tmp_path, monkeypatch):
     monkeypatch.setenv("REPORTCHAIN_DRAFT_MAX_CHARS", "1000")
     refused_everywhere(session, settings, yehe, tmp_path, "报告.md", (DRAFT * 5).encode(), "超过 1000 字")
