@@ -8,9 +8,9 @@ ids: no ratio limit catches them, the XML counts must), one start tag of 1,000,0
 a paragraph bomb whose zip headers lie about its size, a .docx of 40,000 parts, a 30 MB .txt, a truncated
 .docx. Each is given to `reportchain check` (the command, in this process through typer's runner) and
 mailed by the drafter under the return notice (`intake` over a folder inbox, SQLite): it must be refused
-(exit 1 with its Chinese message; outcome draft_refused with the refusal mail to the drafter). The mail
-door's figures include reading the mail itself; the 30 MB .txt's mail (40 MB) costs more than the targets
-before the draft is looked at, which is shown and not held against the draft limits (OUTSIDE_DRAFT_READING).
+(exit 1 with its Chinese message; outcome draft_refused with the refusal mail to the drafter — or, for a
+mail bigger than any allowed draft could make, such as the 30 MB .txt's 40 MB mail, too_large: kept unread,
+only its header read to answer the drafter). The mail door's figures include reading the mail itself.
 Baseline, same run and same doors: a real-sized report (30,000 characters) that is read and accepted.
 
 Memory is the process's peak resident set (VmHWM, which counts lxml's C allocations that tracemalloc does
@@ -42,9 +42,7 @@ from pathlib import Path
 TARGET_SECONDS, TARGET_MB = 2.0, 200  # per hostile file, per door
 GENUINE_SECONDS = 1.0  # read, and diff, of the genuine report
 MAX_GROWTH = 6.0  # diff time 8k lines / 2k lines: linear is 4, quadratic 16
-OUTSIDE_DRAFT_READING = {  # figures shown, not held against the draft limits: the cost is elsewhere
-    ("oversized_txt", "mail"): "the 40 MB mail is parsed (twice) and stored before the draft is read; "
-                               "a limit on a mail's own size belongs to intake"}
+REFUSED_BY_MAIL = ({"draft_refused": 1}, {"too_large": 1})
 
 
 def vm(field: str) -> float:
@@ -228,13 +226,10 @@ def main(small: bool = False) -> dict:
         files[attack] = {"file_bytes": len(data), "check": check, "mail": mail}
         if check["exit_code"] != 1 or check["traceback"]:
             problems.append(f"{attack}: check did not refuse it cleanly ({check})")
-        if mail["outcomes"] != {"draft_refused": 1} or "未能接收" not in (mail["answer"] or ""):
+        if mail["outcomes"] not in REFUSED_BY_MAIL or "未能接收" not in (mail["answer"] or ""):
             problems.append(f"{attack}: mail intake did not refuse it with an answer ({mail})")
         for door, figure in (("check", check), ("mail", mail)):
-            missed = figure["seconds"] > TARGET_SECONDS or figure["peak_mb"] > TARGET_MB
-            if missed and (attack, door) in OUTSIDE_DRAFT_READING:
-                figure["outside_draft_reading"] = OUTSIDE_DRAFT_READING[attack, door]
-            elif missed:
+            if figure["seconds"] > TARGET_SECONDS or figure["peak_mb"] > TARGET_MB:
                 problems.append(f"{attack} by {door}: {figure['seconds']} s, {figure['peak_mb']} MB")
     real = genuine_report(30_000)  # last: taken by mail, it moves the report on
     baseline = {"check": doors.check("基准.docx", real), "mail": doors.mail("基准.docx", real)}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -79,9 +80,14 @@ class IntakeReport:
 # ---------------------------------------------------------------- storing
 
 
+def header_block(raw: bytes) -> bytes:
+    """The message's header, without its body (cheap to read however big the mail is)."""
+    return re.split(rb"\r?\n\r?\n", raw, maxsplit=1)[0] + b"\r\n\r\n"
+
+
 def message_id_of(raw: bytes) -> str:
     try:
-        value = BytesHeaderParser(policy=compat32).parsebytes(raw).get("Message-ID") or ""
+        value = BytesHeaderParser(policy=compat32).parsebytes(header_block(raw)).get("Message-ID") or ""
     except Exception:  # headers too broken to read: the hash alone identifies the message
         return ""
     return " ".join(str(value).split())[:998]
@@ -255,40 +261,73 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
                   notice="attachments" if reply.attachments else None)
 
 
+def drafting_context(session: Session, report: Report, reply: Reply) -> dict:
+    drafter = next(p for p in people_with_role(session, report.unit_id, Role.DRAFTER)
+                   if p.email.lower() == reply.from_address)
+    return report_context(session, report) | {"drafter": drafter}
+
+
+def refuse_draft(session: Session, settings: Settings, reply: Reply, report: Report, problem: str,
+                 data: bytes) -> None:
+    """Tell the drafter why their mailed draft was not taken; the same file sent again is answered once."""
+    sha = hashlib.sha256(data).hexdigest()[:32]
+    enqueue(session, settings, key=f"draft_refused:{report.id}:{reply.from_address}:{sha}", kind="draft_received",
+            to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
+            context={**drafting_context(session, report, reply), "problem": problem,
+                     "version": latest_version(session, report.id)})
+
+
+def too_large(session: Session, settings: Settings, inbound: InboundMessage) -> str:
+    """A mail bigger than any allowed draft could make: only its header is read, to answer a drafter
+    who is proven to have sent it (the same proof as for any draft by mail)."""
+    try:
+        reply = read_reply(header_block(inbound.raw))
+    except UnreadableMessage:
+        reply = None
+    report = None
+    if reply and not reply.sender_problem and not authentication_failure(
+            reply.authentication, settings.authserv_id, reply.from_address):
+        report = report_mailed_to_sender(session, reply)
+        if report is not None and reply.from_address in drafters_of(session, report):
+            problem = message("document.too_large", filename="邮件及附件", detail=settings.drafts.max_mb)
+            refuse_draft(session, settings, reply, report, problem, inbound.raw)
+    inbound.from_address, inbound.subject = (reply.from_address[:320], reply.subject[:998]) if reply else ("", "")
+    return finish(inbound, "too_large", f"{len(inbound.raw)} bytes: not read", report, notice="too_large")
+
+
 def new_draft(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply,
               report: Report) -> str:
     """A drafter's reply with a draft attached: the next version, or a clear reason why not."""
     attachment = next(a for a in reply.attachments if a.name.lower().endswith(SUPPORTED))
-    drafter = next(p for p in people_with_role(session, report.unit_id, Role.DRAFTER)
-                   if p.email.lower() == reply.from_address)
-    context = report_context(session, report) | {"drafter": drafter}
     try:  # both refuse before writing anything
         version = submit_draft(session, settings, report, read_draft(attachment.name, attachment.data),
                                reply.from_address)
     except (UnreadableDocument, Refused) as exc:
         problem = (message(f"document.{exc.code}", filename=exc.filename, detail=exc.detail)
                    if isinstance(exc, UnreadableDocument) else message(f"refused.{exc.code}", **exc.params))
-        sha = hashlib.sha256(attachment.data).hexdigest()[:32]  # the same file sent again is answered once
-        enqueue(session, settings, key=f"draft_refused:{report.id}:{reply.from_address}:{sha}", kind="draft_received",
-                to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
-                context={**context, "problem": problem, "version": latest_version(session, report.id)})
+        refuse_draft(session, settings, reply, report, problem, attachment.data)
         return finish(inbound, "draft_refused", str(exc), report, notice="draft_refused")
     if is_held(session, version):  # the drafters have the check's findings (draft_problems)
         return finish(inbound, "new_version", f"version {version.number} held: the check found errors", report)
     enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
-            report_id=report.id, in_reply_to=reply.message_id, context={**context, "problem": "", "version": version})
+            report_id=report.id, in_reply_to=reply.message_id,
+            context={**drafting_context(session, report, reply), "problem": "", "version": version})
     return finish(inbound, "new_version", f"version {version.number}", report)
 
 
+def drafters_of(session: Session, report: Report) -> set[str]:
+    return {p.email.lower() for p in people_with_role(session, report.unit_id, Role.DRAFTER)}
+
+
 def is_drafter_with_draft(session: Session, reply: Reply, report: Report) -> bool:
-    drafters = {p.email.lower() for p in people_with_role(session, report.unit_id, Role.DRAFTER)}
-    return reply.from_address in drafters and any(a.name.lower().endswith(SUPPORTED) for a in reply.attachments)
+    has_draft = any(a.name.lower().endswith(SUPPORTED) for a in reply.attachments)
+    return has_draft and reply.from_address in drafters_of(session, report)
 
 
 def process(session: Session, settings: Settings, inbound: InboundMessage) -> str:
     """Read one stored message and act on it; returns the outcome (also stored on the row)."""
     if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
-        return finish(inbound, "too_large", f"{len(inbound.raw)} bytes: not read", notice="too_large")
+        return too_large(session, settings, inbound)
     try:
         reply = read_reply(inbound.raw)
     except UnreadableMessage as exc:

@@ -16,6 +16,7 @@ from flows.drafts import submit_draft
 from flows.replies import intake
 from models.tables import InboundMessage, OutboxMessage, Report
 from notifications.mailbox import FolderInbox
+from reportchain.settings import load_settings
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to
 from tests.security import hostile_docs as hostile
@@ -106,18 +107,24 @@ def test_an_oversized_text_file_is_refused_before_it_is_decoded(session, setting
     refused_everywhere(session, settings, yehe, tmp_path, "报告.txt", two_mb, "超过 1 MB")
 
 
-def test_a_mail_too_big_for_any_allowed_draft_is_kept_unread_and_reported(session, settings, yehe, monkeypatch):
+def test_a_mail_too_big_for_any_allowed_draft_is_kept_unread_and_the_drafter_told(
+        session, settings, yehe, monkeypatch):
     monkeypatch.setenv("REPORTCHAIN_DRAFT_MAX_MB", "1")  # mails above 1 MB in base64 + 2 MB are not parsed
-    from reportchain.settings import load_settings
-
+    settings = load_settings()
     report, _, prompt = yehe
-    raw = reply_to(prompt, ADVISOR, "同意", attachments=(("报告.txt", DRAFT.encode() * (4 * 2**20 // 400)),))
+    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "退回，请补充原因分析。"))
+    intake(session, settings, FolderInbox(settings.inbox_folder))
+    big = DRAFT.encode() * (4 * 2**20 // len(DRAFT.encode()))
+    raw = reply_to(latest(session, "returned"), DRAFTER, "修改稿见附件。", attachments=(("报告.txt", big),))
     drop(settings.inbox_folder, raw)
-    assert intake(session, load_settings(), FolderInbox(settings.inbox_folder)).outcomes == {"too_large": 1}
+    drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", attachments=(("意见.txt", big),)))
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"too_large": 2}
     session.expire_all()
-    assert session.get(Report, report.id).stage == "legal_review"
-    kept = session.exec(select(InboundMessage)).one()
-    assert kept.raw == raw and kept.notice == "too_large"
+    assert session.get(Report, report.id).stage == "drafting"
+    kept = session.exec(select(InboundMessage).where(InboundMessage.outcome == "too_large")).all()
+    assert kept[0].raw == raw and {k.notice for k in kept} == {"too_large"}
+    answer = latest(session, "draft_received")  # the drafter only: the advisor's mail proves no draft
+    assert "zhangwei@" in answer.to_addrs and "超过 1 MB" in answer.body_text
 
 
 def test_a_text_longer_than_the_limit_is_refused(session, settings, yehe, tmp_path, monkeypatch):
