@@ -6,6 +6,7 @@ PREFECT_API_URL, or in this process when none is set); read-only commands never 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Callable
@@ -34,11 +35,22 @@ from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import listing, retry
 from reportchain.board import history, latest_year, status, today_in
+from reportchain.names import safe_filename, visible, write_new
 from reportchain.roster import RosterError, import_roster
-from reportchain.settings import Settings, load_settings
+from reportchain.settings import Settings, SettingsError, load_settings
 from reportchain.texts import message
 
+
+class Funnel(typer.core.TyperGroup):
+    """Every command, from loading the settings on, runs inside the one error funnel."""
+
+    def invoke(self, ctx):
+        with user_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=Funnel,
     help="法治政府建设年度报告流转系统：起草 → 法律顾问审核 → 党委审议 → 报送 → 公开。",
     no_args_is_help=True,
     add_completion=False,
@@ -67,18 +79,28 @@ log = logging.getLogger("reportchain")
 DryRun = Annotated[bool, typer.Option("--dry-run", help="试运行：显示将要发出的邮件，不写入数据库、不发送。")]
 
 
-def fail(text: str, detail: str = "") -> None:
+def fail(text: str, detail: str = "", code: int = 1) -> None:
     if detail:
         log.info("refused: %s", detail)
     err.print(text, style="red")
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 @contextmanager
 def user_errors():
-    """Turn every known failure into its Chinese message and exit code 1; stored data stays intact."""
+    """Turn every known failure into its Chinese message and exit code 1 (2: the configuration);
+    stored data stays intact."""
     try:
         yield
+    except SettingsError as exc:
+        fail(message("settings.bad", variable=exc.variable, value=visible(exc.value), rule=exc.rule,
+                     allowed=exc.allowed), str(exc), code=2)
+    except OSError as exc:
+        if exc.filename is None:  # not a file: a network error that a backend did not handle
+            raise
+        path, folder = Path(exc.filename), load_settings().mail_folder
+        fail(message("file_error", path=str(path), error=errno.errorcode.get(exc.errno, ""), detail=exc.strerror,
+                     mail_folder=path == folder or folder in path.parents), str(exc))
     except Refused as exc:
         fail(message(f"refused.{exc.code}", **exc.params), str(exc))
     except UnreadableDocument as exc:
@@ -105,9 +127,10 @@ def run_flow(flow_name: str, **params):
 
     from flows import run
 
+    settings = load_settings()  # a bad setting is refused before Prefect is imported
     module_name, func_name = flow_name.split(":")
     flow_obj = getattr(importlib.import_module(module_name), func_name)
-    return run(flow_obj(**params) if load_settings().prefect_api_url else flow_obj.fn(**params))
+    return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
 
 
 def deliver_now() -> None:
@@ -333,7 +356,7 @@ def render_cmd(
         unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
         year = session.get(Cycle, report.cycle_id).year
         document, issued_on = filing_document(session, report, version), filing_day(session, report, version)
-    name = message("render_name", unit=unit.name, year=year)
+    name = safe_filename(message("render_name", unit=unit.name, year=year), fallback=report.ref)
     out_dir.mkdir(parents=True, exist_ok=True)
     docx, page = out_dir / f"{name}.docx", out_dir / f"{name}.html"
     docx.write_bytes(document)
@@ -547,9 +570,9 @@ def replies_show(
             print_reading(reply)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
-            (save / f"inbound-{row.id}.eml").write_bytes(row.raw)
-            for attachment in reply.attachments if reply else ():
-                (save / Path(attachment.name).name).write_bytes(attachment.data)
+            write_new(save, f"inbound-{row.id}.eml", row.raw)
+            for n, attachment in enumerate(reply.attachments if reply else (), 1):
+                write_new(save, safe_filename(attachment.name, fallback=f"inbound-{row.id}-{n}"), attachment.data)
             out.print(message("replies.saved", folder=str(save)))
 
 
@@ -761,6 +784,7 @@ def demo(
     """演示：样例县 12 个以上单位走完一个年度的全流程（临时数据库与邮件目录）。"""
     from reportchain.demo import run_demo
 
+    load_settings()  # a bad setting is refused before the demo starts Prefect
     raise typer.Exit(run_demo(workdir, out))
 
 
