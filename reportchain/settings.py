@@ -23,7 +23,7 @@ class SettingsError(ValueError):
     message settings.bad in templates/cli/messages.j2)."""
 
     def __init__(self, variable: str, value: str, rule: str, **allowed) -> None:
-        details = ", ".join(f"{key}: {value}" for key, value in allowed.items())
+        details = ", ".join(f"{key}: {limit}" for key, limit in allowed.items())
         super().__init__(f"{variable}={value!r} is not allowed, {rule} expected" + (f" ({details})" if details else ""))
         self.variable, self.value, self.rule, self.allowed = variable, value, rule, allowed
 
@@ -46,10 +46,10 @@ class Env:
         return value
 
     def choice(self, name: str, default: str, choices) -> str:
-        value = self.raw(name, default).lower()
-        if value not in choices:
+        value = self.raw(name, default)
+        if value.lower() not in choices:
             raise SettingsError(name, value, "choice", choices=", ".join(choices))
-        return value
+        return value.lower()
 
     def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
         value = self.raw(name, str(default))
