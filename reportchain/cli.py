@@ -98,9 +98,8 @@ def user_errors():
     except OSError as exc:
         if exc.filename is None:  # not a file: a network error that a backend did not handle
             raise
-        path, folder = Path(exc.filename), load_settings().mail_folder
-        fail(message("file_error", path=str(path), error=errno.errorcode.get(exc.errno, ""), detail=exc.strerror,
-                     mail_folder=path == folder or folder in path.parents), str(exc))
+        fail(message("file_error", path=str(exc.filename), error=errno.errorcode.get(exc.errno, ""),
+                     detail=exc.strerror, mail_folder=in_mail_folder(Path(exc.filename))), str(exc))
     except Refused as exc:
         fail(message(f"refused.{exc.code}", **exc.params), str(exc))
     except UnreadableDocument as exc:
@@ -115,6 +114,15 @@ def user_errors():
         fail(message("refused.stale", ref=""), str(exc))
     except (OperationalError, ProgrammingError) as exc:
         fail(message("db_error", detail=str(exc.orig).strip().splitlines()[0]), str(exc))
+
+
+def in_mail_folder(path: Path) -> bool:
+    """Whether `path` is the mail folder or in it (whose mails then stay in the outbox)."""
+    try:
+        folder = load_settings().mail_folder
+    except (SettingsError, OSError):
+        return False
+    return path == folder or folder in path.parents
 
 
 def session_for(settings: Settings) -> Session:
@@ -169,8 +177,7 @@ def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object]
 def init() -> None:
     """创建数据库表（重复执行无害）。"""
     settings = load_settings()
-    with user_errors():
-        create_tables(settings.database_url)
+    create_tables(settings.database_url)
     out.print(message("init_done", url=normalise_url(settings.database_url)))
 
 
@@ -178,7 +185,7 @@ def init() -> None:
 def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 或 .yaml），每行一个单位。")]) -> None:
     """导入单位名册；有任何错误行则全部不导入，并逐行说明。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         counts = import_roster(session, file)
         session.commit()
     out.print(message("import.done", **counts))
@@ -228,28 +235,27 @@ def draft_submit(
 ) -> None:
     """提交初稿或退回后的修改稿，报告转入法律顾问审核。"""
     settings = load_settings()
-    with user_errors():
-        if not file.is_file():
-            fail(message("file_not_found", path=str(file)))
-        draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
-        from flows.drafts import report_for_unit, submit_draft
+    if not file.is_file():
+        fail(message("file_not_found", path=str(file)))
+    draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
+    from flows.drafts import report_for_unit, submit_draft
 
-        with session_for(settings) as session:
-            report = report_for_unit(session, unit, year)
-        by = by or message("cli_actor")
-        if dry:
-            return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
-        result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
-                          submitted_by=by)
-        if result["new"] and result["stage"] == "drafting":
-            fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
-        if result["new"]:
-            out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
-            if warnings := message("draft_warnings", findings=result["findings"]):
-                out.print(warnings)
-        else:
-            out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
-        deliver_now()
+    with session_for(settings) as session:
+        report = report_for_unit(session, unit, year)
+    by = by or message("cli_actor")
+    if dry:
+        return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
+    result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
+                      submitted_by=by)
+    if result["new"] and result["stage"] == "drafting":
+        fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
+    if result["new"]:
+        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        if warnings := message("draft_warnings", findings=result["findings"]):
+            out.print(warnings)
+    else:
+        out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
+    deliver_now()
 
 
 @draft_app.command("accept")
@@ -261,12 +267,11 @@ def draft_accept(
     from flows.stages import find_report
 
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-        result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
-        out.print(message("draft_accepted", **result))
-        deliver_now()
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+    result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
+    out.print(message("draft_accepted", **result))
+    deliver_now()
 
 
 @app.command()
@@ -302,18 +307,17 @@ def file_cmd(
 ) -> None:
     """报送：把审议通过的报告发送给上级（主送 + 抄送，附报告全文）。"""
     settings = load_settings()
-    with user_errors():
-        from flows.filing import file_report
-        from flows.stages import find_report
+    from flows.filing import file_report
+    from flows.stages import find_report
 
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-            unit = session.get(Unit, report.unit_id)
-        if dry:
-            return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
-        result = run_flow("flows.filing:file_report_flow", report_id=report.id)
-        out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
-        deliver_now()
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+        unit = session.get(Unit, report.unit_id)
+    if dry:
+        return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
+    result = run_flow("flows.filing:file_report_flow", report_id=report.id)
+    out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
+    deliver_now()
 
 
 @app.command()
@@ -331,10 +335,9 @@ def publish(
     if not url.strip().lower().startswith(("http://", "https://")):
         raise typer.BadParameter(message("publish_bad_url", url=url))
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-        result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+    result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
 
 
@@ -349,7 +352,7 @@ def render_cmd(
     from flows.stages import find_report, latest_version
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         report = find_report(session, ref)
         if report.stage not in ("filing", "filed", "published"):
             fail(message("render_not_approved", ref=report.ref, stage=report.stage))
@@ -368,16 +371,15 @@ def render_cmd(
 @app.command()
 def deliver(dry: DryRun = False) -> None:
     """投递发件箱中待发的邮件（配置了 SMTP 服务器时经 SMTP 发送，否则写入邮件目录）。"""
-    with user_errors():
-        if dry:
-            return show_outbox(failed=False)
-        deliver_now()
+    if dry:
+        return show_outbox(failed=False)
+    deliver_now()
 
 
 def show_outbox(failed: bool) -> None:
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         rows = listing(session, failed_only=failed)
     if not rows:
         out.print(message("outbox_empty", failed=failed))
@@ -409,17 +411,16 @@ def outbox_retry(
 ) -> None:
     """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            row = retry(session, outbox_id)
-            if row is None:
-                fail(message("outbox_not_retryable", outbox_id=outbox_id))
-            if dry:
-                out.print(message("dry_run", count=1))
-                out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
-                return
-            session.commit()
-        deliver_now()
+    with session_for(settings) as session:
+        row = retry(session, outbox_id)
+        if row is None:
+            fail(message("outbox_not_retryable", outbox_id=outbox_id))
+        if dry:
+            out.print(message("dry_run", count=1))
+            out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
+            return
+        session.commit()
+    deliver_now()
 
 
 @app.command("status")
@@ -429,7 +430,7 @@ def status_cmd(
 ) -> None:
     """流转情况一览：每份报告所处环节、等谁办理、截止日期、是否逾期。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         year = year or latest_year(session)
         if year is None:
             fail(message("no_cycle"))
@@ -464,7 +465,7 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
 
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         report = find_report(session, ref)
         unit = session.get(Unit, report.unit_id)
         events = history(session, report)
@@ -534,7 +535,7 @@ def replies_list(
     from models.tables import InboundMessage
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         query = select(InboundMessage)
         if outcome:
             query = query.where(InboundMessage.outcome == outcome)
@@ -557,7 +558,7 @@ def replies_show(
     from notifications.reply import UnreadableMessage, read_reply
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         row = session.get(InboundMessage, inbound_id)
         if row is None:
             fail(message("replies.unknown", inbound_id=inbound_id))
@@ -621,7 +622,7 @@ def deadlines_show(
 ) -> None:
     """查看年度周期的截止日期、审核时限（工作日）和提醒安排。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         view = deadlines_view(session, cycle_of(session, year))
     if as_json:
         print(json.dumps(view, ensure_ascii=False, indent=2))
@@ -644,7 +645,7 @@ def deadlines_set(
 
     changes = parse_assignments(values)
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         cycle = cycle_of(session, year)
         changed = change_policy(session, cycle, changes, by)
         view = deadlines_view(session, cycle)
@@ -660,7 +661,7 @@ def calendar_show(
 ) -> None:
     """列出一年中不上班的工作日（节假日）和要上班的周末（调休），以及本地调整。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         cal = load_calendar(session)
         overrides = {o.day: o for o in session.exec(select(CalendarOverride))}
     days = [date(year, 1, 1) + timedelta(days=n) for n in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
@@ -693,7 +694,7 @@ def calendar_set(
     except ValueError:
         raise typer.BadParameter(message("calendar.bad_day", day=day)) from None
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         row = session.exec(select(CalendarOverride).where(CalendarOverride.day == when)).first()
         if kind == "official":
             if row is not None:
@@ -720,13 +721,12 @@ def sweep_cmd(
         moment = parse_now(now, settings.timezone)
     except ValueError:
         raise typer.BadParameter(message("sweep.bad_now", value=now)) from None
-    with user_errors():
-        if dry:
-            with session_for(settings) as session:
-                plan = plan_sweep(session, moment, settings.timezone)
-                result = plan.as_json()
-        else:
-            result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
+    if dry:
+        with session_for(settings) as session:
+            plan = plan_sweep(session, moment, settings.timezone)
+            result = plan.as_json()
+    else:
+        result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -750,10 +750,9 @@ def check_cmd(
     """
     from documents.check import ELEMENTS, check
 
-    with user_errors():
-        if not file.is_file():
-            fail(message("file_not_found", path=str(file)))
-        draft = read_draft(file.name, file.read_bytes())
+    if not file.is_file():
+        fail(message("file_not_found", path=str(file)))
+    draft = read_draft(file.name, file.read_bytes())
     report = check(draft.text, year=year, unit=unit)
     if as_json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
