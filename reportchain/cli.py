@@ -191,6 +191,13 @@ def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 
     out.print(message("import.done", **counts))
 
 
+def valid_year(year: int | None) -> int | None:
+    """A year the working calendar and the deadlines can hold (a callback for year arguments)."""
+    if year is not None and not 2000 <= year <= 2100:
+        raise typer.BadParameter(message("bad_year", year=year))
+    return year
+
+
 def parse_assignments(values: list[str]) -> dict[str, str]:
     """`key=value` arguments (`drafting=2026-12-18`, `legal_review=5`) → {key: value}."""
     changes = {}
@@ -475,9 +482,15 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
     for e in events:
         stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
         note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))
-        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.actor,
-                      message("event_label", event=e.action), stages, note)
+        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), shown(e.actor),
+                      message("event_label", event=e.action), stages, shown(note))
     out.print(table)
+
+
+def shown(text: str | None) -> str | None:
+    """What a stranger wrote (a sender, a subject, a comment, a file name), printable: no escape
+    sequence reaches the coordinator's terminal."""
+    return None if text is None else visible(text, keep="\n")
 
 
 def print_intake(rows: list[dict]) -> None:
@@ -488,17 +501,19 @@ def print_intake(rows: list[dict]) -> None:
     for column in message("replies.columns").split("|"):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r["id"]), r["from"] or "—", r["ref"] or "—", message("decision_label", decision=r["decision"])
-                      if r["decision"] else "—", message("replies.outcome", outcome=r["outcome"]), r["subject"] or "—")
+        decision = message("decision_label", decision=r["decision"]) if r["decision"] else "—"
+        table.add_row(str(r["id"]), shown(r["from"]) or "—", r["ref"] or "—", decision,
+                      message("replies.outcome", outcome=r["outcome"]), shown(r["subject"]) or "—")
     out.print(table)
 
 
 def print_reading(reply) -> None:
     """How one message was read, in the coordinator's words."""
     data = reply.as_json()
-    out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
-                      in_reply_to=data["in_reply_to"], decision=data["decision"], auto_reply=data["auto_reply"],
-                      comment=data["comment"], attachments=data["attachments"]))
+    out.print(message("reply.reading", sender=shown(data["from"]), subject=shown(data["subject"]),
+                      tag=data["subject_tag"], in_reply_to=shown(data["in_reply_to"]), decision=data["decision"],
+                      auto_reply=data["auto_reply"], comment=shown(data["comment"]),
+                      attachments=[shown(name) for name in data["attachments"]]))
 
 
 @replies_app.command("fetch")
@@ -656,7 +671,7 @@ def deadlines_set(
 
 @calendar_app.command("show")
 def calendar_show(
-    year: Annotated[int, typer.Argument(help="年份，例如 2027。")],
+    year: Annotated[int, typer.Argument(help="年份，例如 2027。", callback=valid_year)],
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
 ) -> None:
     """列出一年中不上班的工作日（节假日）和要上班的周末（调休），以及本地调整。"""

@@ -19,9 +19,11 @@ def has_control(text: str) -> bool:
     return any(unicodedata.category(c) in _INVISIBLE for c in text)
 
 
-def visible(text: str) -> str:
-    """`text` with control characters written as escapes, safe to print in a message."""
-    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) in _INVISIBLE else c for c in text)
+def visible(text: str, keep: str = "") -> str:
+    """`text` with control characters (terminal escape sequences among them) written as escapes,
+    safe to print; the characters in `keep` (e.g. line breaks) stay as they are."""
+    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) in _INVISIBLE and c not in keep
+                   else c for c in text)
 
 
 def name_problem(name: str, limit: int) -> str | None:

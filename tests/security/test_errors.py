@@ -303,3 +303,21 @@ def test_saving_the_same_message_twice_keeps_the_first_copy(settings, yehe, tmp_
     files = saved_files(tmp_path)
     assert files["saved/意见.docx"] == b"edited by the coordinator"
     assert sorted(files.values()) == sorted([row.raw, row.raw, b"edited by the coordinator", b"notes"])
+
+
+@pytest.mark.parametrize("year", ["0", "10000"])
+def test_a_year_outside_the_calendar_is_a_chinese_message(settings, year):
+    result = cli("calendar", "show", year)
+    said = no_traceback(result)
+    assert result.exit_code == 2 and f"年份“{year}”" in said
+
+
+def test_escape_sequences_in_a_strangers_mail_never_reach_the_terminal(settings, yehe, tmp_path):
+    hostile = "\x1b]0;pwned\x07\x1b[2J"
+    drop(settings.inbox_folder, reply_to(yehe[2], "路人 <x@else.example.cn>", f"同意{hostile}", subject=f"回复{hostile}",
+                                         attachments=((f"意见{hostile}.docx", b"x"),)))
+    ok(cli("replies", "fetch"))
+    with Session(get_engine(settings.database_url)) as s:
+        row = s.exec(select(InboundMessage)).one()
+    for said in (ok(cli("replies", "list")), ok(cli("replies", "show", row.id))):
+        assert "\x1b" not in said and "\\x1b" in said
