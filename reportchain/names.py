@@ -15,15 +15,18 @@ _SEPARATORS = ("/", "\\")
 MAX_FILENAME_BYTES = 240  # below the 255-byte limit of common file systems, with room for "-12"
 
 
+def _invisible(c: str) -> bool:
+    return unicodedata.category(c) in _INVISIBLE
+
+
 def has_control(text: str) -> bool:
-    return any(unicodedata.category(c) in _INVISIBLE for c in text)
+    return any(map(_invisible, text))
 
 
 def visible(text: str, keep: str = "") -> str:
     """`text` with control characters (terminal escape sequences among them) written as escapes,
     safe to print; the characters in `keep` (e.g. line breaks) stay as they are."""
-    return "".join(c.encode("unicode_escape").decode() if unicodedata.category(c) in _INVISIBLE and c not in keep
-                   else c for c in text)
+    return "".join(c.encode("unicode_escape").decode() if _invisible(c) and c not in keep else c for c in text)
 
 
 def name_problem(name: str, limit: int) -> str | None:
@@ -51,7 +54,7 @@ def normalised_address(value: str) -> str | None:
 def safe_filename(name: str, fallback: str) -> str:
     """A file name made from user data: one path component, no control characters, no leading dot,
     at most MAX_FILENAME_BYTES in UTF-8 (the extension kept); `fallback` when nothing is left."""
-    cleaned = "".join("_" if c in _SEPARATORS or unicodedata.category(c) in _INVISIBLE else c for c in name)
+    cleaned = "".join("_" if c in _SEPARATORS or _invisible(c) else c for c in name)
     cleaned = cleaned.strip().lstrip(".").strip()
     if not cleaned:
         cleaned = fallback

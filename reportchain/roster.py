@@ -204,8 +204,9 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
         people: dict[Role, list[tuple[str, str]]] = {}
         for role in Role:
             value = row.get(role.value, "")
-            found = None if has_control(value) else parse_people(value)
-            if has_control(value):
+            control = has_control(value)
+            found = None if control else parse_people(value)
+            if control:
                 bad(line, message("import.bad_name", field=role.value, value=visible(value), problem="control",
                                   limit=LONGEST["person"]))
             elif found is None:

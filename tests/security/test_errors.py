@@ -314,8 +314,9 @@ def test_a_year_outside_the_calendar_is_a_chinese_message(settings, year):
 
 def test_escape_sequences_in_a_strangers_mail_never_reach_the_terminal(settings, yehe, tmp_path):
     hostile = "\x1b]0;pwned\x07\x1b[2J"
-    drop(settings.inbox_folder, reply_to(yehe[2], "路人 <x@else.example.cn>", f"同意{hostile}", subject=f"回复{hostile}",
-                                         attachments=((f"意见{hostile}.docx", b"x"),)))
+    mail = reply_to(yehe[2], "路人 <x@else.example.cn>", f"同意{hostile}", subject=f"回复{hostile}",
+                    attachments=((f"意见{hostile}.docx", b"x"),))
+    drop(settings.inbox_folder, mail)
     ok(cli("replies", "fetch"))
     with Session(get_engine(settings.database_url)) as s:
         row = s.exec(select(InboundMessage)).one()
