@@ -6,6 +6,7 @@ PREFECT_API_URL, or in this process when none is set); read-only commands never 
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from collections.abc import Callable
@@ -34,11 +35,22 @@ from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import listing, retry
 from reportchain.board import history, latest_year, status, today_in
+from reportchain.names import safe_filename, visible, write_new
 from reportchain.roster import RosterError, import_roster
-from reportchain.settings import Settings, load_settings
+from reportchain.settings import Settings, SettingsError, load_settings
 from reportchain.texts import message
 
+
+class Funnel(typer.core.TyperGroup):
+    """Every command, from loading the settings on, runs inside the one error funnel."""
+
+    def invoke(self, ctx):
+        with user_errors():
+            return super().invoke(ctx)
+
+
 app = typer.Typer(
+    cls=Funnel,
     help="法治政府建设年度报告流转系统：起草 → 法律顾问审核 → 党委审议 → 报送 → 公开。",
     no_args_is_help=True,
     add_completion=False,
@@ -67,18 +79,27 @@ log = logging.getLogger("reportchain")
 DryRun = Annotated[bool, typer.Option("--dry-run", help="试运行：显示将要发出的邮件，不写入数据库、不发送。")]
 
 
-def fail(text: str, detail: str = "") -> None:
+def fail(text: str, detail: str = "", code: int = 1) -> None:
     if detail:
         log.info("refused: %s", detail)
     err.print(text, style="red")
-    raise typer.Exit(1)
+    raise typer.Exit(code)
 
 
 @contextmanager
 def user_errors():
-    """Turn every known failure into its Chinese message and exit code 1; stored data stays intact."""
+    """Turn every known failure into its Chinese message and exit code 1 (2: the configuration);
+    stored data stays intact."""
     try:
         yield
+    except SettingsError as exc:
+        fail(message("settings.bad", variable=exc.variable, value=visible(exc.value), rule=exc.rule,
+                     allowed=exc.allowed), str(exc), code=2)
+    except OSError as exc:
+        if exc.filename is None:  # not a file: a network error that a backend did not handle
+            raise
+        fail(message("file_error", path=str(exc.filename), error=errno.errorcode.get(exc.errno, ""),
+                     detail=exc.strerror, mail_folder=in_mail_folder(Path(exc.filename))), str(exc))
     except Refused as exc:
         fail(message(f"refused.{exc.code}", **exc.params), str(exc))
     except UnreadableDocument as exc:
@@ -95,6 +116,15 @@ def user_errors():
         fail(message("db_error", detail=str(exc.orig).strip().splitlines()[0]), str(exc))
 
 
+def in_mail_folder(path: Path) -> bool:
+    """Whether `path` is the mail folder or in it (whose mails then stay in the outbox)."""
+    try:
+        folder = load_settings().mail_folder
+    except (SettingsError, OSError):
+        return False
+    return path == folder or folder in path.parents
+
+
 def session_for(settings: Settings) -> Session:
     return Session(get_engine(settings.database_url), expire_on_commit=False)
 
@@ -105,9 +135,10 @@ def run_flow(flow_name: str, **params):
 
     from flows import run
 
+    settings = load_settings()  # a bad setting is refused before Prefect is imported
     module_name, func_name = flow_name.split(":")
     flow_obj = getattr(importlib.import_module(module_name), func_name)
-    return run(flow_obj(**params) if load_settings().prefect_api_url else flow_obj.fn(**params))
+    return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
 
 
 def deliver_now() -> None:
@@ -146,8 +177,7 @@ def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object]
 def init() -> None:
     """创建数据库表（重复执行无害）。"""
     settings = load_settings()
-    with user_errors():
-        create_tables(settings.database_url)
+    create_tables(settings.database_url)
     out.print(message("init_done", url=normalise_url(settings.database_url)))
 
 
@@ -155,10 +185,17 @@ def init() -> None:
 def units_import(file: Annotated[Path, typer.Argument(help="名册文件（.csv 或 .yaml），每行一个单位。")]) -> None:
     """导入单位名册；有任何错误行则全部不导入，并逐行说明。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         counts = import_roster(session, file)
         session.commit()
     out.print(message("import.done", **counts))
+
+
+def valid_year(year: int | None) -> int | None:
+    """A year the working calendar and the deadlines can hold (a callback for year arguments)."""
+    if year is not None and not 2000 <= year <= 2100:
+        raise typer.BadParameter(message("bad_year", year=year))
+    return year
 
 
 def parse_assignments(values: list[str]) -> dict[str, str]:
@@ -179,7 +216,7 @@ SetOption = Annotated[list[str], typer.Option(
 
 @cycle_app.command("open")
 def cycle_open(
-    year: Annotated[int, typer.Argument(help="报告所属年度，例如 2026。")],
+    year: Annotated[int, typer.Argument(help="报告所属年度，例如 2026。", callback=valid_year)],
     settings_: SetOption = [],  # noqa: B006
     confirm_year: Annotated[bool, typer.Option(
         "--confirm-year", help="确认开启已经结束的往年周期，或两年以后的周期（默认只能开启当前和下一年度）。")] = False,
@@ -187,16 +224,16 @@ def cycle_open(
 ) -> None:
     """开启年度报告周期：为每个报告单位建立报告，并向起草人发送启动通知。"""
     changes = parse_assignments(settings_)
-    with user_errors():
-        from flows.cycle import check_cycle_year, open_cycle
+    settings = load_settings()  # a broken setting is refused before Prefect is imported
+    from flows.cycle import check_cycle_year, open_cycle
 
-        if not confirm_year:
-            check_cycle_year(year, load_settings().timezone)
-        if dry:
-            return dry_run(lambda s, st: open_cycle(s, st, year, changes))
-        result = run_flow("flows.cycle:open_cycle_flow", year=year, changes=changes)
-        out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
-        deliver_now()
+    if not confirm_year:
+        check_cycle_year(year, settings.timezone)
+    if dry:
+        return dry_run(lambda s, st: open_cycle(s, st, year, changes))
+    result = run_flow("flows.cycle:open_cycle_flow", year=year, changes=changes)
+    out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
+    deliver_now()
 
 
 @draft_app.command("submit")
@@ -209,28 +246,27 @@ def draft_submit(
 ) -> None:
     """提交初稿或退回后的修改稿，报告转入法律顾问审核。"""
     settings = load_settings()
-    with user_errors():
-        if not file.is_file():
-            fail(message("file_not_found", path=str(file)))
-        draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
-        from flows.drafts import report_for_unit, submit_draft
+    if not file.is_file():
+        fail(message("file_not_found", path=str(file)))
+    draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
+    from flows.drafts import report_for_unit, submit_draft
 
-        with session_for(settings) as session:
-            report = report_for_unit(session, unit, year)
-        by = by or message("cli_actor")
-        if dry:
-            return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
-        result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
-                          submitted_by=by)
-        if result["new"] and result["stage"] == "drafting":
-            fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
-        if result["new"]:
-            out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
-            if warnings := message("draft_warnings", findings=result["findings"]):
-                out.print(warnings)
-        else:
-            out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
-        deliver_now()
+    with session_for(settings) as session:
+        report = report_for_unit(session, unit, year)
+    by = by or message("cli_actor")
+    if dry:
+        return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
+    result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
+                      submitted_by=by)
+    if result["new"] and result["stage"] == "drafting":
+        fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
+    if result["new"]:
+        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        if warnings := message("draft_warnings", findings=result["findings"]):
+            out.print(warnings)
+    else:
+        out.print(message("draft_unchanged", ref=result["ref"], version=result["version"]))
+    deliver_now()
 
 
 @draft_app.command("accept")
@@ -242,12 +278,11 @@ def draft_accept(
     from flows.stages import find_report
 
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-        result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
-        out.print(message("draft_accepted", **result))
-        deliver_now()
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+    result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
+    out.print(message("draft_accepted", **result))
+    deliver_now()
 
 
 @app.command()
@@ -265,22 +300,21 @@ def decide(
 ) -> None:
     """录入审核人通过电话等方式给出的意见（记入流转记录，注明“电话告知”）。"""
     settings = load_settings()
-    with user_errors():
-        from flows.decisions import record_decision, round_to_decide
+    from flows.decisions import record_decision, round_to_decide
 
-        with session_for(settings) as session:
-            rnd = round_to_decide(session, ref, stage, number)
-        params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
-        if dry:
-            return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
-        try:
-            result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
-        except StaleDataError:  # another terminal or a mail decided the round at the same moment
-            fail(message("refused.stale", ref=ref.strip().upper()))
-        if not result["applied"]:  # … or just before we looked again
-            fail(message("refused.round_already_decided", ref=result["ref"], decision=decision))
-        out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
-        deliver_now()
+    with session_for(settings) as session:
+        rnd = round_to_decide(session, ref, stage, number)
+    params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
+    if dry:
+        return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
+    try:
+        result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
+    except StaleDataError:  # another terminal or a mail decided the round at the same moment
+        fail(message("refused.stale", ref=ref.strip().upper()))
+    if not result["applied"]:  # … or just before we looked again
+        fail(message("refused.round_already_decided", ref=result["ref"], decision=decision))
+    out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
+    deliver_now()
 
 
 @app.command("file")
@@ -290,18 +324,17 @@ def file_cmd(
 ) -> None:
     """报送：把审议通过的报告发送给上级（主送 + 抄送，附报告全文）。"""
     settings = load_settings()
-    with user_errors():
-        from flows.filing import file_report
-        from flows.stages import find_report
+    from flows.filing import file_report
+    from flows.stages import find_report
 
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-            unit = session.get(Unit, report.unit_id)
-        if dry:
-            return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
-        result = run_flow("flows.filing:file_report_flow", report_id=report.id)
-        out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
-        deliver_now()
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+        unit = session.get(Unit, report.unit_id)
+    if dry:
+        return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
+    result = run_flow("flows.filing:file_report_flow", report_id=report.id)
+    out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
+    deliver_now()
 
 
 @app.command()
@@ -319,10 +352,9 @@ def publish(
     if not url.strip().lower().startswith(("http://", "https://")):
         raise typer.BadParameter(message("publish_bad_url", url=url))
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            report = find_report(session, ref)
-        result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+    result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
 
 
@@ -337,14 +369,14 @@ def render_cmd(
     from flows.stages import find_report, latest_version
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         report = find_report(session, ref)
         if report.stage not in ("filing", "filed", "published"):
             fail(message("render_not_approved", ref=report.ref, stage=report.stage))
         unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
         year = session.get(Cycle, report.cycle_id).year
         document, issued_on = filing_document(session, report, version), filing_day(session, report, version)
-    name = message("render_name", unit=unit.name, year=year)
+    name = safe_filename(message("render_name", unit=unit.name, year=year), fallback=report.ref)
     out_dir.mkdir(parents=True, exist_ok=True)
     docx, page = out_dir / f"{name}.docx", out_dir / f"{name}.html"
     docx.write_bytes(document)
@@ -356,16 +388,15 @@ def render_cmd(
 @app.command()
 def deliver(dry: DryRun = False) -> None:
     """投递发件箱中待发的邮件（配置了 SMTP 服务器时经 SMTP 发送，否则写入邮件目录）。"""
-    with user_errors():
-        if dry:
-            return show_outbox(failed=False)
-        deliver_now()
+    if dry:
+        return show_outbox(failed=False)
+    deliver_now()
 
 
 def show_outbox(failed: bool) -> None:
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         rows = listing(session, failed_only=failed)
     if not rows:
         out.print(message("outbox_empty", failed=failed))
@@ -397,17 +428,16 @@ def outbox_retry(
 ) -> None:
     """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
     settings = load_settings()
-    with user_errors():
-        with session_for(settings) as session:
-            row = retry(session, outbox_id)
-            if row is None:
-                fail(message("outbox_not_retryable", outbox_id=outbox_id))
-            if dry:
-                out.print(message("dry_run", count=1))
-                out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
-                return
-            session.commit()
-        deliver_now()
+    with session_for(settings) as session:
+        row = retry(session, outbox_id)
+        if row is None:
+            fail(message("outbox_not_retryable", outbox_id=outbox_id))
+        if dry:
+            out.print(message("dry_run", count=1))
+            out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
+            return
+        session.commit()
+    deliver_now()
 
 
 @app.command("status")
@@ -417,7 +447,7 @@ def status_cmd(
 ) -> None:
     """流转情况一览：每份报告所处环节、等谁办理、截止日期、是否逾期。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         year = year or latest_year(session)
         if year is None:
             fail(message("no_cycle"))
@@ -452,7 +482,7 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
 
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         report = find_report(session, ref)
         unit = session.get(Unit, report.unit_id)
         events = history(session, report)
@@ -462,9 +492,15 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
     for e in events:
         stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
         note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))
-        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), e.actor,
-                      message("event_label", event=e.action), stages, note)
+        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), shown(e.actor),
+                      message("event_label", event=e.action), stages, shown(note))
     out.print(table)
+
+
+def shown(text: str | None) -> str | None:
+    """What a stranger wrote (a sender, a subject, a comment, a file name), printable: no escape
+    sequence reaches the coordinator's terminal."""
+    return None if text is None else visible(text, keep="\n")
 
 
 def print_intake(rows: list[dict]) -> None:
@@ -475,17 +511,19 @@ def print_intake(rows: list[dict]) -> None:
     for column in message("replies.columns").split("|"):
         table.add_column(column)
     for r in rows:
-        table.add_row(str(r["id"]), r["from"] or "—", r["ref"] or "—", message("decision_label", decision=r["decision"])
-                      if r["decision"] else "—", message("replies.outcome", outcome=r["outcome"]), r["subject"] or "—")
+        decision = message("decision_label", decision=r["decision"]) if r["decision"] else "—"
+        table.add_row(str(r["id"]), shown(r["from"]) or "—", r["ref"] or "—", decision,
+                      message("replies.outcome", outcome=r["outcome"]), shown(r["subject"]) or "—")
     out.print(table)
 
 
 def print_reading(reply) -> None:
     """How one message was read, in the coordinator's words."""
     data = reply.as_json()
-    out.print(message("reply.reading", sender=data["from"], subject=data["subject"], tag=data["subject_tag"],
-                      in_reply_to=data["in_reply_to"], decision=data["decision"], auto_reply=data["auto_reply"],
-                      comment=data["comment"], attachments=data["attachments"]))
+    out.print(message("reply.reading", sender=shown(data["from"]), subject=shown(data["subject"]),
+                      tag=data["subject_tag"], in_reply_to=shown(data["in_reply_to"]), decision=data["decision"],
+                      auto_reply=data["auto_reply"], comment=shown(data["comment"]),
+                      attachments=[shown(name) for name in data["attachments"]]))
 
 
 def print_fetched(rows: list[dict], busy_since: str | None) -> None:
@@ -501,23 +539,22 @@ def replies_fetch(dry: DryRun = False) -> None:
     from notifications.mailbox import MailboxError
 
     settings = load_settings()
-    with user_errors():
-        try:
-            if dry:
-                from flows.replies import busy_since, intake
-                from notifications.mailbox import inbox_for
+    try:
+        if dry:
+            from flows.replies import busy_since, intake
+            from notifications.mailbox import inbox_for
 
-                inbox = inbox_for(settings)
-                try:
-                    return dry_run(lambda s, st: intake(s, st, inbox, apply=False),
-                                   show=lambda report: print_fetched(report.rows, busy_since(settings, report)))
-                finally:
-                    inbox.close()
-            result = run_flow("flows.replies:fetch_replies_flow")
-        except MailboxError as exc:
-            fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
-        print_fetched(result["rows"], result["busy_since"])
-        report_delivery(result["delivery"])
+            inbox = inbox_for(settings)
+            try:
+                return dry_run(lambda s, st: intake(s, st, inbox, apply=False),
+                               show=lambda report: print_fetched(report.rows, busy_since(settings, report)))
+            finally:
+                inbox.close()
+        result = run_flow("flows.replies:fetch_replies_flow")
+    except MailboxError as exc:
+        fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
+    print_fetched(result["rows"], result["busy_since"])
+    report_delivery(result["delivery"])
 
 
 @replies_app.command("list")
@@ -529,7 +566,7 @@ def replies_list(
     from models.tables import InboundMessage
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         query = select(InboundMessage)
         if outcome:
             query = query.where(InboundMessage.outcome == outcome)
@@ -552,7 +589,7 @@ def replies_show(
     from notifications.reply import UnreadableMessage, read_reply
 
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         row = session.get(InboundMessage, inbound_id)
         if row is None:
             fail(message("replies.unknown", inbound_id=inbound_id))
@@ -565,9 +602,9 @@ def replies_show(
             print_reading(reply)
         if save is not None:
             save.mkdir(parents=True, exist_ok=True)
-            (save / f"inbound-{row.id}.eml").write_bytes(row.raw)
-            for attachment in reply.attachments if reply else ():
-                (save / Path(attachment.name).name).write_bytes(attachment.data)
+            write_new(save, f"inbound-{row.id}.eml", row.raw)
+            for n, attachment in enumerate(reply.attachments if reply else (), 1):
+                write_new(save, safe_filename(attachment.name, fallback=f"inbound-{row.id}-{n}"), attachment.data)
             out.print(message("replies.saved", folder=str(save)))
 
 
@@ -616,7 +653,7 @@ def deadlines_show(
 ) -> None:
     """查看年度周期的截止日期、审核时限（工作日）和提醒安排。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         view = deadlines_view(session, cycle_of(session, year))
     if as_json:
         print(json.dumps(view, ensure_ascii=False, indent=2))
@@ -639,7 +676,7 @@ def deadlines_set(
 
     changes = parse_assignments(values)
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         cycle = cycle_of(session, year)
         changed = change_policy(session, cycle, changes, by)
         view = deadlines_view(session, cycle)
@@ -650,12 +687,12 @@ def deadlines_set(
 
 @calendar_app.command("show")
 def calendar_show(
-    year: Annotated[int, typer.Argument(help="年份，例如 2027。")],
+    year: Annotated[int, typer.Argument(help="年份，例如 2027。", callback=valid_year)],
     as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
 ) -> None:
     """列出一年中不上班的工作日（节假日）和要上班的周末（调休），以及本地调整。"""
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         cal = load_calendar(session)
         overrides = {o.day: o for o in session.exec(select(CalendarOverride))}
     days = [date(year, 1, 1) + timedelta(days=n) for n in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
@@ -688,7 +725,7 @@ def calendar_set(
     except ValueError:
         raise typer.BadParameter(message("calendar.bad_day", day=day)) from None
     settings = load_settings()
-    with user_errors(), session_for(settings) as session:
+    with session_for(settings) as session:
         row = session.exec(select(CalendarOverride).where(CalendarOverride.day == when)).first()
         if kind == "official":
             if row is not None:
@@ -715,13 +752,12 @@ def sweep_cmd(
         moment = parse_now(now, settings.timezone)
     except ValueError:
         raise typer.BadParameter(message("sweep.bad_now", value=now)) from None
-    with user_errors():
-        if dry:
-            with session_for(settings) as session:
-                plan = plan_sweep(session, moment, settings.timezone)
-                result = plan.as_json()
-        else:
-            result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
+    if dry:
+        with session_for(settings) as session:
+            plan = plan_sweep(session, moment, settings.timezone)
+            result = plan.as_json()
+    else:
+        result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return
@@ -745,10 +781,9 @@ def check_cmd(
     """
     from documents.check import ELEMENTS, check
 
-    with user_errors():
-        if not file.is_file():
-            fail(message("file_not_found", path=str(file)))
-        draft = read_draft(file.name, file.read_bytes())
+    if not file.is_file():
+        fail(message("file_not_found", path=str(file)))
+    draft = read_draft(file.name, file.read_bytes())
     report = check(draft.text, year=year, unit=unit)
     if as_json:
         print(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
@@ -779,6 +814,7 @@ def demo(
     """演示：样例县 12 个以上单位走完一个年度的全流程（临时数据库与邮件目录）。"""
     from reportchain.demo import run_demo
 
+    load_settings()  # a bad setting is refused before the demo starts Prefect
     raise typer.Exit(run_demo(workdir, out))
 
 

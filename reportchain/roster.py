@@ -1,13 +1,15 @@
 """Import the unit roster (units, their people and roles) from CSV or YAML, all or nothing.
 
 One row per unit. People are written "姓名 <邮箱>", several separated by semicolons; one person may
-serve many units. Every bad row is reported with its line number and nothing is imported until
-the whole file is clean. Importing the same file again changes nothing.
+serve many units. Names are one line of sensible length and never a path; addresses are read as mail
+servers read them; parents never form a loop. Every bad row is reported with its line number and
+nothing is imported until the whole file is clean. Importing the same file again changes nothing.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import dataclass, field
 from email.utils import getaddresses
@@ -18,13 +20,14 @@ from sqlmodel import Session, select
 
 from models.chain import CHAINS, Role
 from models.tables import Assignment, Person, Unit
+from reportchain.names import has_control, name_problem, normalised_address, visible
 from reportchain.texts import message
 
 KINDS = ("county", "township", "street", "department", "admin_committee")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
 OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
-ADDRESS = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+LONGEST = {"code": 64, "name": 64, "person": 32}  # characters; the longest real 街道/管委会 name is about 20
 
 
 class RosterError(Exception):
@@ -77,7 +80,7 @@ def read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
 
 def csv_rows(text: str) -> list[tuple[int, dict[str, str]]]:
     """Rows with the physical line each starts on (a quoted cell may span lines)."""
-    lines = text.splitlines(keepends=True)
+    lines = io.StringIO(text, newline="").readlines()  # not splitlines(): U+2028 in a cell ends no row
     pulled: list[int] = []  # physical numbers of the lines the reader has consumed
 
     def feed():
@@ -122,21 +125,45 @@ def yaml_rows(text: str, path: Path) -> list[tuple[int, dict[str, str]]]:
 
 
 def parse_people(value: str) -> list[tuple[str, str]] | None:
-    """'张三 <a@x.cn>; 李四 <b@x.cn>' → [(name, email)], or None when malformed."""
+    """'张三 <a@x.cn>; 李四 <b@x.cn>' → [(name, email in lower case)], or None when malformed."""
     people = []
     for part in re.split(r"[;；]", value):
         if not part.strip():
             continue
         parsed = getaddresses([part.strip()])
-        if len(parsed) != 1 or not ADDRESS.match(parsed[0][1]) or not parsed[0][0].strip():
+        address = normalised_address(parsed[0][1]) if len(parsed) == 1 else None
+        if address is None or not parsed[0][0].strip():
             return None
-        people.append((parsed[0][0].strip(), parsed[0][1].lower()))
+        people.append((parsed[0][0].strip(), address.lower()))
     return people
 
 
 def parse_addresses(value: str) -> list[str] | None:
-    addrs = [a.strip() for a in re.split(r"[;,；，]", value) if a.strip()]
-    return addrs if all(ADDRESS.match(a) for a in addrs) else None
+    addrs = [normalised_address(a.strip()) for a in re.split(r"[;,；，]", value) if a.strip()]
+    return None if None in addrs else addrs
+
+
+def parent_loops(stored: list[Unit], rows: list[UnitRow]) -> list[tuple[UnitRow, list[str]]]:
+    """The rows whose chain of parents (this file's, else the stored ones) leads back to them, each
+    with the names along the loop."""
+    by_id = {u.id: u for u in stored}
+    code_of = {key: u.code for u in stored for key in (u.code, u.name)}
+    name_of = {u.code: u.name for u in stored}
+    parent = {u.code: by_id[u.parent_id].code for u in stored if u.parent_id in by_id}
+    for row in rows:
+        code_of[row.code] = code_of[row.name] = row.code
+        name_of[row.code] = row.name
+    for row in rows:
+        parent[row.code] = code_of.get(row.parent)
+    loops = []
+    for row in rows:
+        chain, code = [row.code], parent.get(row.code)
+        while code is not None and code not in chain:
+            chain.append(code)
+            code = parent.get(code)
+        if code == row.code:
+            loops.append((row, [name_of[c] for c in (*chain, row.code)]))
+    return loops
 
 
 def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[UnitRow]:
@@ -157,6 +184,10 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
             if not row.get(required):
                 bad(line, message("import.missing_field", field=required))
         code, name, kind = row.get("code", ""), row.get("name", ""), row.get("kind", "")
+        for column, value in (("code", code), ("name", name)):
+            if problem := name_problem(value, LONGEST[column]):
+                bad(line, message("import.bad_name", field=column, value=visible(value), problem=problem,
+                                  limit=LONGEST[column]))
         if kind and kind not in KINDS:
             bad(line, message("import.bad_kind", kind=kind))
         if code in seen_codes:
@@ -173,9 +204,17 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
         people: dict[Role, list[tuple[str, str]]] = {}
         for role in Role:
             value = row.get(role.value, "")
-            found = parse_people(value)
-            if found is None:
+            control = has_control(value)
+            found = None if control else parse_people(value)
+            if control:
+                bad(line, message("import.bad_name", field=role.value, value=visible(value), problem="control",
+                                  limit=LONGEST["person"]))
+            elif found is None:
                 bad(line, message("import.bad_person", role=role.value, value=value))
+            for person_name, _ in found or ():
+                if problem := name_problem(person_name, LONGEST["person"]):
+                    bad(line, message("import.bad_name", field=role.value, value=visible(person_name),
+                                      problem=problem, limit=LONGEST["person"]))
             people[role] = found or []
             if found == [] and role in REPORTING_ROLES and kind in KINDS and kind != "county":
                 bad(line, message("import.missing_person", role=role.value))
@@ -183,7 +222,7 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
         for column in ("filing_to", "filing_cc"):
             addresses[column] = parse_addresses(row.get(column, ""))
             if addresses[column] is None:
-                bad(line, message("import.bad_address", value=row.get(column, "")))
+                bad(line, message("import.bad_address", value=visible(row.get(column, ""))))
         if kind in KINDS and kind != "county" and addresses["filing_to"] == []:
             bad(line, message("import.missing_filing_to"))
         if len(problems) == errors_before:
@@ -195,6 +234,8 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
     for unit in parsed:
         if unit.parent and unit.parent not in in_file and unit.parent not in known:
             bad(unit.line, message("import.unknown_parent", parent=unit.parent))
+    for unit, names in parent_loops(stored, parsed):
+        bad(unit.line, message("import.parent_loop", units=names))
     names_by_email: dict[str, tuple[str, int]] = {}
     for unit in parsed:
         for person_list in unit.people.values():

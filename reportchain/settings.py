@@ -1,14 +1,108 @@
-"""Settings from the environment and an optional `.env` file (every one is explained in .env.example)."""
+"""Settings from the environment and an optional `.env` file (every one is explained in .env.example),
+each value checked once, when loaded: a bad one is a SettingsError naming the variable."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import load_dotenv
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from reportchain.names import has_control, normalised_address
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A setting's value cannot be used. `rule` and `allowed` say what can (worded for users by the
+    message settings.bad in templates/cli/messages.j2)."""
+
+    def __init__(self, variable: str, value: str, rule: str, **allowed) -> None:
+        details = ", ".join(f"{key}: {limit}" for key, limit in allowed.items())
+        super().__init__(f"{variable}={value!r} is not allowed, {rule} expected" + (f" ({details})" if details else ""))
+        self.variable, self.value, self.rule, self.allowed = variable, value, rule, allowed
+
+
+class Env:
+    """Typed readers of the environment: each returns the variable's value, or its default when it is
+    unset or empty, or raises SettingsError."""
+
+    def __init__(self) -> None:
+        self.get = os.environ.get
+
+    def raw(self, name: str, default: str = "") -> str:
+        return (self.get(name) or "").strip() or default
+
+    def text(self, name: str, default: str = "") -> str:
+        """One line of text (a name, a folder, a login): no line breaks or control characters."""
+        value = self.raw(name, default)
+        if has_control(value):
+            raise SettingsError(name, value, "text")
+        return value
+
+    def choice(self, name: str, default: str, choices) -> str:
+        value = self.raw(name, default)
+        if value.lower() not in choices:
+            raise SettingsError(name, value, "choice", choices=", ".join(choices))
+        return value.lower()
+
+    def integer(self, name: str, default: int, low: int, high: int | None = None) -> int:
+        value = self.raw(name, str(default))
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < low or (high is not None and number > high):
+            raise SettingsError(name, value, "integer", low=low, **({"high": high} if high is not None else {}))
+        return number
+
+    def seconds(self, name: str, default: float) -> float:
+        value = self.raw(name, str(default))
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number > 0):
+            raise SettingsError(name, value, "seconds")
+        return number
+
+    def address(self, name: str, default: str) -> str:
+        value = self.raw(name, default)
+        if normalised_address(value) is None:
+            raise SettingsError(name, value, "address")
+        return value
+
+    def timezone(self, name: str, default: str) -> str:
+        value = self.raw(name, default)
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise SettingsError(name, value, "timezone") from None
+        return value
+
+    def database_url(self, name: str, default: str) -> str:
+        value = self.raw(name, default)
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            backend = None
+        if backend not in ("sqlite", "postgresql", "postgres"):
+            raise SettingsError(name, value, "database_url")
+        return value
+
+    def file(self, name: str) -> str | None:
+        value = self.text(name)
+        if value and not Path(value).is_file():
+            raise SettingsError(name, value, "file")
+        return value or None
+
+    def port(self, name: str, default: int) -> int:
+        return self.integer(name, default, 1, 65535)
 
 
 @dataclass(frozen=True)
@@ -89,85 +183,77 @@ class Settings:
 
 
 def load_settings() -> Settings:
-    """Read the settings now (environment first, then `.env` in the working directory)."""
+    """Read and check the settings now (environment first, then `.env` in the working directory)."""
     load_dotenv(Path.cwd() / ".env", override=False)
-    env = os.environ.get
-    mail_from = env("REPORTCHAIN_MAIL_FROM", "fzb@county.example.gov.cn")
+    env = Env()
+    mail_from = env.address("REPORTCHAIN_MAIL_FROM", "fzb@county.example.gov.cn")
+    deadlines_file = env.text("REPORTCHAIN_DEADLINES_FILE")
     return Settings(
-        database_url=env("REPORTCHAIN_DATABASE_URL", "sqlite:///reportchain.db"),
-        mail_folder=Path(env("REPORTCHAIN_MAIL_FOLDER", "mail/outbox")),
+        database_url=env.database_url("REPORTCHAIN_DATABASE_URL", "sqlite:///reportchain.db"),
+        mail_folder=Path(env.text("REPORTCHAIN_MAIL_FOLDER", "mail/outbox")),
         mail_from=mail_from,
-        mail_from_name=env("REPORTCHAIN_MAIL_FROM_NAME", "县委依法治县办"),
-        reply_to=env("REPORTCHAIN_REPLY_TO", "") or mail_from,
-        timezone=env("REPORTCHAIN_TIMEZONE", "Asia/Shanghai"),
-        prefect_api_url=env("PREFECT_API_URL") or None,
+        mail_from_name=env.text("REPORTCHAIN_MAIL_FROM_NAME", "县委依法治县办"),
+        reply_to=env.address("REPORTCHAIN_REPLY_TO", mail_from),
+        timezone=env.timezone("REPORTCHAIN_TIMEZONE", "Asia/Shanghai"),
+        prefect_api_url=env.raw("PREFECT_API_URL") or None,
         smtp=smtp_settings(env),
-        max_attempts=int(env("REPORTCHAIN_DELIVERY_MAX_ATTEMPTS", "8")),
-        retry_seconds=int(env("REPORTCHAIN_DELIVERY_RETRY_SECONDS", "60")),
+        max_attempts=env.integer("REPORTCHAIN_DELIVERY_MAX_ATTEMPTS", 8, low=1),
+        retry_seconds=env.integer("REPORTCHAIN_DELIVERY_RETRY_SECONDS", 60, low=0),
         imap=imap_settings(env),
-        inbox_folder=Path(env("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
-        deadlines_file=Path(env("REPORTCHAIN_DEADLINES_FILE")) if env("REPORTCHAIN_DEADLINES_FILE") else None,
-        authserv_id=env("REPORTCHAIN_AUTHSERV_ID", "").strip() or None,
+        inbox_folder=Path(env.text("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
+        deadlines_file=Path(deadlines_file) if deadlines_file else None,
+        authserv_id=env.text("REPORTCHAIN_AUTHSERV_ID") or None,
         drafts=draft_limits(env),
     )
 
 
-def draft_limits(env) -> DraftLimits:
+def draft_limits(env: Env) -> DraftLimits:
     return DraftLimits(
-        max_mb=int(env("REPORTCHAIN_DRAFT_MAX_MB", "20")),
-        max_unpacked_mb=int(env("REPORTCHAIN_DRAFT_MAX_UNPACKED_MB", "50")),
-        max_ratio=int(env("REPORTCHAIN_DRAFT_MAX_RATIO", "100")),
-        max_parts=int(env("REPORTCHAIN_DRAFT_MAX_PARTS", "1000")),
-        max_elements=int(env("REPORTCHAIN_DRAFT_MAX_ELEMENTS", "200000")),
-        max_paragraphs=int(env("REPORTCHAIN_DRAFT_MAX_PARAGRAPHS", "20000")),
-        max_chars=int(env("REPORTCHAIN_DRAFT_MAX_CHARS", "1000000")),
+        max_mb=env.integer("REPORTCHAIN_DRAFT_MAX_MB", 20, low=1),
+        max_unpacked_mb=env.integer("REPORTCHAIN_DRAFT_MAX_UNPACKED_MB", 50, low=1),
+        max_ratio=env.integer("REPORTCHAIN_DRAFT_MAX_RATIO", 100, low=1),
+        max_parts=env.integer("REPORTCHAIN_DRAFT_MAX_PARTS", 1000, low=1),
+        max_elements=env.integer("REPORTCHAIN_DRAFT_MAX_ELEMENTS", 200000, low=1),
+        max_paragraphs=env.integer("REPORTCHAIN_DRAFT_MAX_PARAGRAPHS", 20000, low=1),
+        max_chars=env.integer("REPORTCHAIN_DRAFT_MAX_CHARS", 1000000, low=1),
     )
 
 
 SMTP_SECURITY = {"starttls": 587, "tls": 465, "none": 25}
 
 
-def smtp_settings(env) -> SmtpSettings | None:
-    host = env("REPORTCHAIN_SMTP_HOST", "").strip()
-    if not host:
-        return None
-    security = env("REPORTCHAIN_SMTP_SECURITY", "starttls").strip().lower()
-    if security not in SMTP_SECURITY:
-        raise ValueError(f"REPORTCHAIN_SMTP_SECURITY must be one of {', '.join(SMTP_SECURITY)}, not {security!r}")
-    return SmtpSettings(
-        host=host,
-        port=int(env("REPORTCHAIN_SMTP_PORT", "") or SMTP_SECURITY[security]),
+def smtp_settings(env: Env) -> SmtpSettings | None:
+    """The SMTP relay, or None (deliver to the mail folder); every value is checked even then."""
+    security = env.choice("REPORTCHAIN_SMTP_SECURITY", "starttls", SMTP_SECURITY)
+    smtp = SmtpSettings(
+        host=env.text("REPORTCHAIN_SMTP_HOST"),
+        port=env.port("REPORTCHAIN_SMTP_PORT", SMTP_SECURITY[security]),
         security=security,
-        user=env("REPORTCHAIN_SMTP_USER", ""),
-        password=env("REPORTCHAIN_SMTP_PASSWORD", ""),
-        ca_file=env("REPORTCHAIN_SMTP_CA_FILE", "") or None,
-        timeout=float(env("REPORTCHAIN_SMTP_TIMEOUT", "30")),
-        concurrency=max(1, int(env("REPORTCHAIN_SMTP_CONCURRENCY", "2"))),
+        user=env.text("REPORTCHAIN_SMTP_USER"),
+        password=env.get("REPORTCHAIN_SMTP_PASSWORD", ""),
+        ca_file=env.file("REPORTCHAIN_SMTP_CA_FILE"),
+        timeout=env.seconds("REPORTCHAIN_SMTP_TIMEOUT", 30),
+        concurrency=env.integer("REPORTCHAIN_SMTP_CONCURRENCY", 2, low=1),
     )
+    return smtp if smtp.host else None
 
 
 IMAP_SECURITY = {"tls": 993, "starttls": 143, "none": 143}
 
 
-def imap_settings(env) -> ImapSettings | None:
-    host = env("REPORTCHAIN_IMAP_HOST", "").strip()
-    if not host:
-        return None
-    security = env("REPORTCHAIN_IMAP_SECURITY", "tls").strip().lower()
-    if security not in IMAP_SECURITY:
-        raise ValueError(f"REPORTCHAIN_IMAP_SECURITY must be one of {', '.join(IMAP_SECURITY)}, not {security!r}")
-    mark = env("REPORTCHAIN_IMAP_MARK", "seen").strip().lower()
-    if mark not in ("seen", "move"):
-        raise ValueError(f"REPORTCHAIN_IMAP_MARK must be seen or move, not {mark!r}")
-    return ImapSettings(
-        host=host,
-        port=int(env("REPORTCHAIN_IMAP_PORT", "") or IMAP_SECURITY[security]),
+def imap_settings(env: Env) -> ImapSettings | None:
+    """The replies mailbox, or None (read the inbox folder); every value is checked even then."""
+    security = env.choice("REPORTCHAIN_IMAP_SECURITY", "tls", IMAP_SECURITY)
+    imap = ImapSettings(
+        host=env.text("REPORTCHAIN_IMAP_HOST"),
+        port=env.port("REPORTCHAIN_IMAP_PORT", IMAP_SECURITY[security]),
         security=security,
-        user=env("REPORTCHAIN_IMAP_USER", ""),
-        password=env("REPORTCHAIN_IMAP_PASSWORD", ""),
-        folder=env("REPORTCHAIN_IMAP_FOLDER", "INBOX"),
-        ca_file=env("REPORTCHAIN_IMAP_CA_FILE", "") or None,
-        timeout=float(env("REPORTCHAIN_IMAP_TIMEOUT", "60")),
-        mark=mark,
-        move_to=env("REPORTCHAIN_IMAP_MOVE_TO", "reportchain-processed"),
+        user=env.text("REPORTCHAIN_IMAP_USER"),
+        password=env.get("REPORTCHAIN_IMAP_PASSWORD", ""),
+        folder=env.text("REPORTCHAIN_IMAP_FOLDER", "INBOX"),
+        ca_file=env.file("REPORTCHAIN_IMAP_CA_FILE"),
+        timeout=env.seconds("REPORTCHAIN_IMAP_TIMEOUT", 60),
+        mark=env.choice("REPORTCHAIN_IMAP_MARK", "seen", ("seen", "move")),
+        move_to=env.text("REPORTCHAIN_IMAP_MOVE_TO", "reportchain-processed"),
     )
+    return imap if imap.host else None
