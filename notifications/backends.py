@@ -54,17 +54,16 @@ class MailFolderBackend:
         return self.folder / f"{stem}.eml"
 
     def send(self, messages: list[Envelope], record: Record) -> None:
+        """A file that cannot be written means the folder cannot (names are ours and safe): the OSError
+        is raised, and the outbox gives back every mail not yet written."""
         self.folder.mkdir(parents=True, exist_ok=True)
         for index, message in enumerate(messages):
             target = self.path_for(message.message_id)
-            try:
-                if not target.exists():
-                    tmp = target.with_suffix(".tmp")
-                    tmp.write_bytes(message.data)
-                    os.replace(tmp, target)
-                record(index, SENT)
-            except OSError as exc:
-                record(index, Outcome(f"cannot write {target}: {exc}"))
+            if not target.exists():
+                tmp = target.with_suffix(".tmp")
+                tmp.write_bytes(message.data)
+                os.replace(tmp, target)
+            record(index, SENT)
 
 
 def backend_for(settings) -> MailBackend:

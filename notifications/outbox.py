@@ -115,11 +115,12 @@ def compose(
     return row
 
 
-def claim(session: Session, now: datetime, limit: int) -> list[OutboxMessage]:
-    """The next due rows, claimed for this delivery run: one compare-and-set UPDATE moves their next
-    attempt a lease ahead, so a delivery running at the same moment (a schedule, a CLI command) skips
-    them; if this run dies before the server answers, they are due again when the lease ends."""
-    is_due = (OutboxMessage.status == "pending",
+def claim(session: Session, now: datetime, limit: int, after: int = 0) -> list[OutboxMessage]:
+    """The next due rows (ids above `after`), claimed for this delivery run: one compare-and-set UPDATE
+    moves their next attempt a lease ahead, so a delivery running at the same moment (a schedule, a CLI
+    command) skips them; if this run dies before the server answers, they are due again when the lease
+    ends."""
+    is_due = (OutboxMessage.status == "pending", OutboxMessage.id > after,
               or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
     while ids := list(session.exec(select(OutboxMessage.id).where(*is_due).order_by(OutboxMessage.id).limit(limit))):
         claimed = list(session.execute(
@@ -154,11 +155,15 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 def deliver(session: Session, settings: Settings, backend: MailBackend, batch_size: int = 200,
             now: datetime | None = None) -> DeliveryReport:
-    """Send every due row once; transient failures wait with backoff, permanent ones are marked failed."""
+    """Send every due row once; transient failures wait with backoff, permanent ones are marked failed.
+    Rows are taken in id order, each at most once a run, even when `now` (a replayed sweep) lies past
+    their next attempt."""
     now = now or utcnow()
     report = DeliveryReport()
     expire(session, now)
-    while rows := claim(session, now, batch_size):
+    after = 0
+    while rows := claim(session, now, batch_size, after):
+        after = rows[-1].id
         outcomes: dict[int, Outcome] = {}
 
         def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:

@@ -206,7 +206,8 @@ def statuses(settings) -> list[str]:
         return list(s.exec(select(OutboxMessage.status)))
 
 
-@pytest.mark.parametrize("command", [["cycle", "open", "2026"], ["outbox", "retry", "1"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["cycle", "open", "2026"], ["outbox", "retry", "1"],
+                                     ["sweep", "--now", "2027-01-04T09:00"]], ids=" ".join)
 def test_an_unreachable_smtp_server_keeps_every_mail_pending_with_a_chinese_message(county, settings, monkeypatch,
                                                                                       command):
     monkeypatch.setenv("REPORTCHAIN_SMTP_HOST", "127.0.0.1")
