@@ -20,7 +20,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto
 
 # Benchmarks print JSON and keep their figures in bench/results.json.
 bench: install

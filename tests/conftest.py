@@ -18,6 +18,9 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_ENABLED", "false")
 os.environ.pop("PREFECT_API_URL", None)
+# The CLI's consoles read their width when first imported: wide, so that no message is wrapped (also in
+# pytest-xdist's workers, which have no terminal).
+os.environ["COLUMNS"] = "250"
 
 import pytest  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402

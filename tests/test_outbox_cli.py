@@ -46,7 +46,7 @@ def test_a_mail_refused_for_good_is_listed_and_reported_to_the_coordinator(
     assert "1 封邮件暂未送达，稍后自动重试" in opened.output
 
     failed = invoke("outbox", "--failed")
-    assert "发件箱：1 封邮件待处理" in failed.output and "失败" in failed.output and "User unknown" in failed.output
+    assert "发件箱：1 封邮件待处理" in failed.output and "失败" in failed.output and "550 5.1.1" in failed.output
     notices = [r for r in smtp.handler.snapshot() if "邮件未能送达" in str(r.message["Subject"])]
     assert len(notices) == 1 and notices[0].rcpt_tos == ["yfzx@qingshan.example.gov.cn"]
     assert "550" in notices[0].message.get_body(("plain",)).get_content()
