@@ -96,12 +96,12 @@ class Doors:
         from sqlmodel import Session, select
         from typer.testing import CliRunner
 
+        from core.settings import PROJECT_ROOT, load_settings
         from flows.cycle import open_cycle
         from models.db import create_tables, get_engine
         from models.tables import OutboxMessage, Report, Unit
         from reportchain.cli import app
         from reportchain.roster import import_roster
-        from reportchain.settings import PROJECT_ROOT, load_settings
         from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 
         os.chdir(work)  # no stray .env

@@ -22,12 +22,12 @@ import aiosmtplib
 from sqlmodel import Session, select
 
 from bench import record
+from core.settings import load_settings
 from models.db import create_tables, get_engine
 from models.tables import OutboxMessage
 from notifications.message import build_message, envelope
 from notifications.outbox import deliver, new_message_id
 from notifications.smtp import SmtpBackend
-from reportchain.settings import load_settings
 
 BODY = "您好！\n\n野鹤镇2026年度法治政府建设年度报告（第1稿）已提交，请您进行法律顾问审核。\n" * 8
 

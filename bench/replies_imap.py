@@ -31,6 +31,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bench import record
+from core.settings import load_settings
 from documents.reading import read_draft
 from flows.cycle import open_cycle
 from flows.drafts import submit_draft
@@ -41,7 +42,6 @@ from models.tables import Person, Report
 from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
 from reportchain.roster import import_roster
-from reportchain.settings import load_settings
 from tests.drafts import report_text
 from tests.imap_server import DOVECOT, Dovecot
 from tests.replies_kit import prompt_of, reply_to

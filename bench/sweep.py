@@ -44,6 +44,7 @@ from sqlalchemy import event, func, insert, text
 from sqlmodel import Session, select
 
 from bench import record
+from core.settings import load_settings
 from flows.reminders import BATCH, write_plan
 from models.calendar import WorkingCalendar
 from models.db import create_tables, get_engine
@@ -60,7 +61,6 @@ from models.tables import (
     ReviewRound,
     Unit,
 )
-from reportchain.settings import load_settings
 from tests.pg import PG_DEFAULT, postgres_schema, reachable_postgres
 
 SIZES = (2000, 5000, 20000)

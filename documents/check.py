@@ -14,7 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from reportchain.texts import message
+from core.texts import message
 
 ELEMENTS = ("measures_and_results", "shortcomings_and_causes", "leaders_duties", "next_year_plan", "other_matters")
 REQUIRED = ELEMENTS[:4]  # 其他需要报告的情况 is reported only when there is something to report

@@ -12,6 +12,7 @@ from functools import lru_cache
 from docx.enum.style import WD_STYLE_TYPE
 from docx.shared import RGBColor
 
+from core.texts import render
 from documents.render import (
     LEVEL2_FONT,
     add_flush_left,
@@ -21,7 +22,6 @@ from documents.render import (
     official_document,
     set_fonts,
 )
-from reportchain.texts import render
 
 GUIDANCE_COLOR = RGBColor(0x80, 0x80, 0x80)
 

@@ -20,7 +20,7 @@ from pathlib import PurePath
 
 from lxml import etree
 
-from reportchain.settings import DraftLimits, load_settings
+from core.settings import DraftLimits, load_settings
 
 SUPPORTED = (".docx", ".txt", ".md")
 MB = 2**20

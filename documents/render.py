@@ -24,7 +24,7 @@ from docx.shared import Mm, Pt, RGBColor
 from docx.text.paragraph import Paragraph
 from lxml import etree
 
-from reportchain.texts import environment, render
+from core.texts import environment, render
 
 # GB/T 9704 type: 二号 title, 三号 body and headings, 四号 page numbers; fonts with the fallback Word
 # uses when the first is not installed (written to the font table as altName).

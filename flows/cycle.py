@@ -8,6 +8,8 @@ from prefect import flow
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from core.clock import today_in
+from core.settings import Settings, load_settings
 from documents.kit import drafting_skeleton
 from flows.stages import addressee_of, audit, people_with_role, recipients, report_context
 from models.calendar import load_calendar
@@ -18,8 +20,6 @@ from models.pending import COUNTY_KIND
 from models.tables import Cycle, OutboxMessage, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
-from reportchain.board import today_in
-from reportchain.settings import Settings, load_settings
 
 
 def cycle_under_way(today: date) -> int:

@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 from prefect import flow
 from sqlmodel import Session, select
 
+from core.settings import Settings, load_settings
+from core.texts import message
 from flows.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
 from models.chain import Event, Refused, StageDef, StageKind
 from models.db import session_scope, utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
-from reportchain.settings import Settings, load_settings
-from reportchain.texts import message
 
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
 

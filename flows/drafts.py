@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import flow
 from sqlmodel import Session, select
 
+from core.settings import Settings, load_settings
 from documents.check import check
 from documents.reading import Draft, read_draft
 from flows.stages import audit, enter_stage, latest_version, move, people_with_role, recipients, report_context
@@ -15,7 +16,6 @@ from models.chain import Event, Refused, Role, get_chain
 from models.db import session_scope
 from models.tables import Cycle, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
-from reportchain.settings import Settings, load_settings
 
 
 def report_for_unit(session: Session, unit_name_or_code: str, year: int | None = None) -> Report:

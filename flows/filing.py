@@ -9,6 +9,7 @@ from datetime import date
 from prefect import flow
 from sqlmodel import Session, select
 
+from core.settings import Settings, load_settings
 from documents.render import filing_docx
 from flows.stages import addressee_of, audit, chain_of, latest_version, move, report_context
 from models.chain import Event, Refused, StageKind, stage_def
@@ -17,7 +18,6 @@ from models.deadlines import local_day
 from models.tables import Cycle, OutboxMessage, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
-from reportchain.settings import Settings, load_settings
 
 
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:

@@ -18,12 +18,12 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from core.settings import Settings, load_settings
 from flows.delivery import deliver_all
 from models.db import session_scope
 from models.reminders import PersonMail, Plan, mail_key, parse_now, plan_sweep
 from models.tables import OutboxMessage, Reminder
 from notifications.outbox import Recipient, compose
-from reportchain.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, or_, select
 
+from core.settings import Settings, load_settings
+from core.texts import message
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
 from flows.decisions import record_decision
 from flows.delivery import deliver_all
@@ -58,8 +60,6 @@ from notifications.authresults import authentication_failure
 from notifications.mailbox import Fetched, FolderInbox, ImapInbox, inbox_for
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
-from reportchain.settings import Settings, load_settings
-from reportchain.texts import message
 
 log = logging.getLogger(__name__)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy import func
 from sqlmodel import Session, select, update
 
+from core.settings import Settings
 from documents.diff import changes
 from documents.render import piece
 from models.calendar import load_calendar
@@ -33,7 +34,6 @@ from models.tables import (
     Unit,
 )
 from notifications.outbox import Recipient, enqueue
-from reportchain.settings import Settings
 
 MAX_CHANGES_SHOWN = 40  # paragraphs of a diff in a prompt; the attachment has the rest
 REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L

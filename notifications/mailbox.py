@@ -20,7 +20,7 @@ from pathlib import Path
 from imapclient import SEEN, IMAPClient
 from imapclient.exceptions import LoginError
 
-from reportchain.settings import ImapSettings, Settings
+from core.settings import ImapSettings, Settings
 
 log = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from pathlib import PurePath
 
 from icalendar import Calendar, Event
 
+from core.settings import Settings
 from models.db import utcnow
 from models.tables import OutboxMessage
-from reportchain.settings import Settings
 
 
 def calendar_entry(uid: str, due: date, summary: str, timezone: str) -> str:

@@ -18,12 +18,12 @@ from email.policy import SMTP
 
 from sqlmodel import Session, or_, select, update
 
+from core.settings import Settings
+from core.texts import environment, render, render_block
 from models.db import utcnow
 from models.tables import OutboxMessage, ReportVersion
 from notifications.backends import MailBackend, Outcome
 from notifications.message import Attachment, build_message, calendar_entry, envelope
-from reportchain.settings import Settings
-from reportchain.texts import environment, render, render_block
 
 log = logging.getLogger(__name__)
 

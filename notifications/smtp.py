@@ -16,9 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import aiosmtplib
 
+from core.settings import SmtpSettings
 from notifications.backends import SENT, DeliveryConfigError, Outcome, Record
 from notifications.message import Envelope
-from reportchain.settings import SmtpSettings
 
 
 def _answer(exc: aiosmtplib.SMTPResponseException) -> str:

@@ -5,17 +5,12 @@ These never start Prefect: they read the database and answer at once.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from sqlmodel import Session, select
 
 from models.pending import open_items, read_world
 from models.tables import AuditEvent, Cycle, Report, Unit
-
-
-def today_in(timezone: str) -> date:
-    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def latest_year(session: Session) -> int | None:

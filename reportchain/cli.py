@@ -25,6 +25,10 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 
+from core.clock import today_in
+from core.names import safe_filename, visible, write_new
+from core.settings import Settings, SettingsError, load_settings
+from core.texts import message
 from documents.reading import UnreadableDocument, read_draft
 from models.calendar import load_calendar, published
 from models.chain import Refused
@@ -34,11 +38,8 @@ from models.reminders import parse_now, plan_sweep
 from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import listing, retry
-from reportchain.board import history, latest_year, status, today_in
-from reportchain.names import safe_filename, visible, write_new
+from reportchain.board import history, latest_year, status
 from reportchain.roster import RosterError, import_roster
-from reportchain.settings import Settings, SettingsError, load_settings
-from reportchain.texts import message
 
 
 class Funnel(typer.core.TyperGroup):

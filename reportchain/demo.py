@@ -19,8 +19,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from reportchain.settings import PROJECT_ROOT
-from reportchain.texts import message, render
+from core.settings import PROJECT_ROOT
+from core.texts import message, render
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 YEAR = 2026
@@ -33,7 +33,7 @@ LEGAL_ANSWERS = ("同意。", "原则同意，建议第二部分补充具体数�
 def simulated_reply(prompt, sender: str, text: str, attachment: tuple[str, bytes] | None = None,
                     auto: bool = False, charset: str = "utf-8") -> bytes:
     """A reviewer's (or drafter's) reply to one of our mails, as a phone mail client writes it."""
-    from reportchain.settings import load_settings
+    from core.settings import load_settings
 
     msg = EmailMessage()
     msg["From"], msg["To"] = sender, load_settings().reply_to
@@ -165,8 +165,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         run(file_report_flow(report_id=report_id))
     run(deliver_outbox_flow())
 
-    from reportchain.board import today_in
-    from reportchain.settings import load_settings
+    from core.clock import today_in
+    from core.settings import load_settings
 
     with session_scope(db_url) as session:
         board = status(session, YEAR, today_in(load_settings().timezone))

@@ -18,10 +18,10 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, select
 
+from core.names import has_control, name_problem, normalised_address, visible
+from core.texts import message
 from models.chain import CHAINS, Role
 from models.tables import Assignment, Person, Unit
-from reportchain.names import has_control, name_problem, normalised_address, visible
-from reportchain.texts import message
 
 KINDS = ("county", "township", "street", "department", "admin_committee")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 
+from core.texts import message
 from models.chain import (
     DEFAULT_CHAIN,
     Event,
@@ -21,7 +22,6 @@ from models.chain import (
     transition,
     validate_chain,
 )
-from reportchain.texts import message
 
 # The default chain as the design (DESIGN.md §2) describes it, written out independently of the code.
 STAGES = ["drafting", "legal_review", "committee_review", "filing", "filed", "published"]

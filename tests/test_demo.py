@@ -12,7 +12,7 @@ import sys
 from email import policy
 from pathlib import Path
 
-from reportchain.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 CLI = [sys.executable, "-m", "reportchain.cli"]
 

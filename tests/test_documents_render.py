@@ -14,10 +14,10 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from core.settings import PROJECT_ROOT
 from documents.kit import drafting_skeleton
 from documents.reading import read_draft
 from documents.render import filing_docx, publication_html
-from reportchain.settings import PROJECT_ROOT
 
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 ISSUED = date(2026, 1, 10)

@@ -8,9 +8,9 @@ import json
 import pytest
 from sqlmodel import select
 
+from core.settings import PROJECT_ROOT
 from models.calendar import published
 from models.tables import AuditEvent, CalendarOverride, OutboxMessage
-from reportchain.settings import PROJECT_ROOT
 from tests.test_cli import advance, board, cli, ok, refused, stage_of, stored
 
 

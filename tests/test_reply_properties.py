@@ -26,6 +26,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
+from core.settings import load_settings
 from flows.cycle import open_cycle
 from flows.replies import intake, message_id_of
 from models.chain import get_chain
@@ -35,7 +36,6 @@ from notifications.decision import CLAUSE_DOUBTS, has_decision_word, normalise, 
 from notifications.mailbox import FolderInbox
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from reportchain.roster import import_roster
-from reportchain.settings import load_settings
 from tests.conftest import SAMPLE_ROSTER, report_of
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 

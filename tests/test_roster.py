@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, func, select
 
+from core.settings import PROJECT_ROOT
 from models.tables import Assignment, Person, Unit
 from reportchain.roster import RosterError, import_roster
-from reportchain.settings import PROJECT_ROOT
 
 EXAMPLES = PROJECT_ROOT / "examples"
 SAMPLE_YAML = EXAMPLES / "sample_county.yaml"

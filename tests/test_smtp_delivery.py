@@ -26,6 +26,7 @@ from docx import Document
 from icalendar import Calendar
 from sqlmodel import Session, select
 
+from core.settings import PROJECT_ROOT, Settings, load_settings
 from documents.reading import read_draft
 from flows.cycle import open_cycle
 from flows.decisions import record_decision, round_to_decide
@@ -39,7 +40,6 @@ from models.tables import OutboxMessage, Person, Report, ReportVersion, ReviewRo
 from notifications.backends import DeliveryConfigError, backend_for
 from notifications.outbox import LEASE, deliver, listing, retry
 from notifications.smtp import SmtpBackend
-from reportchain.settings import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import report_of
 from tests.smtp_server import (
     PASSWORD,
@@ -610,7 +610,7 @@ from sqlmodel import Session
 from models.db import get_engine
 from notifications.backends import backend_for
 from notifications.outbox import deliver
-from reportchain.settings import load_settings
+from core.settings import load_settings
 
 settings = load_settings()
 with Session(get_engine(settings.database_url), expire_on_commit=False) as session:

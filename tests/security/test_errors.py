@@ -14,10 +14,10 @@ import pytest
 import typer
 from sqlmodel import Session, select
 
+from core.settings import SettingsError, load_settings
 from models.db import get_engine
 from models.tables import InboundMessage, OutboxMessage
 from reportchain.cli import app
-from reportchain.settings import SettingsError, load_settings
 from tests.conftest import SAMPLE_ROSTER, write_draft
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to
@@ -181,7 +181,7 @@ def test_every_bad_setting_is_named_with_its_value_in_chinese(tmp_path, clean_en
 
 
 def test_the_shipped_env_example_is_a_valid_configuration(tmp_path, clean_env):
-    from reportchain.settings import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     (tmp_path / ".env").write_text((PROJECT_ROOT / ".env.example").read_text(encoding="utf-8"), encoding="utf-8")
     for name in ("REPORTCHAIN_DATABASE_URL", "REPORTCHAIN_MAIL_FOLDER", "REPORTCHAIN_INBOX_FOLDER"):

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
+from core.settings import PROJECT_ROOT, Settings, load_settings
 from documents.check import check
 from documents.diff import changes
 from documents.render import publication_html
@@ -20,7 +21,6 @@ from models.pending import Item
 from models.reminders import Line, PersonMail
 from models.tables import Cycle, InboundMessage, OutboxMessage, Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import compose
-from reportchain.settings import PROJECT_ROOT, Settings, load_settings
 from tests.drafts import report_text
 
 

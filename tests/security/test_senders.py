@@ -162,7 +162,7 @@ def test_a_draft_threaded_under_a_mail_sent_to_someone_else_does_not_become_a_ve
 @pytest.fixture
 def checked(settings, monkeypatch):
     """Settings naming our receiving server as the one whose Authentication-Results count."""
-    from reportchain.settings import load_settings
+    from core.settings import load_settings
 
     monkeypatch.setenv("REPORTCHAIN_AUTHSERV_ID", OUR_SERVER)
     return load_settings()

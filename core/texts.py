@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from reportchain.settings import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 
 TEMPLATE_DIR = PROJECT_ROOT / "templates"
 HEADER_BLOCKS = ("subject", "attachment_name", "calendar_summary")  # blocks that become one header line

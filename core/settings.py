@@ -13,7 +13,7 @@ from dotenv import load_dotenv
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from reportchain.names import has_control, normalised_address
+from core.names import has_control, normalised_address
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
