@@ -248,7 +248,7 @@ def year_claims(layout: Layout, elements: dict[str, Element]) -> list[tuple[str,
     """What each part says the report's year is: (part, line, the year written, the report year it implies)."""
     claims = []
     if layout.title:
-        years = set(YEAR.findall("".join(part.text for part in layout.title)))
+        years = set(YEAR.findall(layout.title_text))
         if len(years) == 1:
             year = int(years.pop())
             claims.append(("title", layout.title[0].line, year, year))
@@ -323,9 +323,9 @@ def unit_mismatch(layout: Layout, unit: str | None) -> list[Finding]:
         return []
     unit = unit.strip()
     core = UNIT_SUFFIX.sub("", unit) or unit
-    title = "".join(part.text for part in layout.title)
+    title = layout.title_text
     named = re.match(r"^(?:关于)?(?P<unit>(?!关于)[^\d]{2,}?)(\d{4}\s*年|关于|法治)", title)  # the title names a unit
-    signed = "".join(part.text for part in layout.signature)
+    signed = "、".join(part.text for part in layout.signature)
     findings = []
     if named and not names_unit(named["unit"], core):
         findings.append(Finding("unit_mismatch", message("check.unit_mismatch", unit=unit, found=title),

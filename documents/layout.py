@@ -111,6 +111,11 @@ class Layout:
     notes: tuple[Part, ...]  # lines after the date, such as （此件公开发布）
     body_end: int  # last line number of the body (before a closing 落款)
 
+    @property
+    def title_text(self) -> str:
+        """The title as one line ("" when the text has none)."""
+        return "".join(part.text for part in self.title)
+
     @cached_property
     def frame(self) -> set[int]:
         """The line numbers of the frame."""

@@ -48,7 +48,7 @@ def page_lines(text: str) -> tuple[str, list[str]]:
 @pytest.mark.parametrize(("name", "text"), texts(), ids=[name for name, _ in texts()])
 def test_the_check_and_the_renderings_find_the_same_title_signature_and_date(name, text):
     layout = read(text)
-    title = "".join(part.text for part in layout.title)
+    title = layout.title_text
     lines = docx_lines(text)
     shown_title, shown_signature = page_lines(text)
 
@@ -97,6 +97,9 @@ def test_signatures_the_check_accepts_are_the_renderings_signatures(ending, sign
     lines = docx_lines(text)
     notes = ["（此件公开发布）"] if "（此件公开发布）" in ending else []
     assert lines[len(lines) - len(notes) - len(signature) - 1:] == [*signature, issued, *notes]
+    page = BeautifulSoup(publication_html(text, unit_name="野鹤镇", year=2025, issued_on=ISSUED), "html.parser")
+    shown = [*signature, *([issued] if "年" in ending else []), *notes]  # the page dates only a dated text
+    assert [p.get_text() for p in page.find("article").find_all("p")][-len(shown):] == shown
     assert [line for line in text.split("\n") if line and line not in lines] == (
         ["2026年X月X日"] if "X" in ending else [])
     assert ("no_signature_date" in {f.code for f in check(text).findings}) == ("年" not in ending)
