@@ -1,14 +1,14 @@
 """Renderings of an approved report: the .docx filed upward, laid out like a 公文, and the public web page.
 
 Pure functions of plain values. The text is one paragraph a line, as `documents.reading` gives it;
-`parse_layout` finds the report's own title, 主送 line, headings and 落款, so nothing is added twice.
+`documents.layout` reads the report's own title, 主送 line, headings and 落款 (as the check does),
+so nothing is added twice.
 The .docx helpers here (page setup, fonts, styles) are shared with the drafting kit.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import unicodedata
 import zipfile
 from dataclasses import dataclass
@@ -25,6 +25,7 @@ from docx.text.paragraph import Paragraph
 from lxml import etree
 
 from core.texts import environment, render
+from documents.layout import Heading, Layout, read
 
 # GB/T 9704 type: 二号 title, 三号 body and headings, 四号 page numbers; fonts with the fallback Word
 # uses when the first is not installed (written to the font table as altName).
@@ -38,22 +39,7 @@ LINE_PITCH, TITLE_LINE_PITCH = Pt(28), Pt(36)
 MARGINS_MM = {"top": 37, "bottom": 35, "left": 28, "right": 26}
 BLACK = RGBColor(0, 0, 0)
 
-_CN_NUMERAL = "[一二三四五六七八九十百零〇]+"
-HEADING_PATTERNS = (
-    (1, re.compile(rf"^{_CN_NUMERAL}、")),  # 一、
-    (2, re.compile(rf"^[（(]{_CN_NUMERAL}[）)]")),  # （一） or (一)
-    (3, re.compile(r"^\d{1,2}(?:[.．](?!\d)|、)")),  # 1. or 1、
-)
-_DATE = re.compile(  # "2026年1月10日", "二〇二六年一月十日", or the skeleton's unfilled "2026年  月  日"
-    r"^(?:\d{4}|[〇○零一二三四五六七八九]{4})\s*年\s*(?P<month>\d{1,2}|[一二三四五六七八九十]{1,3})?\s*月"
-    r"\s*(?P<day>\d{1,2}|[一二三四五六七八九十]{1,3})?\s*日$"
-)
-_MARKDOWN_HEADING = re.compile(r"^(#{1,6})\s+")
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_SENTENCE_END = "。！？；!?;"
-_NOT_IN_ISSUER = "。，,；;：:！？!?“”\"（）()0123456789"
-RUN_IN_MAX = 40  # a "（一）健全机制。正文……" paragraph: the lead up to the first 。 is a run-in heading if this short
-HEADING_MAX = {1: 60, 2: 60, 3: 30}
+TYPE_LEVELS = {"chapter": 1, "cn": 1, "paren_cn": 2, "arabic_dun": 3, "arabic_dot": 3}  # GB/T 9704 numbering layers
 
 
 @dataclass(frozen=True)
@@ -70,104 +56,26 @@ class Block:
         return self.text[len(self.lead):]
 
 
-@dataclass(frozen=True)
-class Layout:
-    """What the report text already carries: its own title, 主送 line and 落款, and the body between them."""
-
-    title: tuple[str, ...]
-    addressee: str | None
-    blocks: tuple[Block, ...]
-    signature: tuple[str, ...]  # the issuer line(s) of the 落款
-    date: str | None  # the date line of the 落款
+def type_level(heading: Heading) -> int:
+    """The heading's typeface layer: by its numbering (一、 黑体, （一） 楷体, 1. bold), an unnumbered heading (a
+    Markdown ## line, or a line naming a content) by its level; 0 for numbering no layer has ((1), ①)."""
+    return min(heading.level, 3) if heading.style == "plain" else TYPE_LEVELS.get(heading.style, 0)
 
 
-def _clean(line: str) -> tuple[str, int]:
-    line = _NOT_XML.sub("", line).strip()
-    marker = _MARKDOWN_HEADING.match(line)
-    return (line[marker.end():].strip(), len(marker.group(1))) if marker else (line, 0)
-
-
-def _numbering(line: str) -> int:
-    return next((level for level, pattern in HEADING_PATTERNS if pattern.match(line)), 0)
-
-
-def _is_date(line: str) -> bool:
-    return bool(_DATE.match(line))
-
-
-def _is_unfilled_date(line: str) -> bool:
-    match = _DATE.match(line)
-    return bool(match) and not (match["month"] and match["day"])
-
-
-def _is_issuer(line: str) -> bool:
-    return (3 <= len(line) <= 30 and not any(c in line for c in _NOT_IN_ISSUER)
-            and not _numbering(line) and not _is_date(line))
-
-
-def _is_title(line: str, md_level: int) -> bool:
-    if md_level == 1:
-        return True
-    return ("报告" in line and "。" not in line and len(line) <= 80 and not _numbering(line)
-            and not line.endswith(("：", ":")))
-
-
-def _is_addressee(line: str) -> bool:
-    return (line.endswith(("：", ":")) and len(line) <= 60 and "。" not in line and "如下" not in line
-            and not _numbering(line))
-
-
-def classify(line: str, md_level: int = 0) -> Block:
-    """A body line as a heading, a paragraph with a run-in heading, or plain text."""
-    level = _numbering(line)
-    if not level:
-        if md_level >= 2:
-            return Block("heading", min(md_level - 1, 3), line)
-        return Block("paragraph", 0, line)
-    sentence = any(c in line for c in _SENTENCE_END) or (level == 3 and any(c in line for c in "，,"))
-    if len(line) <= HEADING_MAX[level] and not sentence:
-        return Block("heading", level, line)
-    stop = line.find("。")
-    if 0 < stop < RUN_IN_MAX and stop + 1 < len(line):
-        return Block("paragraph", level, line, lead=line[:stop + 1])
-    return Block("paragraph", 0, line)
-
-
-def parse_layout(text: str) -> Layout:
-    """Split a report's text into its own title, 主送 line, body blocks and 落款 (each may be absent).
-
-    Title: the first line, if it contains 报告 and no 。 (or is a Markdown `# ` line); a short line
-    before a "关于…报告" line makes a two-line title. 主送: the next line, if it ends with ：. 落款: a
-    closing date line ("2026年1月10日") with up to three short issuer lines above it — or, failing
-    that, the same issuer/date pair right after the title, as web copies often print it.
-    """
-    lines = [_clean(raw) for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
-    lines = [(line, md) for line, md in lines if line]
-    start, end = 0, len(lines)
-    title: tuple[str, ...] = ()
-    if (len(lines) >= 2 and lines[1][0].startswith("关于") and _is_title(*lines[1]) and _is_issuer(lines[0][0])):
-        title, start = (lines[0][0], lines[1][0]), 2
-    elif lines and _is_title(*lines[0]):
-        title, start = (lines[0][0],), 1
-    addressee = None
-    if start < end and _is_addressee(lines[start][0]):
-        addressee, start = lines[start][0], start + 1
-
-    signature: tuple[str, ...] = ()
-    closing_date = None
-    if end > start and _is_date(lines[end - 1][0]):
-        closing_date, end = lines[end - 1][0], end - 1
-        while end > start and len(signature) < 3 and _is_issuer(lines[end - 1][0]):
-            signature, end = (lines[end - 1][0], *signature), end - 1
-    else:
-        top = start
-        while top < end and top - start < 3 and _is_issuer(lines[top][0]):
-            top += 1
-        if start < top < end and _is_date(lines[top][0]):
-            signature = tuple(line for line, _ in lines[start:top])
-            closing_date, start = lines[top][0], top + 1
-    blocks = tuple(classify(line, md) for line, md in lines[start:end])
-    return Layout(title, addressee, blocks, signature, closing_date)
+def blocks(layout: Layout) -> list[Block]:
+    """The body as the renderings lay it out, in the order of the text."""
+    headings = {h.line: h for h in layout.headings if h.level}
+    out = []
+    for number, text in layout.body():
+        heading = headings.get(number)
+        level = type_level(heading) if heading else 0
+        if level and heading.standalone:
+            out.append(Block("heading", level, text))
+        elif level and heading.run_in:
+            out.append(Block("paragraph", level, text, lead=heading.run_in))
+        else:
+            out.append(Block("paragraph", 0, text))
+    return out
 
 
 def piece(name: str, *args) -> str:
@@ -375,40 +283,49 @@ def docx_bytes(doc: DocxDocument, *, when: datetime | None = None) -> bytes:
 
 def _closing_date(layout: Layout, issued_on: date) -> str:
     """The report's own date line, unless it is missing or left unfilled ("2026年  月  日")."""
-    if layout.date and not _is_unfilled_date(layout.date):
-        return layout.date
+    if layout.date and layout.date_filled:
+        return layout.date.text
     return piece("issued_date", issued_on)
+
+
+def _texts(parts) -> tuple[str, ...]:
+    return tuple(part.text for part in parts)
 
 
 def filing_docx(text: str, *, unit_name: str, year: int, addressee: str, issuer: str, issued_on: date) -> bytes:
     """The approved report as the .docx filed upward: title, 主送, body, 落款 and date, page numbers.
 
-    Whatever the text already carries (title, 主送 line, 落款, date) is used as it is and not added again.
+    Whatever the text already carries (title, 主送 line, 落款, date) is used as it is and not added again;
+    lines after its date (附注 such as （此件公开发布）) follow the date.
     """
-    layout = parse_layout(text)
-    title = layout.title or (piece("report_title", unit_name, year),)
+    layout = read(text)
+    title = _texts(layout.title) or (piece("report_title", unit_name, year),)
     addressee = addressee.strip().rstrip("：:")
-    addressee_line = layout.addressee or (piece("addressee_line", addressee) if addressee else None)
-    issuer_lines = layout.signature or ((issuer or unit_name).strip(),)
+    addressee_line = layout.addressee.text if layout.addressee else (
+        piece("addressee_line", addressee) if addressee else None)
+    issuer_lines = _texts(layout.signature) or ((issuer or unit_name).strip(),)
     date_line = _closing_date(layout, issued_on)
 
     doc = official_document(title="".join(title), author="、".join(issuer_lines))
     add_title(doc, title)
     if addressee_line:
         add_flush_left(doc, addressee_line)
-    for block in layout.blocks:
+    for block in blocks(layout):
         _add_block(doc, block)
     add_signature(doc, issuer_lines, date_line)
+    for note in layout.notes:
+        doc.add_paragraph(note.text)
     return docx_bytes(doc, when=datetime(issued_on.year, issued_on.month, issued_on.day, tzinfo=UTC))
 
 
 def publication_html(text: str, *, unit_name: str, year: int, issued_on: date) -> str:
     """The approved report as a standalone, phone-friendly web page for the unit's site (UTF-8, zh-CN)."""
-    layout = parse_layout(text)
-    title = layout.title or (piece("report_title", unit_name, year),)
+    layout = read(text)
+    title = _texts(layout.title) or (piece("report_title", unit_name, year),)
     tags = {1: "h2", 2: "h3", 3: "h4"}
-    blocks = [{"tag": tags[b.level] if b.kind == "heading" else "p", "text": b.text, "lead": b.lead, "rest": b.rest}
-              for b in layout.blocks]
-    signature = [*layout.signature, *([_closing_date(layout, issued_on)] if layout.date else [])]
+    body = [{"tag": tags[b.level] if b.kind == "heading" else "p", "text": b.text, "lead": b.lead, "rest": b.rest}
+            for b in blocks(layout)]
+    signature = [*_texts(layout.signature), *([_closing_date(layout, issued_on)] if layout.date else [])]
     return render("documents/publication.html", title=title, unit_name=unit_name, issued_on=issued_on,
-                  addressee=layout.addressee, blocks=blocks, signature=signature)
+                  addressee=layout.addressee and layout.addressee.text, blocks=body, signature=signature,
+                  notes=_texts(layout.notes))
