@@ -149,7 +149,7 @@ class Doors:
                 "outcomes": dict(result.outcomes), "answer": answer.subject if answer else None}
 
 
-def diff_figures(small: bool, problems: list[str]) -> dict:
+def diff_figures(small: bool, problems: list[str], missed: list[str]) -> dict:
     import random
 
     from documents.diff import changes
@@ -180,7 +180,7 @@ def diff_figures(small: bool, problems: list[str]) -> dict:
     }
     for key in ("read_seconds", "diff_10_edits_seconds", "diff_rewritten_seconds", "diff_30mb_paragraph_seconds"):
         if figures[key] > GENUINE_SECONDS:
-            problems.append(f"genuine report: {key} {figures[key]} s > {GENUINE_SECONDS} s")
+            missed.append(f"genuine report: {key} {figures[key]} s > {GENUINE_SECONDS} s")
     if [c.kind for c in found] != ["edited"] * 10:
         problems.append(f"10 edits read as {[c.kind for c in found]}")
     if figures["diff_rewritten"] != "many":
@@ -205,7 +205,7 @@ def diff_figures(small: bool, problems: list[str]) -> dict:
         growth = times[8000] / max(times[2000], 1e-4)
         scaling[scenario] = {"seconds": times, "growth_2k_to_8k": round(growth, 1), "limit_growth": MAX_GROWTH}
         if growth > MAX_GROWTH and times[8000] > 0.05:  # below 50 ms the ratio is noise
-            problems.append(f"diff {scenario}: 2k→8k lines took ×{growth:.1f}")
+            missed.append(f"diff {scenario}: 2k→8k lines took ×{growth:.1f}")
     figures["scaling"] = scaling
     return figures
 
@@ -218,7 +218,8 @@ def main(small: bool = False) -> dict:
     from bench import record
     from tests.security.hostile_docs import genuine_report
 
-    problems: list[str] = []
+    problems: list[str] = []  # something not refused, or refused with a traceback: always a failure
+    missed: list[str] = []  # a time or memory target missed: a failure at full size
     doors = Doors(Path(tempfile.mkdtemp(prefix="reportchain-bench-hostile-")))
     files = {}
     for attack, (name, data) in hostile_files(small).items():
@@ -230,7 +231,7 @@ def main(small: bool = False) -> dict:
             problems.append(f"{attack}: mail intake did not refuse it with an answer ({mail})")
         for door, figure in (("check", check), ("mail", mail)):
             if figure["seconds"] > TARGET_SECONDS or figure["peak_mb"] > TARGET_MB:
-                problems.append(f"{attack} by {door}: {figure['seconds']} s, {figure['peak_mb']} MB")
+                missed.append(f"{attack} by {door}: {figure['seconds']} s, {figure['peak_mb']} MB")
     real = genuine_report(30_000)  # last: taken by mail, it moves the report on
     baseline = {"check": doors.check("基准.docx", real), "mail": doors.mail("基准.docx", real)}
     if baseline["check"]["traceback"] or baseline["mail"]["outcomes"] != {"new_version": 1}:
@@ -238,10 +239,11 @@ def main(small: bool = False) -> dict:
     result = {"benchmark": "hostile_files", "small": small,
               "limits": {"seconds": TARGET_SECONDS, "peak_mb": TARGET_MB},
               "baseline_genuine_30k_chars": baseline, "hostile": files,
-              "genuine": diff_figures(small, problems), "problems": problems}
+              "genuine": diff_figures(small, problems, missed), "problems": problems, "targets_missed": missed}
     record(result)
-    if problems:
-        print("bench.hostile_files FAILED:\n  " + "\n  ".join(problems), file=sys.stderr)
+    failed = problems + ([] if small else missed)  # small (CI's smoke run): timings on a busy machine only shown
+    if failed:
+        print("bench.hostile_files FAILED:\n  " + "\n  ".join(failed), file=sys.stderr)
         raise SystemExit(1)
     return result
 
