@@ -27,7 +27,7 @@ growth from 2k to 8k must stay near linear (×4), not quadratic (×16).
 
 `python -m bench.hostile_files [--small]`: --small (make bench-smoke) makes the hostile files and the
 genuine report smaller; the limits and checks are the same. Prints one JSON object, kept in
-bench/results.json; exits 1 when a target is missed or a hostile file is not refused.
+bench/results.json; exits 1 when a hostile file is not refused, or (at full size) a target is missed.
 """
 
 from __future__ import annotations
