@@ -75,7 +75,7 @@ def ready_to_file(session: Session, settings: Settings, report: Report, version:
 
 
 def coordinators_of(session: Session, unit: Unit) -> list[Person]:
-    """The unit's own coordinators, else those of the unit above it (as the status board names them)."""
+    """The unit's own coordinators, else those of the unit above it (its county): the 待办人 of the board."""
     own = people_with_role(session, unit.id, Role.COORDINATOR)
     return own or (people_with_role(session, unit.parent_id, Role.COORDINATOR) if unit.parent_id else [])
 
