@@ -1,8 +1,9 @@
 """Record a reviewer's decision on a round: approve moves on, return goes back to drafting.
 
-The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice)
-commit together. Recording the same decision on the same round again changes nothing. A decision
-given by phone names the stage it decides, so the same command run twice cannot decide the next one.
+The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice, or,
+after the last review, the coordinators' word that the report is ready to file) commit together.
+Recording the same decision on the same round again changes nothing. A decision given by phone
+names the stage it decides, so the same command run twice cannot decide the next one.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from sqlmodel import Session, select
 
 from core.settings import Settings, load_settings
 from core.texts import message
+from flows.filing import ready_to_file
 from flows.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
-from models.chain import Event, Refused, StageDef, StageKind
+from models.chain import Event, Refused, StageDef, StageKind, stage_def
 from models.db import session_scope, utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
@@ -91,6 +93,8 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
         context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version},
     )
     enter_stage(session, settings, report, version, returned_by=rnd if decision == "return" else None)
+    if stage_def(chain_of(session, report), report.stage).kind is StageKind.FILING:
+        ready_to_file(session, settings, report, version)
     return True
 
 

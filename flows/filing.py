@@ -1,6 +1,10 @@
 """File an approved report upward: the filing mail (To + Cc, document attached) goes through the
 outbox, and the report becomes `filed` once delivery has accepted that mail. Once the coordinator
-has had it through the confidentiality review and put it on the website, it is `published`."""
+has had it through the confidentiality review and put it on the website, it is `published`.
+
+When the last review approves, the unit's coordinators are told the report is ready to file (how,
+and by when) — or, in a cycle whose policy says `auto_file`, it is filed at once and they are told
+it went out."""
 
 from __future__ import annotations
 
@@ -11,11 +15,21 @@ from sqlmodel import Session, select
 
 from core.settings import Settings, load_settings
 from documents.render import filing_docx
-from flows.stages import addressee_of, audit, chain_of, latest_version, move, report_context
-from models.chain import Event, Refused, StageKind, stage_def
+from flows.stages import (
+    addressee_of,
+    audit,
+    chain_of,
+    latest_version,
+    move,
+    people_with_role,
+    recipients,
+    report_context,
+)
+from models.calendar import load_calendar
+from models.chain import Event, Refused, Role, StageKind, stage_def
 from models.db import session_scope, utcnow
 from models.deadlines import local_day
-from models.tables import Cycle, OutboxMessage, Report, ReportVersion, Unit
+from models.tables import Cycle, OutboxMessage, Person, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
 
@@ -42,6 +56,28 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
         attachment=Attachment("filing.docx", filing_document(session, report, version)),
         context={**report_context(session, report), "version": version},
     )
+
+
+def ready_to_file(session: Session, settings: Settings, report: Report, version: ReportVersion) -> None:
+    """The last review approved `version`: its coordinators are told to file it by the filing date, or,
+    with the cycle's `auto_file`, it is filed now and they are told so (once per version and person)."""
+    context = report_context(session, report)
+    policy, calendar = context["policy"], load_calendar(session)
+    if policy.auto_file:
+        file_report(session, settings, report, actor="system")
+        kind, due = "auto_filed", policy.date_due(calendar, "disclosure")
+    else:
+        kind, due = "ready_to_file", policy.date_due(calendar, "filing")
+    for person in coordinators_of(session, context["unit"]):
+        enqueue(session, settings, key=f"{kind}:{report.id}:{version.id}:{person.id}", kind=kind,
+                to=recipients([person]), report_id=report.id,
+                context={**context, "version": version, "coordinator": person, "due": due})
+
+
+def coordinators_of(session: Session, unit: Unit) -> list[Person]:
+    """The unit's own coordinators, else those of the unit above it (its county): the 待办人 of the board."""
+    own = people_with_role(session, unit.id, Role.COORDINATOR)
+    return own or (people_with_role(session, unit.parent_id, Role.COORDINATOR) if unit.parent_id else [])
 
 
 def filing_key(report: Report, version: ReportVersion) -> str:

@@ -5,6 +5,9 @@ A cycle for year Y is drafted in December of Y, filed and published early in Y+1
 day its round opens; a revision after a return) are configuration per cycle, never constants in
 code. A due date that falls on a day off moves to the next working day.
 
+Whether an approved report is filed at once (`auto_file`) or waits for a coordinator's command is a
+county's choice per cycle, kept here with the dates it goes with.
+
 The ladder: reminders some working days before the due date, one on the day, then overdue ones on
 given working days after it; overdue items are escalated to the unit's supervisor and then to the
 county coordinator. Each step has a fixed position, so a mail can say "提醒 4/6".
@@ -49,6 +52,7 @@ class DeadlinePolicy:
     escalate_supervisor: int = 1  # overdue working day from which the unit's supervisor is told
     escalate_coordinator: int = 3  # … and the county coordinator
     working_hours: tuple[time, time] = (time(8, 30), time(17, 30))
+    auto_file: bool = False  # file upward the moment the last review approves, without a coordinator
 
     # -- the ladder -------------------------------------------------------------------------------
 
@@ -125,7 +129,8 @@ def policy_with(policy: DeadlinePolicy, values: dict, year: int | None) -> Deadl
     """`policy` changed by `values` as written in a policy file or on the command line: calendar dates
     `drafting`, `filing`, `disclosure` (YYYY-MM-DD, or MM-DD: July–December of the cycle's year,
     January–June of the next), budgets by stage name (`legal_review: 5`), lists (`remind_before:
-    3,1`), `working_hours: 08:30-17:30`. Raises PolicyError naming the first bad value."""
+    3,1`), `working_hours: 08:30-17:30`, yes/no switches (`remind_on_day`, `auto_file`). Raises
+    PolicyError naming the first bad value."""
     dates, budgets, changes = dict(policy.dates), dict(policy.budgets), {}
     for key, value in values.items():
         if key == "dates":
@@ -140,7 +145,7 @@ def policy_with(policy: DeadlinePolicy, values: dict, year: int | None) -> Deadl
             changes[key] = tuple(read_count(key, v, minimum=1) for v in read_list(value))
         elif key in ("escalate_supervisor", "escalate_coordinator"):
             changes[key] = read_count(key, value)
-        elif key == "remind_on_day":
+        elif key in ("remind_on_day", "auto_file"):
             changes[key] = read_bool(key, value)
         elif key == "working_hours":
             changes[key] = read_hours(value)

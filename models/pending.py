@@ -1,8 +1,8 @@
 """What is open and when it is due: every report waiting on someone, read in a fixed number of queries.
 
 An open item is a report in drafting (waiting on its drafters), an open review round (its
-reviewer), a report being filed (the system; only coordinators watch it) or a filed report awaiting
-public disclosure (the unit's coordinators). Its due date comes from the cycle's policy on the
+reviewer), an approved report to be filed by the filing date, or a filed report awaiting public
+disclosure (both: the unit's coordinators). Its due date comes from the cycle's policy on the
 working calendar. The reminder sweep and the status board both read this; neither asks per report.
 """
 
@@ -105,9 +105,9 @@ def open_items(world: World) -> list[Item]:
                 due = round_due(policy, cal, report.stage, local_day(rnd.opened_at, unit.timezone))
                 items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due,
                                   [world.reviewers[rnd.id]], rnd.prompt_message_id))
-        elif kind is StageKind.FILING:  # the system files; coordinators see it only if it is stuck
+        elif kind is StageKind.FILING:
             items.append(Item(f"filing:{report.id}", report, unit, year, report.stage,
-                              policy.date_due(cal, "filing"), []))
+                              policy.date_due(cal, "filing"), coordinators_of(world, unit)))
         elif kind is StageKind.FILED:
             items.append(Item(f"publish:{report.id}", report, unit, year, report.stage,
                               policy.date_due(cal, "disclosure"), coordinators_of(world, unit)))

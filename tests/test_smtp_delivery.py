@@ -203,7 +203,7 @@ def header_lines(raw: bytes, name: bytes) -> list[bytes]:
 def test_every_outbox_mail_arrives_once_under_its_own_stable_message_id(session, delivered):
     chain, result, handler = delivered
     outbox = rows(session)
-    assert len(outbox) == 13 + 2 + 2 + 1  # kickoffs, two prompts, two receipts, the filing
+    assert len(outbox) == 13 + 2 + 2 + 1 + 1  # kickoffs, two prompts, two receipts, ready to file, the filing
     assert (result.sent, result.retrying, result.failed) == (len(outbox), 0, [])
     assert ids_received(handler) == Counter({r.message_id: 1 for r in outbox})
     assert all(r.status == "sent" and r.attempts == 1 and r.sent_at is not None for r in outbox)

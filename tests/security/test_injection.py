@@ -80,6 +80,8 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
          "attachments": [hostile("附件名")]},
         {"inbound": INBOUND, "report": None, "unit": None, "round": None, "comment": "", "attachments": []}]},
     "filing": {},
+    "ready_to_file": {"coordinator": PERSON},
+    "auto_filed": {"coordinator": PERSON},
     "delivery_failed": {"mail": FAILED},
     "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None},
 }
