@@ -102,7 +102,7 @@ class Doors:
         from models.db import create_tables, get_engine
         from models.tables import OutboxMessage, Report, Unit
         from reportchain.cli import app
-        from reportchain.roster import import_roster
+        from services.roster import import_roster
         from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 
         os.chdir(work)  # no stray .env

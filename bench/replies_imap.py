@@ -41,7 +41,7 @@ from models.db import create_tables, get_engine
 from models.tables import Person, Report
 from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
-from reportchain.roster import import_roster
+from services.roster import import_roster
 from tests.drafts import report_text
 from tests.imap_server import DOVECOT, Dovecot
 from tests.replies_kit import prompt_of, reply_to

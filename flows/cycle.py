@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from core.clock import today_in
 from core.settings import Settings, load_settings
 from documents.kit import drafting_skeleton
-from flows.stages import addressee_of, audit, people_with_role, recipients, report_context
+from flows.stages import addressee_of, people_with_role, recipients, report_context
 from models.calendar import load_calendar
 from models.chain import Refused, Role
 from models.db import session_scope
@@ -20,6 +20,7 @@ from models.pending import COUNTY_KIND
 from models.tables import Cycle, OutboxMessage, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
+from services.audit import audit
 
 
 def cycle_under_way(today: date) -> int:

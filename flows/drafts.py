@@ -11,11 +11,12 @@ from sqlmodel import Session, select
 from core.settings import Settings, load_settings
 from documents.check import check
 from documents.reading import Draft, read_draft
-from flows.stages import audit, enter_stage, latest_version, move, people_with_role, recipients, report_context
+from flows.stages import enter_stage, latest_version, move, people_with_role, recipients, report_context
 from models.chain import Event, Refused, Role, get_chain
 from models.db import session_scope
 from models.tables import Cycle, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
+from services.audit import audit
 
 
 def report_for_unit(session: Session, unit_name_or_code: str, year: int | None = None) -> Report:

@@ -17,7 +17,6 @@ from core.settings import Settings, load_settings
 from documents.render import filing_docx
 from flows.stages import (
     addressee_of,
-    audit,
     chain_of,
     latest_version,
     move,
@@ -32,6 +31,7 @@ from models.deadlines import local_day
 from models.tables import Cycle, OutboxMessage, Person, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
+from services.audit import audit
 
 
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:

@@ -23,7 +23,6 @@ from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import (
     Assignment,
-    AuditEvent,
     Cycle,
     OutboxMessage,
     Person,
@@ -34,6 +33,7 @@ from models.tables import (
     Unit,
 )
 from notifications.outbox import Recipient, enqueue
+from services.audit import audit
 
 MAX_CHANGES_SHOWN = 40  # paragraphs of a diff in a prompt; the attachment has the rest
 REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -55,19 +55,6 @@ def people_with_role(session: Session, unit_id: int, role: Role) -> list[Person]
 
 def recipients(people: Sequence[Person]) -> list[Recipient]:
     return [Recipient(p.name, p.email) for p in people]
-
-
-def audit(session: Session, report: Report | None, actor: str, action: str, **detail) -> None:
-    session.add(
-        AuditEvent(
-            report_id=report.id if report else None,
-            actor=actor,
-            action=action,
-            from_stage=detail.pop("from_stage", None),
-            to_stage=detail.pop("to_stage", None),
-            detail=detail,
-        )
-    )
 
 
 def move(session: Session, report: Report, event: Event, *, actor: str, **detail) -> str:

@@ -87,4 +87,5 @@ class WorkingCalendar:
 
 def load_calendar(session: Session) -> WorkingCalendar:
     """The working calendar with the coordinators' overrides (one query)."""
-    return WorkingCalendar({o.day: o.working for o in session.exec(select(CalendarOverride))})
+    overrides = session.exec(select(CalendarOverride).where(CalendarOverride.working.is_not(None)))
+    return WorkingCalendar({o.day: o.working for o in overrides})

@@ -64,11 +64,12 @@ class Cycle(SQLModel, table=True):
 
 
 class CalendarOverride(SQLModel, table=True):
-    """A coordinator's correction of the official working calendar: this date is (not) a working day."""
+    """A coordinator's correction of the official working calendar: this date is (not) a working day;
+    None: back to the official calendar (the row stays, as everything does, with who set it and when)."""
 
     id: int | None = Field(default=None, primary_key=True)
     day: date = Field(unique=True, index=True)
-    working: bool
+    working: bool | None
     note: str = Field(default="", max_length=200)
     set_by: str = Field(max_length=320)
     set_at: datetime = _when()

@@ -32,14 +32,14 @@ from core.texts import message
 from documents.reading import UnreadableDocument, read_draft
 from models.calendar import load_calendar, published
 from models.chain import Refused
-from models.db import create_tables, get_engine, normalise_url, utcnow
+from models.db import create_tables, get_engine, normalise_url
 from models.deadlines import DeadlinePolicy, PolicyError
 from models.reminders import parse_now, plan_sweep
 from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import listing, retry
 from reportchain.board import history, latest_year, status
-from reportchain.roster import RosterError, import_roster
+from services.roster import RosterError, import_roster
 
 
 class Funnel(typer.core.TyperGroup):
@@ -695,7 +695,8 @@ def calendar_show(
     settings = load_settings()
     with session_for(settings) as session:
         cal = load_calendar(session)
-        overrides = {o.day: o for o in session.exec(select(CalendarOverride))}
+        overrides = {o.day: o for o in session.exec(select(CalendarOverride).where(
+            CalendarOverride.working.is_not(None)))}
     days = [date(year, 1, 1) + timedelta(days=n) for n in range((date(year + 1, 1, 1) - date(year, 1, 1)).days)]
     special = [{"day": d.isoformat(), "working": cal.is_working_day(d), "holiday": cal.holiday_name(d),
                 "override": overrides[d].note or True if d in overrides else None}
@@ -717,9 +718,9 @@ def calendar_set(
     by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
     """调整工作日历：把某天设为上班或放假（用于国家安排公布前，或本地特殊安排）。"""
-    from flows.stages import audit
+    from services.calendar import KINDS, set_calendar_day
 
-    if kind not in ("workday", "holiday", "official"):
+    if kind not in KINDS:
         raise typer.BadParameter(message("calendar.bad_kind", kind=kind))
     try:
         when = date.fromisoformat(day.strip())
@@ -727,15 +728,7 @@ def calendar_set(
         raise typer.BadParameter(message("calendar.bad_day", day=day)) from None
     settings = load_settings()
     with session_for(settings) as session:
-        row = session.exec(select(CalendarOverride).where(CalendarOverride.day == when)).first()
-        if kind == "official":
-            if row is not None:
-                session.delete(row)
-        else:
-            row = row or CalendarOverride(day=when, working=True, set_by=by)
-            row.working, row.note, row.set_by, row.set_at = kind == "workday", note, by, utcnow()
-            session.add(row)
-        audit(session, None, by, "calendar_override", day=when.isoformat(), kind=kind, note=note)
+        set_calendar_day(session, when, kind, note, by)
         session.commit()
     out.print(message("calendar.set", day=when, kind=kind))
 

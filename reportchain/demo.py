@@ -76,7 +76,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
     from reportchain.board import status
     from reportchain.cli import print_board
-    from reportchain.roster import import_roster
+    from services.roster import import_roster
 
     out.print(message("demo.start", workdir=str(workdir)))
     create_tables(db_url)

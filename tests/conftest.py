@@ -28,7 +28,7 @@ from sqlmodel import Session, select  # noqa: E402
 from core.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
 from models.db import create_tables, get_engine  # noqa: E402
 from models.tables import Report, Unit  # noqa: E402
-from reportchain.roster import import_roster  # noqa: E402
+from services.roster import import_roster  # noqa: E402
 from tests.pg import PG_DEFAULT, postgres_schema, reachable_postgres  # noqa: E402
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"

@@ -1,9 +1,10 @@
 """The house has no arrow pointing up: each package imports only the layers below it (and itself).
 
 core (settings, texts, names, the local day) → models (tables, chain rules) → notifications and
-documents (mail, reports; they know nothing of each other) → flows (the jobs, and the only home of
-Prefect) → reportchain (the CLI and the other front doors). The imports are read from the source (ast),
-module-level and inside functions alike, so a lazy import cannot hide an arrow either."""
+documents (mail, reports; they know nothing of each other) → services (state changes) → flows (the
+jobs, and the only home of Prefect) → reportchain (the CLI and the other front doors). The imports
+are read from the source (ast), module-level and inside functions alike, so a lazy import cannot hide
+an arrow either."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 
-LAYERS = {"core": 0, "models": 1, "notifications": 2, "documents": 2, "flows": 3, "reportchain": 4}
+LAYERS = {"core": 0, "models": 1, "notifications": 2, "documents": 2, "services": 3, "flows": 4, "reportchain": 5}
 
 
 def top_level_imports(path: Path) -> set[str]:

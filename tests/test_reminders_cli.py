@@ -9,7 +9,7 @@ import pytest
 from sqlmodel import select
 
 from core.settings import PROJECT_ROOT
-from models.calendar import published
+from models.calendar import load_calendar, published
 from models.tables import AuditEvent, CalendarOverride, OutboxMessage
 from tests.test_cli import advance, board, cli, ok, refused, stage_of, stored
 
@@ -106,8 +106,12 @@ def test_calendar_set_overrides_then_restores_the_official_day(settings, session
     data = json.loads(ok(cli("calendar", "show", "2026", "--json")))
     assert {"day": "2026-03-07", "working": True, "holiday": None, "override": "县里统一调休"} in data["days"]
     ok(cli("calendar", "set", "2026-03-07", "official"))
+    data = json.loads(ok(cli("calendar", "show", "2026", "--json")))
+    assert "2026-03-07" not in {d["day"] for d in data["days"]}  # a Saturday off again, as published
     session.expire_all()
-    assert session.exec(select(CalendarOverride)).all() == []
+    [row] = session.exec(select(CalendarOverride)).all()  # nothing is deleted: the row says who went back
+    assert (row.day.isoformat(), row.working) == ("2026-03-07", None)
+    assert not load_calendar(session).is_working_day(row.day)
     assert len(session.exec(select(AuditEvent).where(AuditEvent.action == "calendar_override")).all()) == 2
 
 

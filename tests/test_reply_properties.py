@@ -35,7 +35,7 @@ from models.tables import InboundMessage, Report, Unit
 from notifications.decision import CLAUSE_DOUBTS, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
 from notifications.reply import Reply, UnreadableMessage, read_reply
-from reportchain.roster import import_roster
+from services.roster import import_roster
 from tests.conftest import SAMPLE_ROSTER, report_of
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, func, select
 
 from core.settings import PROJECT_ROOT
 from models.tables import Assignment, Person, Unit
-from reportchain.roster import RosterError, import_roster
+from services.roster import RosterError, import_roster
 
 EXAMPLES = PROJECT_ROOT / "examples"
 SAMPLE_YAML = EXAMPLES / "sample_county.yaml"

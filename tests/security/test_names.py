@@ -70,7 +70,7 @@ def test_a_malformed_roster_address_is_refused_with_its_line(session, tmp_path, 
 
 
 def test_a_valid_address_is_stored_as_before(session, tmp_path):
-    from reportchain.roster import import_roster
+    from services.roster import import_roster
 
     import_roster(session, write_csv(tmp_path / "roster.csv", [
         COUNTY, unit_row("yehe", "野鹤镇", drafter="张伟 <Zhang.Wei@Yehe.Example.cn>", filing_to="Ban@X.example.cn")]))
