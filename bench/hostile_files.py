@@ -98,10 +98,10 @@ class Doors:
         from typer.testing import CliRunner
 
         from core.settings import PROJECT_ROOT, load_settings
-        from flows.cycle import open_cycle
         from models.db import create_tables, get_engine
         from models.tables import OutboxMessage, Report, Unit
         from reportchain.cli import app
+        from services.cycle import open_cycle
         from services.roster import import_roster
         from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 

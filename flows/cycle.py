@@ -1,101 +1,15 @@
-"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters."""
+"""Prefect, thin: the open-cycle flow (services/cycle.py does the work)."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from prefect import flow
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from core.clock import today_in
-from core.settings import Settings, load_settings
-from documents.kit import drafting_skeleton
-from flows.stages import addressee_of, people_with_role, recipients, report_context
-from models.calendar import load_calendar
-from models.chain import Refused, Role
+from core.settings import load_settings
 from models.db import session_scope
-from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
-from models.pending import COUNTY_KIND
-from models.tables import Cycle, OutboxMessage, Report, Unit
-from notifications.message import Attachment
-from notifications.outbox import enqueue
-from services.audit import audit
-
-
-def cycle_under_way(today: date) -> int:
-    """The year whose cycle runs on `today`: the cycle for year Y runs from December Y to its public
-    disclosure before April Y+1, so from April on the next one is being prepared."""
-    return today.year if today.month >= 4 else today.year - 1
-
-
-def check_cycle_year(year: int, timezone: str) -> None:
-    """Refuse a year that is neither the cycle under way nor the next one: a past year's cycle (it would
-    send kickoff mails for a finished year) or a far-off one (a typo) must be confirmed by its user."""
-    current = cycle_under_way(today_in(timezone))
-    if year < current:
-        raise Refused("cycle_year_past", year=year, current=current)
-    if year > current + 1:
-        raise Refused("cycle_year_future", year=year, current=current)
-
-
-def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> DeadlinePolicy:
-    """The defaults, then the policy file of the settings (REPORTCHAIN_DEADLINES_FILE), then `changes`."""
-    policy = default_policy(year)
-    if settings.deadlines_file is not None:
-        policy = policy_with(policy, read_policy_file(settings.deadlines_file), year)
-    return policy_with(policy, changes or {}, year)
-
-
-def open_cycle(session: Session, settings: Settings, year: int, changes: dict | None = None,
-               actor: str = "coordinator") -> list[Report]:
-    """Create the cycle (or change its deadline policy) and the reports that are missing; returns new reports."""
-    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
-    if cycle is None:
-        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json())
-        session.add(cycle)
-        session.flush()
-        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy)
-    elif changes:
-        change_policy(session, cycle, changes, actor)
-    drafting_due = DeadlinePolicy.from_json(cycle.policy).date_due(load_calendar(session), "drafting")
-
-    have = set(session.exec(select(Report.unit_id).where(Report.cycle_id == cycle.id)))
-    count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
-    units = session.exec(select(Unit).where(Unit.kind != COUNTY_KIND).order_by(Unit.id)).all()
-    created = []
-    for unit in units:
-        if unit.id in have:
-            continue
-        count += 1
-        report = Report(ref=f"R-{year}-{count:03d}", unit_id=unit.id, cycle_id=cycle.id)
-        session.add(report)
-        session.flush()
-        audit(session, report, actor, "report_opened", to_stage=report.stage)
-        skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressee_of(session, unit)))
-        for drafter in people_with_role(session, unit.id, Role.DRAFTER):
-            enqueue(
-                session, settings,
-                key=f"kickoff:{report.id}:{drafter.id}",
-                kind="kickoff",
-                to=recipients([drafter]),
-                report_id=report.id,
-                attachment=skeleton,
-                context={**report_context(session, report), "drafter": drafter, "due": drafting_due},
-            )
-        created.append(report)
-    return created
-
-
-def change_policy(session: Session, cycle: Cycle, changes: dict, actor: str) -> bool:
-    """Change an open cycle's deadline policy (audited); False when nothing changes."""
-    policy = policy_with(DeadlinePolicy.from_json(cycle.policy), changes, cycle.year).as_json()
-    if policy == cycle.policy:
-        return False
-    audit(session, None, actor, "policy_changed", year=cycle.year, before=cycle.policy, after=policy)
-    cycle.policy = policy
-    session.add(cycle)
-    return True
+from models.tables import OutboxMessage
+from services.cycle import open_cycle
 
 
 @flow(name="open-cycle")

@@ -9,13 +9,13 @@ from prefect import flow
 from sqlmodel import Session, select
 
 from core.settings import Settings, load_settings
-from flows.filing import confirm_filings
-from flows.stages import people_with_role, recipients, report_context
 from models.chain import Role
 from models.db import session_scope
 from models.tables import OutboxMessage, Report
 from notifications.backends import backend_for
 from notifications.outbox import deliver, enqueue
+from services.filing import confirm_filings
+from services.stages import people_with_role, recipients, report_context
 
 
 def notify_failures(session: Session, settings: Settings, failed_ids: list[int]) -> int:

@@ -39,10 +39,7 @@ from sqlmodel import Session, func, or_, select
 from core.settings import Settings, load_settings
 from core.texts import message
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
-from flows.decisions import record_decision
 from flows.delivery import deliver_all
-from flows.drafts import is_held, submit_draft
-from flows.stages import hash_reply_code, latest_version, people_with_role, recipients, report_context
 from models.chain import Refused, Role
 from models.db import get_engine, utcnow
 from models.tables import (
@@ -60,6 +57,9 @@ from notifications.authresults import authentication_failure
 from notifications.mailbox import Fetched, FolderInbox, ImapInbox, inbox_for
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
+from services.decisions import record_decision
+from services.drafts import is_held, submit_draft
+from services.stages import hash_reply_code, latest_version, people_with_role, recipients, report_context
 
 log = logging.getLogger(__name__)
 

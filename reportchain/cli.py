@@ -226,7 +226,7 @@ def cycle_open(
     """开启年度报告周期：为每个报告单位建立报告，并向起草人发送启动通知。"""
     changes = parse_assignments(settings_)
     settings = load_settings()  # a broken setting is refused before Prefect is imported
-    from flows.cycle import check_cycle_year, open_cycle
+    from services.cycle import check_cycle_year, open_cycle
 
     if not confirm_year:
         check_cycle_year(year, settings.timezone)
@@ -250,7 +250,7 @@ def draft_submit(
     if not file.is_file():
         fail(message("file_not_found", path=str(file)))
     draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
-    from flows.drafts import report_for_unit, submit_draft
+    from services.drafts import report_for_unit, submit_draft
 
     with session_for(settings) as session:
         report = report_for_unit(session, unit, year)
@@ -276,7 +276,7 @@ def draft_accept(
     by: Annotated[str, typer.Option("--by", help="作出决定的统筹协调人（姓名），记入流转记录。")],
 ) -> None:
     """检查发现问题而暂未送审的稿件，由统筹协调人决定仍按此稿送审（记入流转记录）。"""
-    from flows.stages import find_report
+    from services.stages import find_report
 
     settings = load_settings()
     with session_for(settings) as session:
@@ -301,7 +301,7 @@ def decide(
 ) -> None:
     """录入审核人通过电话等方式给出的意见（记入流转记录，注明“电话告知”）。"""
     settings = load_settings()
-    from flows.decisions import record_decision, round_to_decide
+    from services.decisions import record_decision, round_to_decide
 
     with session_for(settings) as session:
         rnd = round_to_decide(session, ref, stage, number)
@@ -325,8 +325,8 @@ def file_cmd(
 ) -> None:
     """报送：把审议通过的报告发送给上级（主送 + 抄送，附报告全文）。"""
     settings = load_settings()
-    from flows.filing import file_report
-    from flows.stages import find_report
+    from services.filing import file_report
+    from services.stages import find_report
 
     with session_for(settings) as session:
         report = find_report(session, ref)
@@ -346,7 +346,7 @@ def publish(
     by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
     """登记公开：报告已通过保密审查并在门户网站公开后，登记公开网址，流程结束，不再提醒。"""
-    from flows.stages import find_report
+    from services.stages import find_report
 
     if not reviewed:
         raise typer.BadParameter(message("publish_needs_review"))
@@ -366,8 +366,8 @@ def render_cmd(
 ) -> None:
     """生成定稿的两种版式：报送用的公文格式 Word 文件，和在门户网站公开用的网页（HTML）。"""
     from documents.render import publication_html
-    from flows.filing import filing_day, filing_document
-    from flows.stages import find_report, latest_version
+    from services.filing import filing_day, filing_document
+    from services.stages import find_report, latest_version
 
     settings = load_settings()
     with session_for(settings) as session:
@@ -479,7 +479,7 @@ def print_board(board: dict) -> None:
 @app.command("history")
 def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> None:
     """一份报告的完整流转记录（谁、何时、做了什么）。"""
-    from flows.stages import find_report
+    from services.stages import find_report
 
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
@@ -673,7 +673,7 @@ def deadlines_set(
     dry: DryRun = False,
 ) -> None:
     """调整已开启周期的截止日期、审核时限或提醒安排（记入流转记录）；之后的提醒按新安排计算。"""
-    from flows.cycle import change_policy
+    from services.cycle import change_policy
 
     changes = parse_assignments(values)
     settings = load_settings()

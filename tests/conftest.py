@@ -88,7 +88,7 @@ def county(session) -> dict[str, Unit]:
 @pytest.fixture
 def yehe(session, settings, county):
     """野鹤镇's report waiting for its legal advisor: (report, open round, the prompt that was sent)."""
-    from flows.cycle import open_cycle
+    from services.cycle import open_cycle
     from tests.replies_kit import prompt_of, to_legal_review
 
     open_cycle(session, settings, 2026)
@@ -113,7 +113,7 @@ def write_draft(folder: Path, name: str, text: str) -> Path:
 def in_the_2026_cycle(monkeypatch):
     """The suite's reports are of 2026: run every test on a day of that cycle, whenever it runs (`cycle
     open` refuses a year already past without --confirm-year)."""
-    monkeypatch.setattr("flows.cycle.today_in", lambda timezone: date(2026, 12, 1))
+    monkeypatch.setattr("services.cycle.today_in", lambda timezone: date(2026, 12, 1))
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from documents.reading import read_draft
-from flows.drafts import submit_draft
-from flows.stages import open_round_of
 from models.tables import OutboxMessage, Report, ReviewRound, Unit
+from services.drafts import submit_draft
+from services.stages import open_round_of
 from tests.drafts import report_text
 
 _counter = itertools.count(1)

@@ -8,11 +8,12 @@ from sqlmodel import func, select
 
 from flows import run
 from flows.cycle import open_cycle_flow
-from flows.decisions import record_decision_flow, round_to_decide
+from flows.decisions import record_decision_flow
 from flows.delivery import deliver_outbox_flow
 from flows.drafts import submit_draft_flow
 from flows.filing import file_report_flow
 from models.tables import OutboxMessage, Report, ReportVersion, ReviewRound
+from services.decisions import round_to_decide
 from tests.conftest import report_of, write_draft
 from tests.drafts import DRAFT
 

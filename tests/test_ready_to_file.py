@@ -12,14 +12,14 @@ from sqlmodel import select
 
 from core.settings import PROJECT_ROOT
 from flows import run
-from flows.cycle import change_policy
 from flows.decisions import record_decision_flow
 from flows.reminders import sweep
 from flows.replies import intake
-from flows.stages import open_round_of
 from models.tables import Cycle, OutboxMessage, Report, ReviewRound
 from notifications.mailbox import FolderInbox
 from reportchain.board import status
+from services.cycle import change_policy
+from services.stages import open_round_of
 from tests.conftest import report_of
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 from tests.test_cli import advance, board, cli, mail_subjects, ok, refused, stored

@@ -11,8 +11,6 @@ import pytest
 from sqlmodel import Session, func, select
 
 from flows import run
-from flows.cycle import open_cycle
-from flows.decisions import record_decision
 from flows.delivery import deliver_all
 from flows.reminders import sweep, sweep_flow, write_plan
 from models.calendar import published
@@ -21,6 +19,8 @@ from models.reminders import plan_sweep
 from models.tables import OutboxMessage, Person, Reminder, ReviewRound
 from notifications.backends import backend_for
 from notifications.outbox import deliver
+from services.cycle import open_cycle
+from services.decisions import record_decision
 from tests.conftest import report_of
 from tests.replies_kit import to_legal_review
 

@@ -13,16 +13,16 @@ from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, select
 
 from documents.reading import read_draft
-from flows.cycle import open_cycle
-from flows.decisions import record_decision, round_to_decide
-from flows.drafts import report_for_unit, submit_draft
-from flows.filing import confirm_filings, file_report
-from flows.stages import find_report, hash_reply_code, open_round_of
 from models.chain import Refused
 from models.db import get_engine
 from models.tables import AuditEvent, OutboxMessage, Person, Report, ReportVersion, ReviewRound
 from notifications.backends import MailFolderBackend
 from notifications.outbox import deliver
+from services.cycle import open_cycle
+from services.decisions import record_decision, round_to_decide
+from services.drafts import report_for_unit, submit_draft
+from services.filing import confirm_filings, file_report
+from services.stages import find_report, hash_reply_code, open_round_of
 from tests.conftest import report_of
 from tests.drafts import DRAFT, report_text
 

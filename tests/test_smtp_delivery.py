@@ -28,11 +28,6 @@ from sqlmodel import Session, select
 
 from core.settings import PROJECT_ROOT, Settings, load_settings
 from documents.reading import read_draft
-from flows.cycle import open_cycle
-from flows.decisions import record_decision, round_to_decide
-from flows.drafts import submit_draft
-from flows.filing import confirm_filings, file_report
-from flows.stages import hash_reply_code
 from models.calendar import WorkingCalendar
 from models.db import get_engine, utcnow
 from models.deadlines import local_day
@@ -40,6 +35,11 @@ from models.tables import OutboxMessage, Person, Report, ReportVersion, ReviewRo
 from notifications.backends import DeliveryConfigError, backend_for
 from notifications.outbox import LEASE, deliver, listing, retry
 from notifications.smtp import SmtpBackend
+from services.cycle import open_cycle
+from services.decisions import record_decision, round_to_decide
+from services.drafts import submit_draft
+from services.filing import confirm_filings, file_report
+from services.stages import hash_reply_code
 from tests.conftest import report_of
 from tests.smtp_server import (
     PASSWORD,

@@ -7,11 +7,11 @@ from sqlmodel import select
 
 from documents.diff import changes
 from documents.reading import read_draft
-from flows.cycle import open_cycle
-from flows.decisions import record_decision
-from flows.drafts import submit_draft
-from flows.stages import find_report, open_round_of
 from models.tables import OutboxMessage
+from services.cycle import open_cycle
+from services.decisions import record_decision
+from services.drafts import submit_draft
+from services.stages import find_report, open_round_of
 from tests.conftest import report_of
 from tests.drafts import DRAFT
 

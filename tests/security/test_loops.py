@@ -137,8 +137,8 @@ def test_an_intake_killed_mid_run_holds_the_mailbox_only_until_its_lease_ends(se
 
 
 def test_two_intakes_at_once_apply_every_reply_once_and_neither_fails(session, settings, county):
-    from flows.cycle import open_cycle
-    from flows.stages import open_round_of
+    from services.cycle import open_cycle
+    from services.stages import open_round_of
     from tests.replies_kit import prompt_of, to_legal_review
 
     open_cycle(session, settings, 2026)

@@ -130,7 +130,7 @@ def test_two_terminals_deciding_at_once_let_exactly_one_through(county, settings
 
 @pytest.fixture
 def in_may_2028(monkeypatch):
-    monkeypatch.setattr("flows.cycle.today_in", lambda timezone: date(2028, 5, 10))
+    monkeypatch.setattr("services.cycle.today_in", lambda timezone: date(2028, 5, 10))
 
 
 def test_cycle_open_for_a_year_already_past_needs_the_confirmation_flag(county, settings, in_may_2028):
@@ -152,7 +152,7 @@ def test_cycle_open_for_a_year_far_ahead_needs_the_confirmation_flag(county, set
 @pytest.mark.parametrize(("today", "year"), [(date(2026, 12, 1), 2026), (date(2027, 3, 20), 2026),
                                              (date(2027, 11, 20), 2027)])
 def test_cycle_open_for_the_cycle_under_way_needs_no_flag(county, settings, monkeypatch, today, year):
-    monkeypatch.setattr("flows.cycle.today_in", lambda timezone: today)
+    monkeypatch.setattr("services.cycle.today_in", lambda timezone: today)
     assert "新建报告 13 份" in ok(cli("cycle", "open", year))
 
 
@@ -180,7 +180,7 @@ def test_a_draft_naming_another_unit_is_held_like_a_content_error(county, settin
 
 
 def test_a_mailed_draft_naming_another_unit_is_held_and_explained(session, settings, county):
-    from flows.cycle import open_cycle
+    from services.cycle import open_cycle
 
     open_cycle(session, settings, 2026)
     session.commit()
