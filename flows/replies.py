@@ -38,7 +38,7 @@ from sqlmodel import Session, func, or_, select
 
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
 from flows.decisions import record_decision
-from flows.delivery import deliver_all
+from flows.delivery import deliver_all, fail_if_waiting, run_logger
 from flows.drafts import is_held, submit_draft
 from flows.stages import hash_reply_code, latest_version, people_with_role, recipients, report_context
 from models.chain import Refused, Role
@@ -55,7 +55,7 @@ from models.tables import (
     Unit,
 )
 from notifications.authresults import authentication_failure
-from notifications.mailbox import Fetched, FolderInbox, ImapInbox, inbox_for
+from notifications.mailbox import Fetched, FolderInbox, ImapInbox, MailboxError, inbox_for
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from reportchain.settings import Settings, load_settings
@@ -506,17 +506,22 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
 
 @flow(name="fetch-replies")
 async def fetch_replies_flow() -> dict:
-    """Take in new replies, then deliver the receipts, prompts and notices they caused."""
+    """Take in new replies, then deliver the receipts, prompts and notices they caused. A mailbox that
+    cannot be read, or mails left waiting on the relay, end the run Failed (what was read is kept)."""
     settings = load_settings()
     inbox = inbox_for(settings)
     with Session(get_engine(settings.database_url), expire_on_commit=False) as session:
         try:
             report = intake(session, settings, inbox)
+        except MailboxError as exc:
+            run_logger().error(message("replies.mailbox_error", detail=str(exc)))
+            raise
         finally:
             inbox.close()
         delivered = deliver_all(session, settings)
-    return {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
-            "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+    result = {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
+              "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+    return fail_if_waiting(result, delivered)
 
 
 def busy_since(settings: Settings, report: IntakeReport) -> str | None:
