@@ -33,6 +33,7 @@ from tests.test_cli import cli
 
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ADVISOR = "陈律师 <chen.lawyer@lvshi-a.example.cn>"
+LOG_LINE = re.compile(r"^\s*\d\d:\d\d:\d\d|\b(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b|Traceback", re.MULTILINE)
 REPORTCHAIN = Path(sys.executable).with_name("reportchain")
 
 
@@ -70,7 +71,7 @@ def only_chinese(output: str) -> None:
     """Every line printed is one of our Chinese messages: no Prefect line, no English log line, no traceback."""
     lines = [line for line in output.splitlines() if line.strip()]
     assert lines and all(CHINESE.search(line) for line in lines), output
-    assert "Traceback" not in output
+    assert not LOG_LINE.search(output), output
 
 
 # --- flow runs in Prefect --------------------------------------------------------------------------
@@ -193,10 +194,12 @@ def test_each_kind_of_failure_the_relay_gives_reads_in_chinese_with_the_servers_
 # --- the CLI with a standing Prefect server ------------------------------------------------------------
 
 
-def reportchain(*args: str, api_url: str) -> subprocess.CompletedProcess:
-    """The installed command, as a user runs it with PREFECT_API_URL set (Prefect's own logging defaults)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_LOGGING_")}
-    env["PREFECT_API_URL"] = api_url
+def reportchain(*args: str, api_url: str | None = None) -> subprocess.CompletedProcess:
+    """The installed command as a user runs it (Prefect's own logging defaults), with PREFECT_API_URL
+    set to `api_url` or unset."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_LOGGING_", "PREFECT_API_URL"))}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
     return subprocess.run([str(REPORTCHAIN), *args], env=env, capture_output=True, text=True, timeout=180)
 
 
@@ -230,3 +233,12 @@ def test_with_a_prefect_server_the_cli_prints_only_chinese_and_the_run_log_stays
     assert "只有党委审议通过后才能报送" in refused.stderr
     run_, log = last_run(api_url, "file-report")
     assert run_["state"]["type"] == "FAILED" and any("Traceback" in line for line in log)  # kept in Prefect
+
+
+@pytest.mark.usefixtures("county")
+def test_without_a_prefect_server_the_cli_prints_only_chinese_too(settings, relay, monkeypatch):
+    monkeypatch.setattr(relay.handler, "refuse", {"zhangwei@yehe.qingshan.example.gov.cn": "550 5.1.1 User unknown"})
+    opened = reportchain("cycle", "open", "2026")  # a mail refused for good, one that waits (451)
+    assert opened.returncode == 0, opened.stderr
+    only_chinese(opened.stdout + opened.stderr)
+    assert "1 封邮件发送失败，已通知统筹协调人" in opened.stderr
