@@ -149,9 +149,10 @@ def run_flow(flow_name: str, **params):
     import importlib
 
     from flows import run
-    from flows.delivery import MailWaiting
 
     settings = load_settings()  # a bad setting is refused before Prefect is imported
+    from flows.delivery import MailWaiting
+
     module_name, func_name = flow_name.split(":")
     flow_obj = getattr(importlib.import_module(module_name), func_name)
     quiet_logging()
