@@ -67,6 +67,11 @@ def outbox(session) -> list[tuple[str, int]]:
     return [(row.status, row.attempts) for row in session.exec(select(OutboxMessage).order_by(OutboxMessage.id))]
 
 
+def run_log(caplog) -> list[str]:
+    """What the flow runs wrote to their log (the lines Prefect sends to its server)."""
+    return [r.getMessage() for r in caplog.records if r.name.startswith("prefect.flow_runs")]
+
+
 def only_chinese(output: str) -> None:
     """Every line printed is one of our Chinese messages: no Prefect line, no English log line, no traceback."""
     lines = [line for line in output.splitlines() if line.strip()]
@@ -80,12 +85,25 @@ def only_chinese(output: str) -> None:
 @pytest.mark.prefect
 @pytest.mark.usefixtures("prefect_server", "relay_down")
 def test_a_delivery_run_with_the_relay_down_ends_failed_saying_in_chinese_how_many_mails_wait(
-        session, settings, county):
+        session, settings, county, caplog):
     opened(session, settings)
     state = run(deliver_outbox_flow(return_state=True))
     assert state.is_failed()
-    assert "无法连接邮件服务器" in state.message and "发件箱中有 13 封邮件等待发送" in state.message
+    assert "无法连接邮件服务器，发件箱中有 13 封邮件等待发送" in state.message
+    assert any("无法连接邮件服务器，发件箱中有 13 封邮件等待发送" in line for line in run_log(caplog))
     assert outbox(session) == [("pending", 1)] * 13  # tried once, kept, nothing lost
+
+
+@pytest.mark.prefect
+@pytest.mark.usefixtures("prefect_server", "county")
+def test_a_delivery_run_with_a_misconfigured_relay_ends_failed_saying_so_in_chinese(
+        session, settings, relay, monkeypatch, caplog):
+    monkeypatch.setenv("REPORTCHAIN_SMTP_SECURITY", "starttls")  # the relay offers no STARTTLS
+    opened(session, settings)
+    assert run(deliver_outbox_flow(return_state=True)).is_failed()
+    assert any("与邮件服务器的加密连接（TLS）失败，发件箱中有 13 封邮件等待发送" in line and "REPORTCHAIN_SMTP_" in line
+               for line in run_log(caplog))
+    assert outbox(session) == [("pending", 0)] * 13 and relay.handler.snapshot() == []
 
 
 @pytest.mark.prefect
