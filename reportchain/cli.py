@@ -148,6 +148,8 @@ def run_flow(flow_name: str, **params):
     `problem` says why)."""
     import importlib
 
+    import httpx
+
     from flows import run
 
     settings = load_settings()  # a bad setting is refused before Prefect is imported
@@ -160,6 +162,10 @@ def run_flow(flow_name: str, **params):
         return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
     except MailWaiting as exc:
         return exc.result
+    except (RuntimeError, httpx.TransportError) as exc:  # Prefect says RuntimeError("Failed to reach API")
+        if not isinstance(exc, httpx.TransportError) and not isinstance(exc.__cause__, httpx.TransportError):
+            raise
+        fail(message("prefect_unreachable", url=settings.prefect_api_url), str(exc))
 
 
 def deliver_now() -> None:

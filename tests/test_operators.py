@@ -260,3 +260,13 @@ def test_without_a_prefect_server_the_cli_prints_only_chinese_too(settings, rela
     assert opened.returncode == 0, opened.stderr
     only_chinese(opened.stdout + opened.stderr)
     assert "1 封邮件发送失败，已通知统筹协调人" in opened.stderr
+
+
+@pytest.mark.usefixtures("county")
+def test_a_prefect_server_that_cannot_be_reached_is_a_chinese_message_and_changes_nothing(session, settings):
+    api_url = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
+    result = reportchain("cycle", "open", "2026", api_url=api_url)
+    assert result.returncode == 1
+    only_chinese(result.stdout + result.stderr)
+    assert f"无法连接 Prefect 服务器 {api_url}" in result.stderr
+    assert outbox(session) == []
