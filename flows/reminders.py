@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.settings import Settings, load_settings
-from flows.delivery import deliver_all
+from flows.delivery import deliver_all, fail_if_waiting
 from models.db import session_scope
 from models.reminders import PersonMail, Plan, mail_key, parse_now, plan_sweep
 from models.tables import OutboxMessage, Reminder
@@ -128,4 +128,4 @@ async def sweep_flow(now: str | None = None) -> dict:
         plan = sweep(session, settings, moment)
         result = plan.as_json()
         result["delivery"] = deliver_all(session, settings, moment if now else None)
-        return result
+    return fail_if_waiting(result, result["delivery"])

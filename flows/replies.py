@@ -39,7 +39,7 @@ from sqlmodel import Session, func, or_, select
 from core.settings import Settings, load_settings
 from core.texts import message
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
-from flows.delivery import deliver_all
+from flows.delivery import deliver_all, fail_if_waiting, run_logger
 from models.chain import Refused, Role
 from models.db import get_engine, utcnow
 from models.tables import (
@@ -54,7 +54,7 @@ from models.tables import (
     Unit,
 )
 from notifications.authresults import authentication_failure
-from notifications.mailbox import Fetched, FolderInbox, ImapInbox, inbox_for
+from notifications.mailbox import Fetched, FolderInbox, ImapInbox, MailboxError, inbox_for
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from services.decisions import record_decision
@@ -506,17 +506,22 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
 
 @flow(name="fetch-replies")
 async def fetch_replies_flow() -> dict:
-    """Take in new replies, then deliver the receipts, prompts and notices they caused."""
+    """Take in new replies, then deliver the receipts, prompts and notices they caused. A mailbox that
+    cannot be read, or mails left waiting on the relay, end the run Failed (what was read is kept)."""
     settings = load_settings()
     inbox = inbox_for(settings)
     with Session(get_engine(settings.database_url), expire_on_commit=False) as session:
         try:
             report = intake(session, settings, inbox)
+        except MailboxError as exc:
+            run_logger().error(message("replies.mailbox_error", detail=str(exc)))
+            raise
         finally:
             inbox.close()
         delivered = deliver_all(session, settings)
-    return {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
-            "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+    result = {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
+              "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+    return fail_if_waiting(result, delivered)
 
 
 def busy_since(settings: Settings, report: IntakeReport) -> str | None:

@@ -10,6 +10,7 @@ re-sends only what was not accepted.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from email.policy import SMTP
 from sqlmodel import Session, or_, select, update
 
 from core.settings import Settings
-from core.texts import environment, render, render_block
+from core.texts import environment, message, render, render_block
 from models.db import utcnow
 from models.tables import OutboxMessage, ReportVersion
 from notifications.backends import MailBackend, Outcome
@@ -42,6 +43,7 @@ class DeliveryReport:
     sent: int = 0
     retrying: int = 0
     failed: list[int] = field(default_factory=list)  # outbox ids that failed for good in this run
+    last_error: str | None = None  # the latest answer that left a mail waiting for a retry
 
 
 def new_message_id(domain: str) -> str:
@@ -198,6 +200,7 @@ def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outc
             row.pending_recipients = ", ".join(outcome.retry_recipients)
         row.last_error, row.next_attempt_at = outcome.error, utcnow() + backoff(settings, row.attempts)
         report.retrying += 1
+        report.last_error = outcome.error
         log.info("outbox %s will be retried at %s: %s", row.id, row.next_attempt_at, outcome.error)
     session.add(row)
 
@@ -216,3 +219,30 @@ def listing(session: Session, failed_only: bool = False) -> list[OutboxMessage]:
     statuses = ["failed"] if failed_only else ["pending", "failed"]
     query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses)).order_by(OutboxMessage.id)
     return list(session.exec(query))
+
+
+# The kinds of failure the delivery backends record (the texts of notifications/smtp.py), in the order
+# they are looked for: a connection error names a port, which must not be read as the server's answer.
+FAILURE_KINDS = [
+    ("login", re.compile(r"^SMTP login refused")),
+    ("tls", re.compile(r"^TLS failed|does not offer STARTTLS")),
+    ("timeout", re.compile(r"Timeout|Timed out")),
+    ("connect", re.compile(r"^(SMTPConnectError|ConnectionRefusedError|OSError|gaierror)")),
+    ("disconnected", re.compile(r"^(SMTPServerDisconnected|ConnectionResetError|ConnectionAbortedError|BrokenPipe)")),
+    ("no_answer", re.compile(r"^no answer from the delivery backend")),
+]
+SERVER_ANSWER = re.compile(r"(?:^|: )([45]\d\d)(?: ([245]\.\d{1,3}\.\d{1,3}))?")
+
+
+def reason(error: str | None) -> str:
+    """Why a mail waits or failed, in Chinese with the server's code; `error` is the English detail kept
+    on the row (for logs and `reportchain outbox --verbose`)."""
+    if not error:
+        return ""
+    kind = next((kind for kind, pattern in FAILURE_KINDS if pattern.search(error)), None)
+    answer = SERVER_ANSWER.search(error) if kind in (None, "login") else None
+    code = " ".join(part for part in answer.groups() if part) if answer else ""
+    if kind is None and answer is not None:
+        kind = ("temporary" if code.startswith("4") else
+                "unknown_address" if (answer[2] or "").startswith("5.1.") else "rejected")
+    return message("outbox_reason", kind=kind or "other", code=code)

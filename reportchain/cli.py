@@ -37,7 +37,7 @@ from models.deadlines import DeadlinePolicy, PolicyError
 from models.reminders import parse_now, plan_sweep
 from models.tables import CalendarOverride, Cycle, OutboxMessage, Report, Unit
 from notifications.backends import DeliveryConfigError
-from notifications.outbox import listing, retry
+from notifications.outbox import listing, reason, retry
 from reportchain.board import history, latest_year, status
 from services.roster import RosterError, import_roster
 
@@ -131,15 +131,28 @@ def session_for(settings: Settings) -> Session:
 
 
 def run_flow(flow_name: str, **params):
-    """Run a flow by module:function name: through Prefect when a server is configured, else in-process."""
+    """Run a flow by module:function name: through Prefect when a server is configured, else in-process.
+    A run that ended Failed because mails wait on the relay gives back what it did (its delivery's
+    `problem` says why)."""
     import importlib
 
-    from flows import run
+    import httpx
 
     settings = load_settings()  # a bad setting is refused before Prefect is imported
+    from flows import quiet_logging, run
+    from flows.delivery import MailWaiting
+
     module_name, func_name = flow_name.split(":")
     flow_obj = getattr(importlib.import_module(module_name), func_name)
-    return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
+    quiet_logging()
+    try:
+        return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
+    except MailWaiting as exc:
+        return exc.result
+    except (RuntimeError, httpx.TransportError) as exc:  # Prefect says RuntimeError("Failed to reach API")
+        if not isinstance(exc, httpx.TransportError) and not isinstance(exc.__cause__, httpx.TransportError):
+            raise
+        fail(message("prefect_unreachable", url=settings.prefect_api_url), str(exc))
 
 
 def deliver_now() -> None:
@@ -154,6 +167,8 @@ def report_delivery(result: dict) -> None:
     if result["retrying"] or result["failed"]:
         err.print(message("delivery_problems", retrying=result["retrying"], failed=len(result["failed"])),
                   style="yellow")
+    if result["problem"]:
+        fail(result["problem"])
 
 
 def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object], None] | None = None) -> None:
@@ -394,7 +409,8 @@ def deliver(dry: DryRun = False) -> None:
     deliver_now()
 
 
-def show_outbox(failed: bool) -> None:
+def show_outbox(failed: bool, verbose: bool = False) -> None:
+    """The waiting and failed mails, each with its reason in Chinese (`verbose`: and the English detail)."""
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
     with session_for(settings) as session:
@@ -408,18 +424,24 @@ def show_outbox(failed: bool) -> None:
     for row in rows:
         waiting = row.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M") if row.next_attempt_at else "—"
         table.add_row(str(row.id), message("outbox_status", status=row.status), row.subject, row.to_addrs,
-                      str(row.attempts), waiting, row.last_error or "")
+                      str(row.attempts), waiting, reason(row.last_error))
     out.print(table)
+    answered = [row for row in rows if row.last_error]
+    if answered and not verbose:
+        out.print(message("outbox_verbose_hint"))
+    for row in answered if verbose else ():
+        out.print(message("outbox_detail", outbox_id=row.id, detail=shown(row.last_error)))
 
 
 @outbox_app.callback()
 def outbox(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="只看发送失败（不再重试）的邮件。")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="同时显示邮件服务器的原始答复（英文）。")] = False,
 ) -> None:
     """列出待发送、等待重试和发送失败的邮件及原因。"""
     if ctx.invoked_subcommand is None:
-        show_outbox(failed)
+        show_outbox(failed, verbose)
 
 
 @outbox_app.command("retry")

@@ -64,7 +64,7 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     filing = run(file_report_flow(report_id=report.id))
     assert run(file_report_flow(report_id=report.id)) == filing
     assert run(deliver_outbox_flow())["filed"] == [report.ref]
-    assert run(deliver_outbox_flow()) == {"sent": 0, "retrying": 0, "failed": [], "filed": []}
+    assert run(deliver_outbox_flow()) == {"sent": 0, "retrying": 0, "failed": [], "filed": [], "problem": None}
     assert stage_of(session, report) == "filed"
     sent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
     assert len(sent) == counts(session)["OutboxMessage"] == len(eml_files(settings))
