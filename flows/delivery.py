@@ -20,7 +20,7 @@ from core.settings import Settings, load_settings
 from core.texts import message
 from models.chain import Role
 from models.db import session_scope
-from models.tables import OutboxMessage, Report
+from models.tables import OutboxMessage, OutboxStatus, Report
 from notifications.backends import DeliveryConfigError, backend_for
 from notifications.outbox import deliver, enqueue, reason
 from services.filing import confirm_filings
@@ -53,7 +53,8 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 def waiting(session: Session) -> int:
-    return session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "pending")).one()
+    pending = OutboxMessage.status == OutboxStatus.PENDING
+    return session.exec(select(func.count()).select_from(OutboxMessage).where(pending)).one()
 
 
 def notify_failures(session: Session, settings: Settings, failed_ids: list[int]) -> int:

@@ -10,6 +10,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
+class Stage(StrEnum):
+    """The stages of the default chain, as stored on a report (a chain may add its own)."""
+
+    DRAFTING = "drafting"
+    LEGAL_REVIEW = "legal_review"
+    COMMITTEE_REVIEW = "committee_review"
+    FILING = "filing"
+    FILED = "filed"
+    PUBLISHED = "published"
+
+
 class StageKind(StrEnum):
     DRAFT = "draft"  # a person writes and submits a version
     REVIEW = "review"  # a person approves or returns, by reply or by phone
@@ -59,12 +70,12 @@ class Transition:
 
 
 DEFAULT_CHAIN: tuple[StageDef, ...] = (
-    StageDef("drafting", StageKind.DRAFT, Role.DRAFTER),
-    StageDef("legal_review", StageKind.REVIEW, Role.LEGAL_ADVISOR),
-    StageDef("committee_review", StageKind.REVIEW, Role.APPROVAL_CONTACT),
-    StageDef("filing", StageKind.FILING),
-    StageDef("filed", StageKind.FILED),
-    StageDef("published", StageKind.DONE),
+    StageDef(Stage.DRAFTING, StageKind.DRAFT, Role.DRAFTER),
+    StageDef(Stage.LEGAL_REVIEW, StageKind.REVIEW, Role.LEGAL_ADVISOR),
+    StageDef(Stage.COMMITTEE_REVIEW, StageKind.REVIEW, Role.APPROVAL_CONTACT),
+    StageDef(Stage.FILING, StageKind.FILING),
+    StageDef(Stage.FILED, StageKind.FILED),
+    StageDef(Stage.PUBLISHED, StageKind.DONE),
 )
 
 CHAINS: dict[str, tuple[StageDef, ...]] = {"default": DEFAULT_CHAIN}

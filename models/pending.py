@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import Role, StageKind, get_chain, stage_def
+from models.chain import Role, Stage, StageKind, get_chain, stage_def
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import Assignment, Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 
@@ -66,8 +66,9 @@ def read_world(session: Session, today: date, year: int | None = None) -> World:
         live = [c.id for c in cycles if c.year == year]
     else:  # a cycle runs until the day after its disclosure date
         live = [c.id for c in cycles if policies[c.id].dates["disclosure"] >= today - timedelta(days=1)]
+    open_reports = (Report.cycle_id.in_(live), Report.stage != Stage.PUBLISHED)
     reports = session.exec(select(Report, Unit).join(Unit, Unit.id == Report.unit_id)
-                           .where(Report.cycle_id.in_(live), Report.stage != "published").order_by(Report.ref)).all()
+                           .where(*open_reports).order_by(Report.ref)).all()
     rounds, reviewers = {}, {}
     for rnd, reviewer in session.exec(select(ReviewRound, Person).join(Person, Person.id == ReviewRound.reviewer_id)
                                       .where(ReviewRound.decision.is_(None)).order_by(ReviewRound.id)):

@@ -7,10 +7,12 @@ timestamp is a UTC-aware datetime. Nothing is ever deleted.
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from models.chain import Stage
 from models.db import UTCDateTime, utcnow
 
 
@@ -88,7 +90,7 @@ class Report(SQLModel, table=True):
     ref: str = Field(unique=True, index=True, max_length=32)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
-    stage: str = Field(default="drafting", index=True, max_length=32)
+    stage: str = Field(default=Stage.DRAFTING.value, index=True, max_length=32)
     row_version: int = Field(default=1, sa_column=_row_version)
     publication_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()
@@ -129,6 +131,14 @@ class ReviewRound(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=320)
 
 
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting to be sent, or to be tried again
+    SENT = "sent"
+    FAILED = "failed"  # refused for good, or out of attempts (the coordinators were told)
+    CANCELLED = "cancelled"  # a reminder about a report that moved on
+    EXPIRED = "expired"  # a reminder not sent on its day
+
+
 class OutboxMessage(SQLModel, table=True):
     """A mail written in the same transaction as the change that caused it, delivered later."""
 
@@ -148,7 +158,7 @@ class OutboxMessage(SQLModel, table=True):
     ics: str | None = None  # calendar entry for the due date (kickoff mails and prompts)
     raw: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))  # the exact bytes sent
     pending_recipients: str | None = Field(default=None, max_length=2000)  # after a partial 4xx refusal
-    status: str = Field(default="pending", index=True, max_length=16)  # pending|sent|failed|cancelled|expired
+    status: str = Field(default=OutboxStatus.PENDING.value, index=True, max_length=16)
     attempts: int = 0
     next_attempt_at: datetime | None = _maybe_when()
     last_error: str | None = None

@@ -22,7 +22,7 @@ from sqlmodel import Session, or_, select, update
 from core.settings import Settings
 from core.texts import environment, message, render, render_block
 from models.db import utcnow
-from models.tables import OutboxMessage, ReportVersion
+from models.tables import OutboxMessage, OutboxStatus, ReportVersion
 from notifications.backends import MailBackend, Outcome
 from notifications.message import Attachment, build_message, calendar_entry, envelope
 
@@ -122,7 +122,7 @@ def claim(session: Session, now: datetime, limit: int, after: int = 0) -> list[O
     moves their next attempt a lease ahead, so a delivery running at the same moment (a schedule, a CLI
     command) skips them; if this run dies before the server answers, they are due again when the lease
     ends."""
-    is_due = (OutboxMessage.status == "pending", OutboxMessage.id > after,
+    is_due = (OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.id > after,
               or_(OutboxMessage.next_attempt_at.is_(None), OutboxMessage.next_attempt_at <= now))
     while ids := list(session.exec(select(OutboxMessage.id).where(*is_due).order_by(OutboxMessage.id).limit(limit))):
         claimed = list(session.execute(
@@ -138,7 +138,7 @@ def claim(session: Session, now: datetime, limit: int, after: int = 0) -> list[O
 
 def release(session: Session, ids: list[int]) -> None:
     """Give claimed rows back: due at once, as they were."""
-    session.exec(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+    session.exec(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == OutboxStatus.PENDING)
                  .values(next_attempt_at=None).execution_options(synchronize_session=False))
     session.commit()
 
@@ -146,8 +146,8 @@ def release(session: Session, ids: list[int]) -> None:
 def expire(session: Session, now: datetime) -> None:
     """Drop what was not sent in time (a reminder belongs to its day; tomorrow's sweep writes anew)."""
     session.exec(update(OutboxMessage)
-                 .where(OutboxMessage.status == "pending", OutboxMessage.expires_at <= now)
-                 .values(status="expired", last_error="not sent before it expired"))
+                 .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.expires_at <= now)
+                 .values(status=OutboxStatus.EXPIRED, last_error="not sent before it expired"))
     session.commit()
 
 
@@ -188,11 +188,11 @@ def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outc
                   report: DeliveryReport) -> None:
     row.attempts += 1
     if outcome.sent:
-        row.status, row.sent_at, row.last_error, row.next_attempt_at = "sent", utcnow(), outcome.note, None
+        row.status, row.sent_at, row.last_error, row.next_attempt_at = OutboxStatus.SENT, utcnow(), outcome.note, None
         row.pending_recipients = None
         report.sent += 1
     elif outcome.permanent or row.attempts >= settings.max_attempts:
-        row.status, row.last_error, row.next_attempt_at = "failed", outcome.error, None
+        row.status, row.last_error, row.next_attempt_at = OutboxStatus.FAILED, outcome.error, None
         report.failed.append(row.id)
         log.warning("outbox %s to %s failed for good: %s", row.id, row.to_addrs, outcome.error)
     else:
@@ -208,15 +208,15 @@ def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outc
 def retry(session: Session, outbox_id: int) -> OutboxMessage | None:
     """Put a failed (or waiting) mail back in line for the next delivery."""
     row = session.get(OutboxMessage, outbox_id)
-    if row is None or row.status == "sent":
+    if row is None or row.status == OutboxStatus.SENT:
         return None
-    row.status, row.next_attempt_at = "pending", None
+    row.status, row.next_attempt_at = OutboxStatus.PENDING, None
     session.add(row)
     return row
 
 
 def listing(session: Session, failed_only: bool = False) -> list[OutboxMessage]:
-    statuses = ["failed"] if failed_only else ["pending", "failed"]
+    statuses = [OutboxStatus.FAILED] if failed_only else [OutboxStatus.PENDING, OutboxStatus.FAILED]
     query = select(OutboxMessage).where(OutboxMessage.status.in_(statuses)).order_by(OutboxMessage.id)
     return list(session.exec(query))
 

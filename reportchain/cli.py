@@ -31,7 +31,7 @@ from core.settings import Settings, SettingsError, load_settings
 from core.texts import message
 from documents.reading import UnreadableDocument, read_draft
 from models.calendar import load_calendar, published
-from models.chain import Refused
+from models.chain import Refused, Stage
 from models.db import create_tables, get_engine, normalise_url
 from models.deadlines import DeadlinePolicy, PolicyError
 from models.reminders import parse_now, plan_sweep
@@ -274,7 +274,7 @@ def draft_submit(
         return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
     result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
                       submitted_by=by)
-    if result["new"] and result["stage"] == "drafting":
+    if result["new"] and result["stage"] == Stage.DRAFTING:
         fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
     if result["new"]:
         out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
@@ -387,7 +387,7 @@ def render_cmd(
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-        if report.stage not in ("filing", "filed", "published"):
+        if report.stage not in (Stage.FILING, Stage.FILED, Stage.PUBLISHED):
             fail(message("render_not_approved", ref=report.ref, stage=report.stage))
         unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
         year = session.get(Cycle, report.cycle_id).year
@@ -494,7 +494,7 @@ def print_board(board: dict) -> None:
         table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
                       r["due"] or "—", state)
     out.print(table)
-    done = sum(r["stage"] in ("filed", "published") for r in reports)
+    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
     out.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))
 
 

@@ -21,6 +21,7 @@ from rich.console import Console
 
 from core.settings import PROJECT_ROOT
 from core.texts import message, render
+from models.chain import Stage
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 YEAR = 2026
@@ -126,7 +127,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     run(deliver_outbox_flow())
 
     step("法律顾问用手机回复邮件（一份退回、一份答复不明确、一封休假自动回复）")
-    for n, (prompt, reviewer, unit) in enumerate(open_prompts("legal_review")):
+    for n, (prompt, reviewer, unit) in enumerate(open_prompts(Stage.LEGAL_REVIEW)):
         sender = f"{reviewer.name} <{reviewer.email}>"
         if unit.code == RETURNED_UNIT:
             text = "退回。第二部分只列了不足，没有分析原因，请补充原因分析。"
@@ -150,12 +151,12 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     for n, ask in enumerate(clarify):
         mail(400 + n, simulated_reply(ask, ask.to_addrs, "同意。"))
     fetch()
-    for n, (prompt, reviewer, _) in enumerate(open_prompts("legal_review")):
+    for n, (prompt, reviewer, _) in enumerate(open_prompts(Stage.LEGAL_REVIEW)):
         mail(500 + n, simulated_reply(prompt, f"{reviewer.name} <{reviewer.email}>", "同意。"))
     fetch()
 
     step("党委（党组、党工委）审议后由联系人回复")
-    for n, (prompt, contact, unit) in enumerate(open_prompts("committee_review")):
+    for n, (prompt, contact, unit) in enumerate(open_prompts(Stage.COMMITTEE_REVIEW)):
         text = f"经{unit.approval_body}审议，同意。"
         mail(600 + n, simulated_reply(prompt, f"{contact.name} <{contact.email}>", text))
     fetch()
@@ -171,7 +172,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     with session_scope(db_url) as session:
         board = status(session, YEAR, today_in(load_settings().timezone))
     print_board(board)
-    not_filed = [r["ref"] for r in board["reports"] if r["stage"] != "filed"]
+    not_filed = [r["ref"] for r in board["reports"] if r["stage"] != Stage.FILED]
     if not_filed or not board["reports"]:
         out.print(message("demo.failed", refs=not_filed or ["—"]))
         return 1

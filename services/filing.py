@@ -15,14 +15,16 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from documents.render import filing_docx
 from models.calendar import load_calendar
-from models.chain import Event, Refused, Role, StageKind, stage_def
+from models.chain import Event, Refused, Role, Stage, StageKind, stage_def
 from models.db import utcnow
 from models.deadlines import local_day
-from models.tables import Cycle, OutboxMessage, Person, Report, ReportVersion, Unit
+from models.tables import Cycle, OutboxMessage, OutboxStatus, Person, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
 from services.audit import audit
 from services.stages import addressee_of, chain_of, latest_version, move, people_with_role, recipients, report_context
+
+FILING_MAIL = "filing"  # the mail kind (templates/email/filing.*) that carries the report upward
 
 
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:
@@ -39,7 +41,7 @@ def file_report(session: Session, settings: Settings, report: Report, actor: str
     return enqueue(
         session, settings,
         key=key,
-        kind="filing",
+        kind=FILING_MAIL,
         to=[unit.filing_to],  # the roster stores these already joined with ", "
         cc=[unit.filing_cc] if unit.filing_cc else [],
         report_id=report.id,
@@ -95,7 +97,8 @@ def confirm_filings(session: Session) -> list[str]:
     query = (
         select(Report, OutboxMessage)
         .join(OutboxMessage, OutboxMessage.report_id == Report.id)
-        .where(OutboxMessage.kind == "filing", OutboxMessage.status == "sent", Report.stage == "filing")
+        .where(OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT,
+               Report.stage == Stage.FILING)
     )
     moved = []
     for report, mail in session.exec(query):
@@ -106,7 +109,7 @@ def confirm_filings(session: Session) -> list[str]:
 
 def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator") -> bool:
     """Record the public disclosure (after the confidentiality review); False if it was already recorded."""
-    if report.stage == "published" and report.publication_url == url:
+    if report.stage == Stage.PUBLISHED and report.publication_url == url:
         return False
     if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILED:
         raise Refused("not_filed_yet", ref=report.ref, stage=report.stage)

@@ -25,6 +25,7 @@ from models.tables import (
     Assignment,
     Cycle,
     OutboxMessage,
+    OutboxStatus,
     Person,
     Reminder,
     Report,
@@ -77,9 +78,10 @@ def cancel_reminders(session: Session, report: Report) -> None:
     "as of" their day, still go)."""
     about = select(Reminder.outbox_id).where(Reminder.report_id == report.id, Reminder.role != "coordinator")
     session.exec(update(OutboxMessage)
-                 .where(OutboxMessage.status == "pending", OutboxMessage.kind == "reminder",
+                 .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind == "reminder",
                         OutboxMessage.id.in_(about))
-                 .values(status="cancelled", last_error=f"{report.ref} moved on before the reminder was sent"))
+                 .values(status=OutboxStatus.CANCELLED,
+                         last_error=f"{report.ref} moved on before the reminder was sent"))
 
 
 def addressee_of(session: Session, unit: Unit) -> str:

@@ -58,3 +58,20 @@ def test_the_test_sees_the_arrows_it_judges():
     """A test that found no import at all would pass whatever the code did."""
     seen = {(package, imported) for _, package, imported in arrows()}
     assert {("flows", "models"), ("reportchain", "flows"), ("documents", "core")} <= seen
+
+
+def test_stages_and_outbox_statuses_are_compared_by_name_never_as_strings():
+    """`report.stage == "filing"` breaks silently when a stage is renamed; `Stage.FILING` cannot."""
+    from models.chain import Stage
+    from models.tables import OutboxStatus
+
+    names = {s.value for s in Stage} | {s.value for s in OutboxStatus}
+    found = []
+    for package in LAYERS:
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Compare):
+                    literals = [n for side in (node.left, *node.comparators) for n in ast.walk(side)
+                                if isinstance(n, ast.Constant) and n.value in names]
+                    found += [f"{path.relative_to(PROJECT_ROOT)}:{n.lineno} {n.value!r}" for n in literals]
+    assert found == []
