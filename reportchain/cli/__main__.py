@@ -1,0 +1,5 @@
+"""`python -m reportchain.cli`: the same as the `reportchain` command."""
+
+from reportchain.cli import app
+
+app()

@@ -1,0 +1,76 @@
+"""Where every report stands: the status board and one report's history."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from core.clock import today_in
+from core.settings import load_settings
+from core.texts import message
+from models.chain import Stage
+from models.tables import Unit
+from reportchain.board import history, latest_year, status
+from reportchain.cli.common import app, fail, out, session_for, shown
+
+
+@app.command("status")
+def status_cmd(
+    year: Annotated[int | None, typer.Option(help="年度（默认最新周期）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出。")] = False,
+) -> None:
+    """流转情况一览：每份报告所处环节、等谁办理、截止日期、是否逾期。"""
+    settings = load_settings()
+    with session_for(settings) as session:
+        year = year or latest_year(session)
+        if year is None:
+            fail(message("no_cycle"))
+        board = status(session, year, today_in(settings.timezone))
+    if as_json:
+        print(json.dumps(board, ensure_ascii=False, indent=2))
+        return
+    print_board(board)
+
+
+def print_board(board: dict) -> None:
+    reports = board["reports"]
+    if not reports:
+        out.print(message("no_reports", year=board["year"]))
+        return
+    table = Table(title=message("status_title", year=board["year"]))
+    for column in message("status_columns").split("|"):
+        table.add_column(column)
+    for r in reports:
+        state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
+        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+                      r["due"] or "—", state)
+    out.print(table)
+    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
+    out.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))
+
+
+@app.command("history")
+def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> None:
+    """一份报告的完整流转记录（谁、何时、做了什么）。"""
+    from services.stages import find_report
+
+    settings = load_settings()
+    tz = ZoneInfo(settings.timezone)
+    with session_for(settings) as session:
+        report = find_report(session, ref)
+        unit = session.get(Unit, report.unit_id)
+        events = history(session, report)
+    table = Table(title=message("history_title", ref=report.ref, unit=unit.name))
+    for column in message("history_columns").split("|"):
+        table.add_column(column)
+    for e in events:
+        stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
+        note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))
+        table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), shown(e.actor),
+                      message("event_label", event=e.action), stages, shown(note))
+    out.print(table)
