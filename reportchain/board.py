@@ -7,8 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 from sqlmodel import Session, select
 
+from core.texts import message
+from models.chain import Stage
 from models.pending import open_items, read_world
 from models.tables import AuditEvent, Cycle, Report, Unit
 
@@ -46,3 +51,21 @@ def status(session: Session, year: int, today: date) -> dict:
 def history(session: Session, report: Report) -> list[AuditEvent]:
     query = select(AuditEvent).where(AuditEvent.report_id == report.id).order_by(AuditEvent.at, AuditEvent.id)
     return list(session.exec(query))
+
+
+def print_board(console: Console, board: dict) -> None:
+    """The status board as a table, with the summary line under it."""
+    reports = board["reports"]
+    if not reports:
+        console.print(message("no_reports", year=board["year"]))
+        return
+    table = Table(title=message("status_title", year=board["year"]))
+    for column in message("status_columns").split("|"):
+        table.add_column(column)
+    for r in reports:
+        state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
+        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+                      r["due"] or "—", state)
+    console.print(table)
+    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
+    console.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))

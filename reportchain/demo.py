@@ -75,8 +75,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from flows.replies import fetch_replies_flow
     from models.db import create_tables, session_scope
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
-    from reportchain.board import status
-    from reportchain.cli import print_board
+    from reportchain.board import print_board, status
     from services.roster import import_roster
 
     out.print(message("demo.start", workdir=str(workdir)))
@@ -171,7 +170,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
 
     with session_scope(db_url) as session:
         board = status(session, YEAR, today_in(load_settings().timezone))
-    print_board(board)
+    print_board(out, board)
     not_filed = [r["ref"] for r in board["reports"] if r["stage"] != Stage.FILED]
     if not_filed or not board["reports"]:
         out.print(message("demo.failed", refs=not_filed or ["—"]))

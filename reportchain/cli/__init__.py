@@ -9,6 +9,5 @@ from reportchain.cli import units, cycle, drafts, decisions, filing, mail, repli
 from reportchain.cli import deadlines, workcalendar, demo  # noqa: F401
 from reportchain.cli.common import app
 from reportchain.cli.decisions import decide
-from reportchain.cli.status import print_board
 
-__all__ = ["app", "decide", "print_board"]
+__all__ = ["app", "decide"]

@@ -109,20 +109,67 @@ def session_for(settings: Settings) -> Session:
     return Session(get_engine(settings.database_url), expire_on_commit=False)
 
 
-def run_flow(flow_name: str, **params):
-    """Run a flow by module:function name: through Prefect when a server is configured, else in-process.
+class Flows:
+    """The flows the CLI runs, each imported only when it runs: read-only commands never load Prefect,
+    and a bad setting is refused before it is loaded."""
+
+    @staticmethod
+    def open_cycle():
+        from flows.cycle import open_cycle_flow
+        return open_cycle_flow
+
+    @staticmethod
+    def submit_draft():
+        from flows.drafts import submit_draft_flow
+        return submit_draft_flow
+
+    @staticmethod
+    def accept_draft():
+        from flows.drafts import accept_draft_flow
+        return accept_draft_flow
+
+    @staticmethod
+    def record_decision():
+        from flows.decisions import record_decision_flow
+        return record_decision_flow
+
+    @staticmethod
+    def file_report():
+        from flows.filing import file_report_flow
+        return file_report_flow
+
+    @staticmethod
+    def publish_report():
+        from flows.filing import publish_report_flow
+        return publish_report_flow
+
+    @staticmethod
+    def deliver_outbox():
+        from flows.delivery import deliver_outbox_flow
+        return deliver_outbox_flow
+
+    @staticmethod
+    def fetch_replies():
+        from flows.replies import fetch_replies_flow
+        return fetch_replies_flow
+
+    @staticmethod
+    def sweep():
+        from flows.reminders import sweep_flow
+        return sweep_flow
+
+
+def run_flow(flow: Callable[[], object], **params):
+    """Run a flow (one of `Flows`): through Prefect when a server is configured, else in-process.
     A run that ended Failed because mails wait on the relay gives back what it did (its delivery's
     `problem` says why)."""
-    import importlib
-
     import httpx
 
     settings = load_settings()  # a bad setting is refused before Prefect is imported
     from flows import quiet_logging, run
     from flows.delivery import MailWaiting
 
-    module_name, func_name = flow_name.split(":")
-    flow_obj = getattr(importlib.import_module(module_name), func_name)
+    flow_obj = flow()
     quiet_logging()
     try:
         return run(flow_obj(**params) if settings.prefect_api_url else flow_obj.fn(**params))
@@ -135,7 +182,7 @@ def run_flow(flow_name: str, **params):
 
 
 def deliver_now() -> None:
-    report_delivery(run_flow("flows.delivery:deliver_outbox_flow"))
+    report_delivery(run_flow(Flows.deliver_outbox))
 
 
 def report_delivery(result: dict) -> None:

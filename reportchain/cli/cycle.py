@@ -10,6 +10,7 @@ from core.settings import load_settings
 from core.texts import message
 from reportchain.cli.common import (
     DryRun,
+    Flows,
     SetOption,
     app,
     deliver_now,
@@ -43,6 +44,6 @@ def cycle_open(
         check_cycle_year(year, settings.timezone)
     if dry:
         return dry_run(lambda s, st: open_cycle(s, st, year, changes))
-    result = run_flow("flows.cycle:open_cycle_flow", year=year, changes=changes)
+    result = run_flow(Flows.open_cycle, year=year, changes=changes)
     out.print(message("cycle_opened", year=year, created=len(result["created"]), mails=result["mails"]))
     deliver_now()

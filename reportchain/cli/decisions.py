@@ -9,7 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from core.settings import load_settings
 from core.texts import message
-from reportchain.cli.common import DryRun, app, deliver_now, dry_run, fail, out, run_flow, session_for
+from reportchain.cli.common import DryRun, Flows, app, deliver_now, dry_run, fail, out, run_flow, session_for
 
 
 @app.command()
@@ -35,7 +35,7 @@ def decide(
     if dry:
         return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
     try:
-        result = run_flow("flows.decisions:record_decision_flow", round_id=rnd.id, decision=decision, **params)
+        result = run_flow(Flows.record_decision, round_id=rnd.id, decision=decision, **params)
     except StaleDataError:  # another terminal or a mail decided the round at the same moment
         fail(message("refused.stale", ref=ref.strip().upper()))
     if not result["applied"]:  # … or just before we looked again

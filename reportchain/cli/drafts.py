@@ -15,7 +15,7 @@ from core.texts import message
 from documents.reading import read_draft
 from models.chain import Stage
 from models.tables import Report
-from reportchain.cli.common import DryRun, app, deliver_now, dry_run, fail, out, run_flow, session_for
+from reportchain.cli.common import DryRun, Flows, app, deliver_now, dry_run, fail, out, run_flow, session_for
 
 draft_app = typer.Typer(help="报告稿件：提交初稿或修改稿；检查有问题的稿件可决定仍送审。", no_args_is_help=True)
 
@@ -43,7 +43,7 @@ def draft_submit(
     by = by or message("cli_actor")
     if dry:
         return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
-    result = run_flow("flows.drafts:submit_draft_flow", report_id=report.id, path=str(file.resolve()),
+    result = run_flow(Flows.submit_draft, report_id=report.id, path=str(file.resolve()),
                       submitted_by=by)
     if result["new"] and result["stage"] == Stage.DRAFTING:
         fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
@@ -67,7 +67,7 @@ def draft_accept(
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-    result = run_flow("flows.drafts:accept_draft_flow", report_id=report.id, actor=by)
+    result = run_flow(Flows.accept_draft, report_id=report.id, actor=by)
     out.print(message("draft_accepted", **result))
     deliver_now()
 

@@ -12,7 +12,7 @@ from core.settings import load_settings
 from core.texts import message
 from models.chain import Stage
 from models.tables import Cycle, Report, Unit
-from reportchain.cli.common import DryRun, app, deliver_now, dry_run, fail, out, run_flow, session_for
+from reportchain.cli.common import DryRun, Flows, app, deliver_now, dry_run, fail, out, run_flow, session_for
 
 
 @app.command("file")
@@ -30,7 +30,7 @@ def file_cmd(
         unit = session.get(Unit, report.unit_id)
     if dry:
         return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
-    result = run_flow("flows.filing:file_report_flow", report_id=report.id)
+    result = run_flow(Flows.file_report, report_id=report.id)
     out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
     deliver_now()
 
@@ -52,7 +52,7 @@ def publish(
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-    result = run_flow("flows.filing:publish_report_flow", report_id=report.id, url=url.strip(), actor=by)
+    result = run_flow(Flows.publish_report, report_id=report.id, url=url.strip(), actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
 
 

@@ -15,6 +15,7 @@ from models.reminders import parse_now, plan_sweep
 from notifications.outbox import listing, reason, retry
 from reportchain.cli.common import (
     DryRun,
+    Flows,
     app,
     deliver_now,
     err,
@@ -112,7 +113,7 @@ def sweep_cmd(
             plan = plan_sweep(session, moment, settings.timezone)
             result = plan.as_json()
     else:
-        result = run_flow("flows.reminders:sweep_flow", now=moment.isoformat())
+        result = run_flow(Flows.sweep, now=moment.isoformat())
     if as_json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
         return

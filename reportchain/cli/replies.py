@@ -14,7 +14,7 @@ from core.names import safe_filename, write_new
 from core.settings import load_settings
 from core.texts import message
 from models.tables import Report
-from reportchain.cli.common import DryRun, app, dry_run, fail, out, report_delivery, run_flow, session_for, shown
+from reportchain.cli.common import DryRun, Flows, app, dry_run, fail, out, report_delivery, run_flow, session_for, shown
 
 replies_app = typer.Typer(help="审核回复：收取审核人的回复邮件，查看每封邮件如何被识别。", no_args_is_help=True)
 
@@ -69,7 +69,7 @@ def replies_fetch(dry: DryRun = False) -> None:
                                show=lambda report: print_fetched(report.rows, busy_since(settings, report)))
             finally:
                 inbox.close()
-        result = run_flow("flows.replies:fetch_replies_flow")
+        result = run_flow(Flows.fetch_replies)
     except MailboxError as exc:
         fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
     print_fetched(result["rows"], result["busy_since"])

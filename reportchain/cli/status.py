@@ -8,14 +8,12 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from core.clock import today_in
 from core.settings import load_settings
 from core.texts import message
-from models.chain import Stage
 from models.tables import Unit
-from reportchain.board import history, latest_year, status
+from reportchain.board import history, latest_year, print_board, status
 from reportchain.cli.common import app, fail, out, session_for, shown
 
 
@@ -34,24 +32,7 @@ def status_cmd(
     if as_json:
         print(json.dumps(board, ensure_ascii=False, indent=2))
         return
-    print_board(board)
-
-
-def print_board(board: dict) -> None:
-    reports = board["reports"]
-    if not reports:
-        out.print(message("no_reports", year=board["year"]))
-        return
-    table = Table(title=message("status_title", year=board["year"]))
-    for column in message("status_columns").split("|"):
-        table.add_column(column)
-    for r in reports:
-        state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
-        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
-                      r["due"] or "—", state)
-    out.print(table)
-    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
-    out.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))
+    print_board(out, board)
 
 
 @app.command("history")
