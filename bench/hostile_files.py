@@ -123,8 +123,8 @@ class Doors:
         self.select, self.outbox = select, OutboxMessage  # for the answers
 
     def intake(self):
-        from flows.replies import intake
         from notifications.mailbox import FolderInbox
+        from services.replies import intake
 
         return intake(self.session, self.settings, FolderInbox(self.settings.inbox_folder))
 

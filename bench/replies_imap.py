@@ -33,13 +33,13 @@ from sqlmodel import Session, select
 from bench import record
 from core.settings import load_settings
 from documents.reading import read_draft
-from flows.replies import intake
 from models.db import create_tables, get_engine
 from models.tables import Person, Report
 from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
 from services.cycle import open_cycle
 from services.drafts import submit_draft
+from services.replies import intake
 from services.roster import import_roster
 from services.stages import open_round_of
 from tests.drafts import report_text

@@ -45,7 +45,6 @@ from sqlmodel import Session, select
 
 from bench import record
 from core.settings import load_settings
-from flows.reminders import BATCH, write_plan
 from models.calendar import WorkingCalendar
 from models.db import create_tables, get_engine
 from models.deadlines import default_policy
@@ -61,6 +60,7 @@ from models.tables import (
     ReviewRound,
     Unit,
 )
+from services.reminders import BATCH, write_plan
 from tests.pg import PG_DEFAULT, postgres_schema, reachable_postgres
 
 SIZES = (2000, 5000, 20000)

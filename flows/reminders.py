@@ -1,121 +1,14 @@
-"""The reminder sweep: write today's plan (models/reminders.py) to the outbox, then deliver it.
-
-The plan is read in a fixed number of queries whatever the number of reports, and written in
-batches of people. The unique keys on the mail (person, day) and on each `Reminder` row (item,
-step, day, person) make a re-run, or two sweeps at once, send nothing twice; a reminder not sent
-by the end of its working day expires, and one about a report that moved on is cancelled
-(flows/stages.py).
-"""
+"""Prefect, thin: the sweep-reminders flow (services/reminders.py writes the day's reminders)."""
 
 from __future__ import annotations
 
-import logging
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 from prefect import flow
-from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
 
-from core.settings import Settings, load_settings
+from core.settings import load_settings
 from flows.delivery import deliver_all, fail_if_waiting
 from models.db import session_scope
-from models.reminders import PersonMail, Plan, mail_key, parse_now, plan_sweep
-from models.tables import OutboxMessage, Reminder
-from notifications.outbox import Recipient, compose
-
-log = logging.getLogger(__name__)
-
-BATCH = 500  # people per transaction
-
-
-def write_plan(session: Session, settings: Settings, plan: Plan) -> int:
-    """Write the plan's mails and Reminder rows, a batch of people per transaction (a fixed number of
-    statements per batch); returns the number of mails written."""
-    expires = datetime.combine(plan.today, plan.hours[1], ZoneInfo(settings.timezone))
-    return sum(write_batch(session, settings, plan, plan.mails[start:start + BATCH], expires)
-               for start in range(0, len(plan.mails), BATCH))
-
-
-def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[PersonMail],
-                expires: datetime) -> int:
-    """One batch in one transaction: one SELECT of the kickoff mails that lone first-draft reminders
-    thread under, one INSERT of the mails, one SELECT of their ids, one INSERT of the Reminder rows
-    (Core inserts: the ORM would split them wherever a column is None in one row and set in the
-    next). The unique keys decide who was told already: people another sweep wrote meanwhile are
-    left out (counted as already sent), and a batch that still collides is written again without
-    them. Any other integrity error is raised."""
-    kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
-        OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
-    rows = {row.idempotency_key: (mail, row) for mail in batch
-            for row in [mail_row(settings, plan, mail, expires, kickoffs)]}
-    while rows:
-        taken = set(session.exec(select(OutboxMessage.idempotency_key)
-                                 .where(OutboxMessage.idempotency_key.in_(rows))))
-        plan.already_sent += len(taken)
-        rows = {key: pair for key, pair in rows.items() if key not in taken}
-        if not rows:
-            return 0
-        try:
-            mails = [row.model_dump(exclude={"id"}) for _, row in rows.values()]
-            session.execute(insert(OutboxMessage.__table__), mails)
-            ids = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.id)
-                                    .where(OutboxMessage.idempotency_key.in_(rows))).all())
-            session.execute(insert(Reminder.__table__), [
-                Reminder(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
-                         role=line.role, report_id=line.item.report.id, due=line.item.due,
-                         outbox_id=ids[key]).model_dump(exclude={"id"})
-                for key, (mail, _) in rows.items() for line in mail.lines])
-            session.commit()
-            return len(rows)
-        except IntegrityError:
-            session.rollback()
-            if not session.exec(select(OutboxMessage.id).where(OutboxMessage.idempotency_key.in_(rows))).first():
-                raise  # not another sweep's mail: a real error
-            log.warning("reminder sweep: another sweep wrote some of these mails meanwhile; writing the rest")
-    return 0
-
-
-def single_item(mail: PersonMail):
-    """The one item of a person's own that makes up the whole mail, if it is alone."""
-    return mail.own[0].item if len(mail.own) == 1 and not (mail.urge or mail.overview or mail.filing) else None
-
-
-def single_first_draft(mail: PersonMail) -> bool:
-    single = single_item(mail)
-    return bool(single and single.draft_number == 1)
-
-
-def kickoff_key(mail: PersonMail) -> str:
-    return f"kickoff:{single_item(mail).report.id}:{mail.person.id}"
-
-
-def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime,
-             kickoffs: dict[str, str]) -> OutboxMessage:
-    """One person's reminder of the day; alone with one item of their own, it threads under that
-    item's prompt (a review) or kickoff mail (a first draft; `kickoffs`: their Message-IDs by key)."""
-    single = single_item(mail)
-    thread = single.thread if single else None
-    if single_first_draft(mail):
-        thread = kickoffs.get(kickoff_key(mail))
-    return compose(
-        settings,
-        key=mail_key(mail.person.id, plan.today),
-        kind="reminder",
-        to=[Recipient(mail.person.name, mail.person.email)],
-        report_id=single.report.id if single else None,
-        in_reply_to=thread,
-        expires_at=expires,
-        context={"person": mail.person, "mail": mail, "today": plan.today, "single": single},
-    )
-
-
-def sweep(session: Session, settings: Settings, now: datetime) -> Plan:
-    plan = plan_sweep(session, now, settings.timezone)
-    if plan.mails:
-        write_plan(session, settings, plan)
-    return plan
+from models.reminders import parse_now
+from services.reminders import sweep
 
 
 @flow(name="sweep-reminders")

@@ -2,4 +2,4 @@
 person in, the rule checked, the change, its audit event and its mails written in the caller's
 transaction. The CLI and the flows call these; Prefect is never imported here.
 
-(The reply intake, the reminder sweep and delivery still keep their steps in flows/.)"""
+(Delivery and its notices still keep their step in flows/delivery.py.)"""

@@ -10,10 +10,10 @@ from bs4 import BeautifulSoup
 from sqlmodel import select
 
 from documents.reading import read_draft
-from flows.replies import intake
 from models.tables import AuditEvent, OutboxMessage, ReportVersion
 from notifications.mailbox import FolderInbox
 from services.cycle import open_cycle
+from services.replies import intake
 from tests.conftest import report_of, write_draft
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to

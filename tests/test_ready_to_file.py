@@ -13,12 +13,12 @@ from sqlmodel import select
 from core.settings import PROJECT_ROOT
 from flows import run
 from flows.decisions import record_decision_flow
-from flows.reminders import sweep
-from flows.replies import intake
 from models.tables import Cycle, OutboxMessage, Report, ReviewRound
 from notifications.mailbox import FolderInbox
 from reportchain.board import status
 from services.cycle import change_policy
+from services.reminders import sweep
+from services.replies import intake
 from services.stages import open_round_of
 from tests.conftest import report_of
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review

@@ -12,7 +12,7 @@ from sqlmodel import Session, func, select
 
 from flows import run
 from flows.delivery import deliver_all
-from flows.reminders import sweep, sweep_flow, write_plan
+from flows.reminders import sweep_flow
 from models.calendar import published
 from models.db import get_engine
 from models.reminders import plan_sweep
@@ -21,6 +21,7 @@ from notifications.backends import backend_for
 from notifications.outbox import deliver
 from services.cycle import open_cycle
 from services.decisions import record_decision
+from services.reminders import sweep, write_plan
 from tests.conftest import report_of
 from tests.replies_kit import to_legal_review
 

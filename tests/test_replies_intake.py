@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import func, select
 
-from flows.replies import intake, write_notice_digests
 from models.chain import Role
 from models.tables import Assignment, InboundMessage, OutboxMessage, Person, Report, ReviewRound
 from notifications.mailbox import FolderInbox
+from services.replies import intake, write_notice_digests
 from services.stages import open_round_of
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to, to_legal_review

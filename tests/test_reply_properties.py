@@ -27,7 +27,6 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from core.settings import load_settings
-from flows.replies import intake, message_id_of
 from models.chain import get_chain
 from models.db import create_tables, get_engine
 from models.tables import InboundMessage, Report, Unit
@@ -35,6 +34,7 @@ from notifications.decision import CLAUSE_DOUBTS, has_decision_word, normalise, 
 from notifications.mailbox import FolderInbox
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from services.cycle import open_cycle
+from services.replies import intake, message_id_of
 from services.roster import import_roster
 from tests.conftest import SAMPLE_ROSTER, report_of
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review

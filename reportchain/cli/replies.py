@@ -60,8 +60,8 @@ def replies_fetch(dry: DryRun = False) -> None:
     settings = load_settings()
     try:
         if dry:
-            from flows.replies import busy_since, intake
             from notifications.mailbox import inbox_for
+            from services.replies import busy_since, intake
 
             inbox = inbox_for(settings)
             try:

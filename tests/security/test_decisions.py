@@ -17,11 +17,11 @@ from hypothesis import strategies as st
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from flows.replies import intake
 from models.tables import OutboxMessage, Report
 from notifications.decision import read_decision, tokens
 from notifications.mailbox import FolderInbox
 from reportchain.cli import app
+from services.replies import intake
 from tests.replies_kit import drop, reply_to
 
 PHRASES: list[dict] = yaml.safe_load((Path(__file__).with_name("decision_phrases.yaml")).read_text(encoding="utf-8"))

@@ -13,10 +13,10 @@ from sqlmodel import select
 from core.settings import load_settings
 from documents.diff import changes
 from documents.reading import read_draft
-from flows.replies import intake
 from models.tables import InboundMessage, OutboxMessage, Report
 from notifications.mailbox import FolderInbox
 from services.drafts import submit_draft
+from services.replies import intake
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to
 from tests.security import hostile_docs as hostile

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import Session, func, select
 
-from flows.replies import LEASE, intake, mailbox_state, write_notice_digests
 from models.chain import Role
 from models.db import get_engine
 from models.tables import Assignment, InboundMessage, MailboxState, OutboxMessage, Person, Report
 from notifications.mailbox import FolderInbox
+from services.replies import LEASE, intake, mailbox_state, write_notice_digests
 from tests.replies_kit import drop, reply_to
 from tests.test_cli import cli, ok
 

@@ -11,10 +11,10 @@ import typer
 from sqlmodel import select
 
 import flows.decisions
-from flows.replies import intake
 from models.tables import AuditEvent, OutboxMessage, ReviewRound
 from notifications.mailbox import FolderInbox
 from reportchain import cli as cli_module
+from services.replies import intake
 from tests.conftest import report_of, write_draft
 from tests.drafts import DRAFT, report_text
 from tests.replies_kit import drop, reply_to

@@ -13,9 +13,9 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import select
 
-from flows.replies import intake
 from models.tables import InboundMessage, OutboxMessage, Report, ReportVersion, ReviewRound
 from notifications.mailbox import FolderInbox
+from services.replies import intake
 from tests.drafts import DRAFT
 from tests.replies_kit import drop, reply_to, to_legal_review
 from tests.test_cli import cli, ok
