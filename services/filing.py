@@ -15,14 +15,22 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from documents.render import filing_docx
 from models.calendar import load_calendar
-from models.chain import Event, Refused, Role, Stage, StageKind, stage_def
+from models.chain import Event, Refused, Stage, StageKind, stage_def
 from models.db import utcnow
 from models.deadlines import local_day
-from models.tables import Cycle, OutboxMessage, OutboxStatus, Person, Report, ReportVersion, Unit
+from models.tables import Cycle, OutboxMessage, OutboxStatus, Report, ReportVersion, Unit
 from notifications.message import Attachment
 from notifications.outbox import enqueue
 from services.audit import audit
-from services.stages import addressee_of, chain_of, latest_version, move, people_with_role, recipients, report_context
+from services.stages import (
+    addressee_of,
+    chain_of,
+    coordinators_of,
+    latest_version,
+    move,
+    recipients,
+    report_context,
+)
 
 FILING_MAIL = "filing"  # the mail kind (templates/email/filing.*) that carries the report upward
 
@@ -65,12 +73,6 @@ def ready_to_file(session: Session, settings: Settings, report: Report, version:
         enqueue(session, settings, key=f"{kind}:{report.id}:{version.id}:{person.id}", kind=kind,
                 to=recipients([person]), report_id=report.id,
                 context={**context, "version": version, "coordinator": person, "due": due})
-
-
-def coordinators_of(session: Session, unit: Unit) -> list[Person]:
-    """The unit's own coordinators, else those of the unit above it (its county): the 待办人 of the board."""
-    own = people_with_role(session, unit.id, Role.COORDINATOR)
-    return own or (people_with_role(session, unit.parent_id, Role.COORDINATOR) if unit.parent_id else [])
 
 
 def filing_key(report: Report, version: ReportVersion) -> str:

@@ -57,7 +57,14 @@ from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from services.decisions import record_decision
 from services.drafts import is_held, submit_draft
-from services.stages import hash_reply_code, latest_version, people_with_role, recipients, report_context
+from services.stages import (
+    coordinators_of,
+    hash_reply_code,
+    latest_version,
+    people_with_role,
+    recipients,
+    report_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -190,20 +197,6 @@ def may_answer(session: Session, reply: Reply, rnd: ReviewRound, report: Report)
 
 
 # ---------------------------------------------------------------- outcomes
-
-
-def coordinators(session: Session, report: Report | None) -> list[Person]:
-    """The unit's coordinators; for a message about no known report, the county's (any, if none)."""
-    if report is not None:
-        found = people_with_role(session, report.unit_id, Role.COORDINATOR)
-        if found:
-            return found
-    query = (select(Person, Unit.kind).join(Assignment, Assignment.person_id == Person.id)
-             .join(Unit, Unit.id == Assignment.unit_id).where(Assignment.role == Role.COORDINATOR.value)
-             .order_by(Assignment.id))
-    rows = session.exec(query).all()
-    county = [p for p, kind in rows if kind == "county"] or [p for p, _ in rows]
-    return list({p.id: p for p in county}.values())
 
 
 def is_coordinator(session: Session, address: str) -> bool:
@@ -489,7 +482,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
                 "round": session.get(ReviewRound, inbound.round_id) if inbound.round_id else None,
                 "comment": reply.comment[:300] if reply else "",
                 "attachments": [a.name for a in reply.attachments] if reply else []}
-        for person in coordinators(session, report):
+        for person in coordinators_of(session, item["unit"]):
             if person.email.lower() != inbound.from_address:
                 people[person.id] = person
                 lists[person.id].append(item)

@@ -21,6 +21,7 @@ from models.calendar import load_calendar
 from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
+from models.pending import COUNTY_KIND
 from models.tables import (
     Assignment,
     Cycle,
@@ -52,6 +53,19 @@ def people_with_role(session: Session, unit_id: int, role: Role) -> list[Person]
         .order_by(Assignment.id)
     )
     return list(session.exec(query))
+
+
+def coordinators_of(session: Session, unit: Unit | None) -> list[Person]:
+    """The unit's own coordinators, else its county's, else every county's (for no unit, too): the same
+    rule as the status board's 待办人 (models/pending.py, which reads it from its batch of rows)."""
+    own = people_with_role(session, unit.id, Role.COORDINATOR) if unit is not None else []
+    if own:
+        return own
+    parent = session.get(Unit, unit.parent_id) if unit is not None and unit.parent_id else None
+    counties = ([parent.id] if parent is not None and parent.kind == COUNTY_KIND
+                else list(session.exec(select(Unit.id).where(Unit.kind == COUNTY_KIND))))
+    found = [p for county in counties for p in people_with_role(session, county, Role.COORDINATOR)]
+    return list({p.id: p for p in found}.values())
 
 
 def recipients(people: Sequence[Person]) -> list[Recipient]:
