@@ -75,7 +75,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from flows.replies import fetch_replies_flow
     from models.db import create_tables, session_scope
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
-    from reportchain.board import print_board, status
+    from reportchain.board import print_board
+    from services.board import status
     from services.roster import import_roster
 
     out.print(message("demo.start", workdir=str(workdir)))

@@ -15,7 +15,7 @@ from flows import run
 from flows.decisions import record_decision_flow
 from models.tables import Cycle, OutboxMessage, Report, ReviewRound
 from notifications.mailbox import FolderInbox
-from reportchain.board import status
+from services.board import status
 from services.cycle import change_policy
 from services.reminders import sweep
 from services.replies import intake

@@ -25,7 +25,7 @@ from models.db import get_engine
 from models.deadlines import PolicyError
 from models.tables import Cycle, OutboxMessage
 from notifications.backends import DeliveryConfigError
-from reportchain.board import latest_year
+from services.board import latest_year
 from services.roster import RosterError
 
 

@@ -13,8 +13,9 @@ from core.clock import today_in
 from core.settings import load_settings
 from core.texts import message
 from models.tables import Unit
-from reportchain.board import history, latest_year, print_board, status
+from reportchain.board import print_board
 from reportchain.cli.common import app, fail, out, session_for, shown
+from services.board import history, latest_year, status
 
 
 @app.command("status")

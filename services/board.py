@@ -1,0 +1,48 @@
+"""The read side the front doors share: the status board of a cycle and a report's history.
+
+These never write and never start Prefect: they read the database in a fixed number of queries.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, select
+
+from models.pending import open_items, read_world
+from models.tables import AuditEvent, Cycle, Report, Unit
+
+
+def latest_year(session: Session) -> int | None:
+    return session.exec(select(Cycle.year).order_by(Cycle.year.desc())).first()
+
+
+def status(session: Session, year: int, today: date) -> dict:
+    """`{"year", "reports": [{"ref", "unit", "stage", "due", "overdue", "waiting_on"}]}` for one cycle:
+    the due date of what each report waits for now, and who it waits on (a fixed number of queries)."""
+    items = {item.report.id: item for item in open_items(read_world(session, today, year=year))}
+    query = (
+        select(Report, Unit)
+        .join(Unit, Unit.id == Report.unit_id)
+        .join(Cycle, Cycle.id == Report.cycle_id)
+        .where(Cycle.year == year)
+        .order_by(Report.ref)
+    )
+    reports = []
+    for report, unit in session.exec(query):
+        item = items.get(report.id)
+        due = item.due if item else None
+        reports.append({
+            "ref": report.ref,
+            "unit": unit.name,
+            "stage": report.stage,
+            "due": due.isoformat() if due else None,
+            "overdue": bool(due and today > due),
+            "waiting_on": [person.name for person in item.actors] if item else [],
+        })
+    return {"year": year, "reports": reports}
+
+
+def history(session: Session, report: Report) -> list[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.report_id == report.id).order_by(AuditEvent.at, AuditEvent.id)
+    return list(session.exec(query))
