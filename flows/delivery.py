@@ -1,11 +1,5 @@
-"""Deliver the outbox, tell coordinators about mails that failed for good, and mark as filed the
-reports whose filing mail went out.
-
-A run that leaves mails waiting because the relay cannot take them (unreachable, refusing every mail
-for now, or misconfigured) ends Failed, with the reason and the number of waiting mails in Chinese in
-its log, so that operators see it in Prefect. Mails refused for good (5xx) are not a failed run: the
-coordinators are told by mail.
-"""
+"""Prefect, thin: the deliver-outbox flow (services/delivery.py delivers), and how every flow that
+delivers ends its run Failed when mails wait on the relay, with the Chinese reason in the run's log."""
 
 from __future__ import annotations
 
@@ -14,17 +8,14 @@ from datetime import datetime
 
 from prefect import flow, get_run_logger
 from prefect.exceptions import MissingContextError
-from sqlmodel import Session, func, select
+from sqlmodel import Session
 
 from core.settings import Settings, load_settings
 from core.texts import message
-from models.chain import Role
 from models.db import session_scope
-from models.tables import OutboxMessage, OutboxStatus, Report
-from notifications.backends import DeliveryConfigError, backend_for
-from notifications.outbox import deliver, enqueue, reason
-from services.filing import confirm_filings
-from services.stages import people_with_role, recipients, report_context
+from notifications.backends import DeliveryConfigError
+from notifications.outbox import reason
+from services import delivery
 
 log = logging.getLogger(__name__)
 
@@ -52,60 +43,23 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
         return log
 
 
-def waiting(session: Session) -> int:
-    pending = OutboxMessage.status == OutboxStatus.PENDING
-    return session.exec(select(func.count()).select_from(OutboxMessage).where(pending)).one()
-
-
-def notify_failures(session: Session, settings: Settings, failed_ids: list[int]) -> int:
-    """One notice per failed mail to its unit's coordinators (never about a notice itself)."""
-    if not failed_ids:
-        return 0
-    rows = session.exec(select(OutboxMessage).where(OutboxMessage.id.in_(failed_ids))).all()
-    notices = 0
-    for row in rows:
-        if row.kind == "delivery_failed" or row.report_id is None:
-            continue
-        report = session.get(Report, row.report_id)
-        coordinators = people_with_role(session, report.unit_id, Role.COORDINATOR)
-        if coordinators:
-            enqueue(session, settings, key=f"delivery_failed:{row.id}", kind="delivery_failed",
-                    to=recipients(coordinators), report_id=report.id,
-                    context={**report_context(session, report), "mail": row})
-            notices += 1
-    return notices
-
-
 def deliver_all(session: Session, settings: Settings, now: datetime | None = None) -> dict:
-    """Send what is due (at `now`, the clock by default), tell coordinators about failures (and send
-    that too), confirm filings. `problem` says in Chinese why mails wait when none could go out; a
-    misconfigured relay (DeliveryConfigError) is logged likewise and raised."""
-    backend = backend_for(settings)
+    """The service's delivery; a misconfigured relay is said in the run's log (in Chinese, with the
+    number of mails waiting) before the error ends the run."""
     try:
-        report = deliver(session, settings, backend, now=now)
+        return delivery.deliver_all(session, settings, now)
     except DeliveryConfigError as exc:
-        run_logger().error(message("mail_waiting", reason=reason(str(exc)), waiting=waiting(session), config=True))
+        waiting = delivery.waiting(session)
+        run_logger().error(message("mail_waiting", reason=reason(str(exc)), waiting=waiting, config=True))
         raise
-    waiting_error = report.last_error
-    if notify_failures(session, settings, report.failed):
-        session.commit()
-        notices = deliver(session, settings, backend, now=now)
-        report.sent += notices.sent
-        waiting_error = waiting_error or notices.last_error
-    filed = confirm_filings(session)
-    problem = None
-    if waiting_error is not None and not report.sent:
-        problem = message("mail_waiting", reason=reason(waiting_error), waiting=waiting(session))
-    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed, "filed": filed,
-            "problem": problem}
 
 
-def fail_if_waiting(result: dict, delivery: dict) -> dict:
+def fail_if_waiting(result: dict, delivered: dict) -> dict:
     """A flow's result; or, when its delivery left mails waiting on the relay, the reason in the run's
     log and a Failed run (what the run did is committed: nothing is lost or done twice)."""
-    if delivery["problem"]:
-        run_logger().error(delivery["problem"])
-        raise MailWaiting(delivery["problem"], result)
+    if delivered["problem"]:
+        run_logger().error(delivered["problem"])
+        raise MailWaiting(delivered["problem"], result)
     return result
 
 

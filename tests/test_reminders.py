@@ -11,7 +11,6 @@ import pytest
 from sqlmodel import Session, func, select
 
 from flows import run
-from flows.delivery import deliver_all
 from flows.reminders import sweep_flow
 from models.calendar import published
 from models.db import get_engine
@@ -21,6 +20,7 @@ from notifications.backends import backend_for
 from notifications.outbox import deliver
 from services.cycle import open_cycle
 from services.decisions import record_decision
+from services.delivery import deliver_all
 from services.reminders import sweep, write_plan
 from tests.conftest import report_of
 from tests.replies_kit import to_legal_review

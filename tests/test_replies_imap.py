@@ -12,11 +12,11 @@ from sqlmodel import select
 
 from core.settings import load_settings
 from flows import run
-from flows.delivery import deliver_all
 from flows.replies import fetch_replies_flow
 from models.tables import InboundMessage, MailboxState, OutboxMessage, Report, ReviewRound
 from notifications.mailbox import ImapInbox, MailboxError
 from services.cycle import open_cycle
+from services.delivery import deliver_all
 from services.replies import intake
 from tests.conftest import report_of
 from tests.imap_server import CuttingProxy
