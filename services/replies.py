@@ -474,6 +474,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
     start = datetime.combine(today, time(), ZoneInfo(settings.timezone))
     pending = session.exec(select(InboundMessage).where(
         InboundMessage.notice.is_not(None), InboundMessage.noticed_on.is_(None),
+        InboundMessage.outcome.not_in([InboundOutcome.TRIAGED, InboundOutcome.DISMISSED]),  # a coordinator saw it
         InboundMessage.processed_at < start).order_by(InboundMessage.id)).all()
     lists: dict[int, list[dict]] = defaultdict(list)
     people: dict[int, Person] = {}
