@@ -61,8 +61,8 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
         assert counts(session) == after_decision, stage
     assert stage_of(session, report) == "filing"
 
-    filing = run(file_report_flow(report_id=report.id))
-    assert run(file_report_flow(report_id=report.id)) == filing
+    filing = run(file_report_flow(ref=report.ref))
+    assert run(file_report_flow(ref=report.ref)) == filing
     assert run(deliver_outbox_flow())["filed"] == [report.ref]
     assert run(deliver_outbox_flow()) == {"sent": 0, "retrying": 0, "failed": [], "filed": [], "problem": None}
     assert stage_of(session, report) == "filed"
