@@ -12,14 +12,13 @@ from rich.table import Table
 from core.settings import load_settings
 from core.texts import message
 from models.reminders import parse_now, plan_sweep
-from notifications.outbox import listing, reason, retry
+from notifications.outbox import listing, reason
 from reportchain.cli.common import (
     DryRun,
     Flows,
     app,
     deliver_now,
     err,
-    fail,
     out,
     report_delivery,
     run_flow,
@@ -78,20 +77,23 @@ def outbox(
 
 @outbox_app.command("retry")
 def outbox_retry(
-    outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox）。")],
+    outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox --failed）。")],
+    by: Annotated[str | None, typer.Option("--by", help="操作人，记入流转记录（默认：统筹协调人）。")] = None,
     dry: DryRun = False,
 ) -> None:
-    """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
+    """把一封发送失败的邮件重新排入发送队列，并立即投递。"""
+    from services.mail import retry_mail
+
     settings = load_settings()
     with session_for(settings) as session:
-        row = retry(session, outbox_id)
-        if row is None:
-            fail(message("outbox_not_retryable", outbox_id=outbox_id))
+        row = retry_mail(session, outbox_id, (by or "").strip() or message("cli_actor"))
         if dry:
+            session.rollback()
             out.print(message("dry_run", count=1))
             out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
             return
         session.commit()
+    out.print(message("outbox_retried", outbox_id=outbox_id))
     deliver_now()
 
 
