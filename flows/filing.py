@@ -7,6 +7,7 @@ from datetime import date
 from prefect import flow
 
 from core.settings import load_settings
+from flows.board import publish_board
 from models.db import session_scope
 from services.filing import file_report, publish_report
 from services.stages import find_report
@@ -20,6 +21,7 @@ async def file_report_flow(ref: str, actor: str = "coordinator") -> dict:
         report = find_report(session, ref)
         mail = file_report(session, settings, report, actor)
         result = {"ref": report.ref, "message_id": mail.message_id}
+    await publish_board(ref=result["ref"])
     return result
 
 
@@ -33,4 +35,5 @@ async def publish_report_flow(ref: str, url: str, reviewed_by: str, reviewed_on:
         report = find_report(session, ref)
         new = publish_report(session, report, url, actor, reviewed_by=reviewed_by, reviewed_on=reviewed_on)
         result = {"ref": report.ref, "new": new}
+    await publish_board(ref=result["ref"])
     return result
