@@ -7,7 +7,6 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
@@ -24,6 +23,7 @@ from reportchain.cli.common import (
     run_flow,
     session_for,
     shown,
+    titled_table,
 )
 
 outbox_app = typer.Typer(help="发件箱：查看待发、重试中和发送失败的邮件。", invoke_without_command=True)
@@ -49,9 +49,7 @@ def show_outbox(failed: bool, verbose: bool = False) -> None:
     if not rows:
         out.print(message("outbox_empty", failed=failed))
         return
-    table = Table(title=message("outbox_title", count=len(rows)))
-    for column in message("outbox_columns").split("|"):
-        table.add_column(column)
+    table = titled_table(message("outbox_title", count=len(rows)), "outbox_columns")
     for row in rows:
         waiting = row.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M") if row.next_attempt_at else "—"
         table.add_row(str(row.id), message("outbox_status", status=row.status), row.subject, row.to_addrs,

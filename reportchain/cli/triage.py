@@ -6,11 +6,10 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
-from reportchain.cli.common import app, deliver_now, out, session_for, shown
+from reportchain.cli.common import app, deliver_now, out, session_for, shown, titled_table
 
 triage_app = typer.Typer(
     help="核处来信：无法自动处理的邮件（意见不明、无法对应、非审核人……），由统筹协调人登记意见或不予采用。",
@@ -36,9 +35,7 @@ def triage_list(
     if not items:
         out.print(message("triage.none"))
         return
-    table = Table(title=message("triage.title", count=len(items)))
-    for column in message("triage.columns").split("|"):
-        table.add_column(column)
+    table = titled_table(message("triage.title", count=len(items)), "triage.columns")
     for item in items:
         table.add_row(str(item.inbound_id), item.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
                       shown(item.from_address) or "—", item.ref or "—",

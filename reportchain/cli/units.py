@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
 from models.db import create_tables, normalise_url
-from reportchain.cli.common import app, out, session_for
+from reportchain.cli.common import app, out, session_for, titled_table
 from services.roster import RosterPlan, import_roster, plan_roster
 
 units_app = typer.Typer(help="单位名册：导入单位、人员及其职责。", no_args_is_help=True)
@@ -50,29 +49,21 @@ def show_plan(plan: RosterPlan) -> None:
     if not plan.changes:
         out.print(message("import.plan_none", units=len(plan.rows)))
         return
-    table = Table(title=message("import.plan_title", count=plan.changes))
-    for column in message("import.plan_columns").split("|"):
-        table.add_column(column)
-    for name in plan.units_added:
-        table.add_row(message("import.plan_unit"), message("import.plan_added"), name, "")
-    for name, fields in plan.units_changed:
-        table.add_row(message("import.plan_unit"), message("import.plan_changed"), name,
-                      message("import.plan_fields", fields=fields))
-    for name in plan.units_unlisted:
-        table.add_row(message("import.plan_unit"), message("import.plan_unlisted"), name, message("import.plan_kept"))
-    for person in plan.people_added:
-        table.add_row(message("import.plan_person"), message("import.plan_added"), person, "")
-    for email, fields in plan.people_changed:
-        table.add_row(message("import.plan_person"), message("import.plan_changed"), email,
-                      message("import.plan_fields", fields=fields))
-    for person in plan.people_unlisted:
-        table.add_row(message("import.plan_person"), message("import.plan_unlisted"), person,
-                      message("import.plan_kept"))
-    for unit, person, role in plan.assignments_added:
-        table.add_row(message("import.plan_role"), message("import.plan_added"), f"{unit} · {person}",
-                      message("role_label", role=role))
-    for unit, person, role in plan.assignments_unlisted:
-        table.add_row(message("import.plan_role"), message("import.plan_unlisted"), f"{unit} · {person}",
-                      message("role_label", role=role) + "；" + message("import.plan_kept"))
+    kept = message("import.plan_kept")
+    lines = [  # (kind, change, what, detail)
+        *(("unit", "added", name, "") for name in plan.units_added),
+        *(("unit", "changed", name, message("import.plan_fields", fields=f)) for name, f in plan.units_changed),
+        *(("unit", "unlisted", name, kept) for name in plan.units_unlisted),
+        *(("person", "added", person, "") for person in plan.people_added),
+        *(("person", "changed", email, message("import.plan_fields", fields=f)) for email, f in plan.people_changed),
+        *(("person", "unlisted", person, kept) for person in plan.people_unlisted),
+        *(("role", "added", f"{unit} · {person}", message("role_label", role=role))
+          for unit, person, role in plan.assignments_added),
+        *(("role", "unlisted", f"{unit} · {person}", message("role_label", role=role) + "；" + kept)
+          for unit, person, role in plan.assignments_unlisted),
+    ]
+    table = titled_table(message("import.plan_title", count=plan.changes), "import.plan_columns")
+    for kind, change, what, detail in lines:
+        table.add_row(message(f"import.plan_{kind}"), message(f"import.plan_{change}"), what, detail)
     out.print(table)
     out.print(message("import.plan_dry"))
