@@ -77,7 +77,8 @@ def test_decide_goes_the_phone_decisions_way_and_keeps_the_mail_as_evidence(sess
     [event] = session.exec(select(AuditEvent).where(AuditEvent.action == "triage_decided")).all()
     assert event.actor == COORDINATOR and event.report_id == report.id
     assert {k: event.detail[k] for k in ("inbound_id", "message_id", "sha256", "read_as")} == {
-        "inbound_id": inbound.id, "message_id": inbound.message_id, "sha256": inbound.sha256, "read_as": "unclear"}
+        "inbound_id": inbound.id, "message_id": inbound.message_id, "sha256": inbound.sha256,
+        "read_as": InboundOutcome.UNCLEAR}
     assert "来信经统筹协调人核处登记" in ok(cli("history", report.ref))
 
 
