@@ -40,6 +40,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from models.tables import InboundOutcome
+
 TARGET_SECONDS, TARGET_MB = 2.0, 200  # per hostile file, per door
 GENUINE_SECONDS = 1.0  # read, and diff, of the genuine report
 MAX_GROWTH = 6.0  # diff time 8k lines / 2k lines: linear is 4, quadratic 16
@@ -235,7 +237,7 @@ def main(small: bool = False) -> dict:
                 missed.append(f"{attack} by {door}: {figure['seconds']} s, {figure['peak_mb']} MB")
     real = genuine_report(30_000)  # last: taken by mail, it moves the report on
     baseline = {"check": doors.check("基准.docx", real), "mail": doors.mail("基准.docx", real)}
-    if baseline["check"]["traceback"] or baseline["mail"]["outcomes"] != {"new_version": 1}:
+    if baseline["check"]["traceback"] or baseline["mail"]["outcomes"] != {InboundOutcome.NEW_VERSION: 1}:
         problems.append(f"the baseline report was not read: {baseline}")
     result = {"benchmark": "hostile_files", "small": small,
               "limits": {"seconds": TARGET_SECONDS, "peak_mb": TARGET_MB},

@@ -34,7 +34,7 @@ from bench import record
 from core.settings import load_settings
 from documents.reading import read_draft
 from models.db import create_tables, get_engine
-from models.tables import Person, Report
+from models.tables import InboundOutcome, Person, Report
 from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
 from services.cycle import open_cycle
@@ -180,8 +180,8 @@ def main(count: int = 1000) -> dict:
         shutil.rmtree(work, ignore_errors=True)
 
     outcomes = dict(result.outcomes)
-    if result.fetched != count or outcomes != {"applied": count} or stages != Counter(committee_review=count) \
-            or left_unseen:
+    if result.fetched != count or outcomes != {InboundOutcome.APPLIED: count} \
+            or stages != Counter(committee_review=count) or left_unseen:
         fail(f"not every reply was applied: fetched {result.fetched}, outcomes {outcomes}, "
              f"report stages {dict(stages)}, {left_unseen} messages left unseen")
     bare_rate, intake_rate = count / bare_seconds, count / intake_seconds

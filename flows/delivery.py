@@ -3,21 +3,19 @@ delivers ends its run Failed when mails wait on the relay, with the Chinese reas
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from prefect import flow, get_run_logger
-from prefect.exceptions import MissingContextError
+from prefect import flow
 from sqlmodel import Session
 
 from core.settings import Settings, load_settings
 from core.texts import message
+from flows import run_logger
+from flows.board import publish_board
 from models.db import session_scope
 from notifications.backends import DeliveryConfigError
 from notifications.outbox import reason
 from services import delivery
-
-log = logging.getLogger(__name__)
 
 
 class MailWaiting(Exception):
@@ -33,14 +31,6 @@ class MailWaiting(Exception):
 
     def __repr__(self) -> str:
         return f"MailWaiting({self.reason!r})"
-
-
-def run_logger() -> logging.Logger | logging.LoggerAdapter:
-    """The flow run's logger (its lines reach the Prefect server), or this module's outside a run."""
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return log
 
 
 def deliver_all(session: Session, settings: Settings, now: datetime | None = None) -> dict:
@@ -68,4 +58,5 @@ async def deliver_outbox_flow() -> dict:
     settings = load_settings()
     with session_scope(settings.database_url) as session:
         result = deliver_all(session, settings)
+    await publish_board()
     return fail_if_waiting(result, result)

@@ -8,6 +8,7 @@ from prefect import flow
 
 from core.settings import load_settings
 from documents.reading import read_draft
+from flows.board import publish_board
 from models.db import session_scope
 from models.tables import Report
 from services.drafts import accept_anyway, submit_draft
@@ -24,8 +25,10 @@ async def submit_draft_flow(report_id: int, path: str, submitted_by: str) -> dic
         previous = latest_version(session, report.id)
         version = submit_draft(session, settings, report, draft, submitted_by)
         new = previous is None or version.id != previous.id
-        return {"ref": report.ref, "version": version.number, "stage": report.stage, "new": new,
-                "findings": version.findings}
+        result = {"ref": report.ref, "version": version.number, "stage": report.stage, "new": new,
+                  "findings": version.findings}
+    await publish_board(ref=result["ref"])
+    return result
 
 
 @flow(name="accept-draft")
@@ -34,4 +37,6 @@ async def accept_draft_flow(report_id: int, actor: str) -> dict:
     with session_scope(settings.database_url) as session:
         report = session.get(Report, report_id)
         version = accept_anyway(session, settings, report, actor)
-        return {"ref": report.ref, "version": version.number, "stage": report.stage}
+        result = {"ref": report.ref, "version": version.number, "stage": report.stage}
+    await publish_board(ref=result["ref"])
+    return result

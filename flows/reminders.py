@@ -5,6 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from core.settings import load_settings
+from flows.board import publish_board
 from flows.delivery import deliver_all, fail_if_waiting
 from models.db import session_scope
 from models.reminders import parse_now
@@ -21,4 +22,5 @@ async def sweep_flow(now: str | None = None) -> dict:
         plan = sweep(session, settings, moment)
         result = plan.as_json()
         result["delivery"] = deliver_all(session, settings, moment if now else None)
+    await publish_board()
     return fail_if_waiting(result, result["delivery"])

@@ -7,7 +7,9 @@ from sqlmodel import Session
 
 from core.settings import load_settings
 from core.texts import message
-from flows.delivery import deliver_all, fail_if_waiting, run_logger
+from flows import run_logger
+from flows.board import publish_board
+from flows.delivery import deliver_all, fail_if_waiting
 from models.db import get_engine
 from notifications.mailbox import MailboxError, inbox_for
 from services.replies import busy_since, intake
@@ -30,4 +32,5 @@ async def fetch_replies_flow() -> dict:
         delivered = deliver_all(session, settings)
     result = {"fetched": report.fetched, "duplicates": report.duplicates, "outcomes": dict(report.outcomes),
               "rows": report.rows, "delivery": delivered, "busy_since": busy_since(settings, report)}
+    await publish_board()
     return fail_if_waiting(result, delivered)

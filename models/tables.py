@@ -139,6 +139,27 @@ class OutboxStatus(StrEnum):
     EXPIRED = "expired"  # a reminder not sent on its day
 
 
+class InboundOutcome(StrEnum):
+    """What became of a fetched message (InboundMessage.outcome)."""
+
+    NEW = "new"  # stored, not yet processed
+    APPLIED = "applied"  # the decision it carries was recorded
+    UNCLEAR = "unclear"  # no certain decision: the reviewer was asked again
+    AUTO_REPLY = "auto_reply"  # an auto-reply or a copy of our own mail: recorded, never answered
+    ALREADY_DECIDED = "already_decided"  # answers a round decided before
+    NOT_REVIEWER = "not_reviewer"  # the sender is not the round's reviewer or a delegate
+    UNMATCHED = "unmatched"  # no round and no mail of ours to this sender matches it
+    NEW_VERSION = "new_version"  # a drafter's reply with a draft: the next version
+    DRAFT_REFUSED = "draft_refused"  # a drafter's mailed draft that could not be taken
+    UNREADABLE = "unreadable"  # broke the reader: kept raw
+    BAD_SENDER = "bad_sender"  # not exactly one From address
+    UNAUTHENTICATED = "unauthenticated"  # our mail server's DMARC/SPF/DKIM check failed
+    NOTICE_REPLY = "notice_reply"  # answers a notice of ours to coordinators
+    TOO_LARGE = "too_large"  # not read: bigger than any draft allowed
+    TRIAGED = "triaged"  # a coordinator recorded the decision it carries (services/triage.py)
+    DISMISSED = "dismissed"  # a coordinator looked at it and set it aside, with a reason
+
+
 class OutboxMessage(SQLModel, table=True):
     """A mail written in the same transaction as the change that caused it, delivered later."""
 
@@ -170,11 +191,10 @@ class OutboxMessage(SQLModel, table=True):
 class InboundMessage(SQLModel, table=True):
     """Every fetched message, kept raw before anything else, with what processing made of it.
 
-    outcome: new (stored, not yet processed) | applied | unclear | auto_reply | already_decided |
-    not_reviewer | unmatched | new_version | draft_refused | unreadable | bad_sender (not exactly one
-    From address) | unauthenticated (our mail server's DMARC/SPF/DKIM fail) | notice_reply (answers a
-    notice of ours) | too_large (not read: bigger than any draft allowed). notice: why the
-    coordinators should look at it (their daily digest), and noticed_on the day it was listed."""
+    outcome: an InboundOutcome (what the intake made of it; a coordinator's triage turns it into
+    triaged or dismissed, and `read_as` keeps what the intake had read). notice: why the
+    coordinators should look at it (their daily digest), and noticed_on the day it was listed.
+    triaged_by / triaged_at: who triaged it (services/triage.py) and when."""
 
     __table_args__ = (UniqueConstraint("message_id", "sha256"),)
 
@@ -186,7 +206,7 @@ class InboundMessage(SQLModel, table=True):
     received_at: datetime = _when()
     from_address: str = Field(default="", max_length=320)
     subject: str = Field(default="", max_length=998)
-    outcome: str = Field(default="new", index=True, max_length=16)
+    outcome: str = Field(default=InboundOutcome.NEW.value, index=True, max_length=16)
     decision: str | None = Field(default=None, max_length=16)  # approve | return | unclear, as read
     detail: str | None = None
     report_id: int | None = Field(default=None, foreign_key="report.id", index=True)
@@ -194,6 +214,9 @@ class InboundMessage(SQLModel, table=True):
     processed_at: datetime | None = _maybe_when()
     notice: str | None = Field(default=None, max_length=16)
     noticed_on: date | None = None
+    read_as: str | None = Field(default=None, max_length=16)  # the intake's outcome, once triaged
+    triaged_by: str | None = Field(default=None, max_length=320)
+    triaged_at: datetime | None = _maybe_when()
 
 
 class MailboxState(SQLModel, table=True):

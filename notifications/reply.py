@@ -89,6 +89,9 @@ class Reply:
         }
 
 
+AUTO_PRECEDENCE = ("auto_reply", "bulk", "junk")  # Precedence header values of machine-sent mail
+
+
 def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
     """RFC 3834 and the vendors' own headers, then the subject and the first words of the body."""
     auto_submitted = header_text(msg.get("Auto-Submitted")).lower()
@@ -96,7 +99,7 @@ def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
         return True
     if any(msg.get(h) is not None for h in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-QQ-AutoReply")):
         return True
-    if header_text(msg.get("Precedence") or msg.get("X-Precedence")).lower() in ("auto_reply", "bulk", "junk"):
+    if header_text(msg.get("Precedence") or msg.get("X-Precedence")).lower() in AUTO_PRECEDENCE:
         return True
     if msg.get_content_type() == "multipart/report" or BOUNCE_SENDER.match(header_text(msg.get("From"))):
         return True  # a delivery status notification

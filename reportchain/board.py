@@ -8,6 +8,7 @@ from rich.text import Text
 
 from core.texts import message
 from models.chain import Stage
+from services.board import columns, rows
 
 
 def print_board(console: Console, board: dict) -> None:
@@ -17,12 +18,10 @@ def print_board(console: Console, board: dict) -> None:
         console.print(message("no_reports", year=board["year"]))
         return
     table = Table(title=message("status_title", year=board["year"]))
-    for column in message("status_columns").split("|"):
+    for column in columns():
         table.add_column(column)
-    for r in reports:
-        state = Text(message("overdue"), style="red") if r["overdue"] else message("on_time")
-        table.add_row(r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
-                      r["due"] or "—", state)
+    for r, row in zip(reports, rows(board), strict=True):
+        table.add_row(*row[:-1], Text(row[-1], style="red") if r["overdue"] else row[-1])
     console.print(table)
     done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
     console.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))

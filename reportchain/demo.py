@@ -86,7 +86,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     step("导入样例县名册，开启 2026 年度周期（首次运行需启动 Prefect 临时服务器，约 20 秒）")
     run(open_cycle_flow(year=YEAR))
     with session_scope(db_url) as session:
-        reports = [(r.id, u) for r, u in session.exec(
+        reports = [(r.id, r.ref, u) for r, u in session.exec(
             select(Report, Unit).join(Unit, Unit.id == Report.unit_id).order_by(Report.ref))]
 
     def draft(unit: Unit, revised: bool) -> tuple[str, bytes]:
@@ -118,7 +118,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         out.print(message("demo.sweep", mails=len(swept["mails"]), already=swept["already_sent"]))
 
     step("各单位提交初稿，审核请求发给法律顾问")
-    for report_id, unit in reports:
+    for report_id, _, unit in reports:
         folder = workdir / "drafts"
         folder.mkdir(exist_ok=True)
         name, content = draft(unit, revised=False)
@@ -162,8 +162,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     fetch()
 
     step("报送上级并投递全部邮件")
-    for report_id, _ in reports:
-        run(file_report_flow(report_id=report_id))
+    for _, ref, _ in reports:
+        run(file_report_flow(ref=ref))
     run(deliver_outbox_flow())
 
     from core.clock import today_in

@@ -9,6 +9,7 @@ from datetime import date
 
 from sqlmodel import Session, select
 
+from core.texts import message
 from models.pending import open_items, read_world
 from models.tables import AuditEvent, Cycle, Report, Unit
 
@@ -41,6 +42,18 @@ def status(session: Session, year: int, today: date) -> dict:
             "waiting_on": [person.name for person in item.actors] if item else [],
         })
     return {"year": year, "reports": reports}
+
+
+def columns() -> list[str]:
+    """The board's Chinese column names (templates/cli/messages.j2, status_columns)."""
+    return message("status_columns").split("|")
+
+
+def rows(board: dict) -> list[list[str]]:
+    """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
+    return [[r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+             r["due"] or "—", message("overdue") if r["overdue"] else message("on_time")]
+            for r in board["reports"]]
 
 
 def history(session: Session, report: Report) -> list[AuditEvent]:

@@ -109,12 +109,25 @@ def confirm_filings(session: Session) -> list[str]:
     return moved
 
 
-def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator") -> bool:
-    """Record the public disclosure (after the confidentiality review); False if it was already recorded."""
+def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator", *, reviewed_by: str,
+                   reviewed_on: date | None = None) -> bool:
+    """Record the public disclosure after the confidentiality review (保密审查) that `reviewed_by`
+    confirmed on `reviewed_on` (default: today, in the unit's time zone; not in the future, not before
+    the report was filed); False if this URL was already recorded."""
     if report.stage == Stage.PUBLISHED and report.publication_url == url:
         return False
     if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILED:
         raise Refused("not_filed_yet", ref=report.ref, stage=report.stage)
+    if not reviewed_by.strip():
+        raise Refused("review_by_required", ref=report.ref)
+    today = local_day(utcnow(), session.get(Unit, report.unit_id).timezone)
+    reviewed_on = reviewed_on or today
+    filed_on = filing_day(session, report, latest_version(session, report.id))
+    if reviewed_on > today:
+        raise Refused("review_in_future", ref=report.ref, day=reviewed_on, today=today)
+    if reviewed_on < filed_on:
+        raise Refused("review_before_filing", ref=report.ref, day=reviewed_on, filed_on=filed_on)
     report.publication_url = url
-    move(session, report, Event.PUBLISH, actor=actor, url=url, confidentiality_review="passed")
+    move(session, report, Event.PUBLISH, actor=actor, url=url, confidentiality_review="passed",
+         reviewed_by=reviewed_by.strip(), reviewed_on=reviewed_on.isoformat())
     return True

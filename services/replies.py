@@ -43,6 +43,7 @@ from models.db import utcnow
 from models.tables import (
     Assignment,
     InboundMessage,
+    InboundOutcome,
     MailboxState,
     OutboxMessage,
     Person,
@@ -52,6 +53,7 @@ from models.tables import (
     Unit,
 )
 from notifications.authresults import authentication_failure
+from notifications.decision import UNCLEAR
 from notifications.mailbox import Fetched, FolderInbox, ImapInbox
 from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply
@@ -205,8 +207,8 @@ def is_coordinator(session: Session, address: str) -> bool:
     return session.exec(query.limit(1)).first() is not None
 
 
-def finish(inbound: InboundMessage, outcome: str, detail: str = "", report: Report | None = None,
-           rnd: ReviewRound | None = None, notice: str | None = None) -> str:
+def finish(inbound: InboundMessage, outcome: InboundOutcome, detail: str = "", report: Report | None = None,
+           rnd: ReviewRound | None = None, notice: str | None = None) -> InboundOutcome:
     """Record what became of a message; `notice` (a reason) puts it in the coordinators' next digest."""
     inbound.outcome, inbound.detail, inbound.processed_at = outcome, detail or None, utcnow()
     inbound.report_id = report.id if report else inbound.report_id
@@ -220,15 +222,15 @@ def local_day(settings: Settings, now: datetime | None = None) -> date:
 
 
 def answer_round(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply,
-                 rnd: ReviewRound, report: Report) -> str:
+                 rnd: ReviewRound, report: Report) -> InboundOutcome:
     """A message matched to a review round: apply it, ask again, or say it was decided already."""
     context = {**report_context(session, report), "round": rnd,
                "version": session.get(ReportVersion, rnd.version_id)}
     if not may_answer(session, reply, rnd, report):
-        return finish(inbound, "not_reviewer", f"sender {reply.from_address} is not the reviewer", report, rnd,
-                      notice="not_reviewer")
+        return finish(inbound, InboundOutcome.NOT_REVIEWER, f"sender {reply.from_address} is not the reviewer",
+                      report, rnd, notice="not_reviewer")
     if rnd.decision is not None or report.stage != rnd.stage:
-        if reply.message_id and reply.decision != "unclear":  # a "谢谢" under the receipt needs no answer
+        if reply.message_id and reply.decision != UNCLEAR:  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
             # one a day per round and sender, however many times they write
             key = f"already_decided:{rnd.id}:{reply.from_address}:{local_day(settings)}"
@@ -236,19 +238,19 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
                     to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
                     context={**context, "sender_name": reply.from_name or reply.from_address,
                              "decided_at": decided_at.strftime("%Y-%m-%d %H:%M") if decided_at else "—"})
-        correction = "correction" if reply.decision not in ("unclear", rnd.decision) else None
-        return finish(inbound, "already_decided", f"round already decided: {rnd.decision}", report, rnd,
+        correction = "correction" if reply.decision not in (UNCLEAR, rnd.decision) else None
+        return finish(inbound, InboundOutcome.ALREADY_DECIDED, f"round already decided: {rnd.decision}", report, rnd,
                       notice=correction)
-    if reply.decision == "unclear":
+    if reply.decision == UNCLEAR:
         enqueue(session, settings, key=f"clarify:{rnd.id}:{local_day(settings)}", kind="clarify",
                 to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
                 in_reply_to=rnd.prompt_message_id,
                 context={**context, "reviewer": session.get(Person, rnd.reviewer_id), "comment": reply.comment})
-        return finish(inbound, "unclear", "no certain decision in the reviewer's words", report, rnd,
+        return finish(inbound, InboundOutcome.UNCLEAR, "no certain decision in the reviewer's words", report, rnd,
                       notice="unclear")
     record_decision(session, settings, rnd.id, reply.decision, comment=reply.comment, via="email",
                     actor=reply.from_address)
-    return finish(inbound, "applied", reply.decision, report, rnd,
+    return finish(inbound, InboundOutcome.APPLIED, reply.decision, report, rnd,
                   notice="attachments" if reply.attachments else None)
 
 
@@ -268,7 +270,7 @@ def refuse_draft(session: Session, settings: Settings, reply: Reply, report: Rep
                      "version": latest_version(session, report.id)})
 
 
-def too_large(session: Session, settings: Settings, inbound: InboundMessage) -> str:
+def too_large(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
     """A mail bigger than any allowed draft could make: only its header is read, to answer a drafter
     who is proven to have sent it (the same proof as for any draft by mail)."""
     try:
@@ -283,11 +285,11 @@ def too_large(session: Session, settings: Settings, inbound: InboundMessage) -> 
             problem = message("document.too_large", filename="邮件及附件", detail=settings.drafts.max_mb)
             refuse_draft(session, settings, reply, report, problem, inbound.raw)
     inbound.from_address, inbound.subject = (reply.from_address[:320], reply.subject[:998]) if reply else ("", "")
-    return finish(inbound, "too_large", f"{len(inbound.raw)} bytes: not read", report, notice="too_large")
+    return finish(inbound, InboundOutcome.TOO_LARGE, f"{len(inbound.raw)} bytes: not read", report, notice="too_large")
 
 
 def new_draft(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply,
-              report: Report) -> str:
+              report: Report) -> InboundOutcome:
     """A drafter's reply with a draft attached: the next version, or a clear reason why not."""
     attachment = next(a for a in reply.attachments if a.name.lower().endswith(SUPPORTED))
     try:  # both refuse before writing anything
@@ -297,13 +299,14 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
         problem = (message(f"document.{exc.code}", filename=exc.filename, detail=exc.detail)
                    if isinstance(exc, UnreadableDocument) else message(f"refused.{exc.code}", **exc.params))
         refuse_draft(session, settings, reply, report, problem, attachment.data)
-        return finish(inbound, "draft_refused", str(exc), report, notice="draft_refused")
+        return finish(inbound, InboundOutcome.DRAFT_REFUSED, str(exc), report, notice="draft_refused")
     if is_held(session, version):  # the drafters have the check's findings (draft_problems)
-        return finish(inbound, "new_version", f"version {version.number} held: the check found errors", report)
+        return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number} held: the check found errors",
+                      report)
     enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
             report_id=report.id, in_reply_to=reply.message_id,
             context={**drafting_context(session, report, reply), "problem": "", "version": version})
-    return finish(inbound, "new_version", f"version {version.number}", report)
+    return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number}", report)
 
 
 def drafters_of(session: Session, report: Report) -> set[str]:
@@ -315,32 +318,34 @@ def is_drafter_with_draft(session: Session, reply: Reply, report: Report) -> boo
     return has_draft and reply.from_address in drafters_of(session, report)
 
 
-def process(session: Session, settings: Settings, inbound: InboundMessage) -> str:
+def process(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
     """Read one stored message and act on it; returns the outcome (also stored on the row)."""
     if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
         return too_large(session, settings, inbound)
     try:
         reply = read_reply(inbound.raw)
     except UnreadableMessage as exc:
-        return finish(inbound, "unreadable", str(exc), notice="unreadable")
+        return finish(inbound, InboundOutcome.UNREADABLE, str(exc), notice="unreadable")
     inbound.from_address, inbound.subject = reply.from_address[:320], reply.subject[:998]
     inbound.decision = reply.decision
     if reply.auto_reply or reply.from_address == settings.mail_from.lower():
         detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
-        return finish(inbound, "auto_reply", detail, report_of_reply(session, reply))
+        return finish(inbound, InboundOutcome.AUTO_REPLY, detail, report_of_reply(session, reply))
     if reply.sender_problem:
-        return finish(inbound, "bad_sender", reply.sender_problem, report_of_reply(session, reply), notice="bad_sender")
+        return finish(inbound, InboundOutcome.BAD_SENDER, reply.sender_problem, report_of_reply(session, reply),
+                      notice="bad_sender")
     failure = authentication_failure(reply.authentication, settings.authserv_id, reply.from_address)
     if failure:
-        return finish(inbound, "unauthenticated", failure, report_of_reply(session, reply), notice="unauthenticated")
+        return finish(inbound, InboundOutcome.UNAUTHENTICATED, failure, report_of_reply(session, reply),
+                      notice="unauthenticated")
     if answers_notice(session, reply):
-        return finish(inbound, "notice_reply", "answers a notice of ours: recorded, never answered")
+        return finish(inbound, InboundOutcome.NOTICE_REPLY, "answers a notice of ours: recorded, never answered")
     rnd = round_by_thread(session, reply) or round_by_code(session, reply)
     if rnd is not None:
         report = session.get(Report, rnd.report_id)
         if reply.subject_tag not in (None, report.ref):  # answers one report's prompt, names another
-            return finish(inbound, "unmatched", f"subject names {reply.subject_tag}, thread is {report.ref}",
-                          report, rnd, notice="unmatched")
+            return finish(inbound, InboundOutcome.UNMATCHED,
+                          f"subject names {reply.subject_tag}, thread is {report.ref}", report, rnd, notice="unmatched")
         return answer_round(session, settings, inbound, reply, rnd, report)
     mailed = report_mailed_to_sender(session, reply)  # a new version by mail needs the same proof as a decision
     if mailed is not None and reply.subject_tag in (None, mailed.ref) and is_drafter_with_draft(session, reply, mailed):
@@ -349,11 +354,11 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> st
     # A coordinator's unmatched mail is news to nobody, and telling the coordinators about it could make
     # their auto-replies answer each other's digests day after day.
     notice = "unmatched" if report is not None and not is_coordinator(session, reply.from_address) else None
-    return finish(inbound, "unmatched", "no review round or mail of ours to this sender matches this message",
-                  report, notice=notice)
+    return finish(inbound, InboundOutcome.UNMATCHED,
+                  "no review round or mail of ours to this sender matches this message", report, notice=notice)
 
 
-def process_safely(session: Session, settings: Settings, inbound: InboundMessage) -> str:
+def process_safely(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
     """`process`, called right after the raw message was committed: if anything unexpected happens,
     its half-done work is rolled back, the message stays kept, is marked and reported, and the batch
     goes on."""
@@ -362,11 +367,11 @@ def process_safely(session: Session, settings: Settings, inbound: InboundMessage
     except StaleDataError:
         session.rollback()
         log.warning("inbound %s: the report changed meanwhile; it stays new and is retried", inbound.id)
-        return "new"
+        return InboundOutcome.NEW
     except Exception as exc:
         session.rollback()
         log.exception("inbound %s could not be processed", inbound.id)
-        return finish(inbound, "unreadable", f"{type(exc).__name__}: {exc}"[:2000], notice="unreadable")
+        return finish(inbound, InboundOutcome.UNREADABLE, f"{type(exc).__name__}: {exc}"[:2000], notice="unreadable")
 
 
 # ---------------------------------------------------------------- the intake
@@ -394,7 +399,7 @@ def claim_mailbox(session: Session, state: MailboxState, now: datetime) -> bool:
     return taken.rowcount == 1
 
 
-def summarise(session: Session, report: IntakeReport, inbound: InboundMessage, outcome: str) -> None:
+def summarise(session: Session, report: IntakeReport, inbound: InboundMessage, outcome: InboundOutcome) -> None:
     report.outcomes[outcome] += 1
     ref = session.get(Report, inbound.report_id).ref if inbound.report_id is not None else None
     report.rows.append({"id": inbound.id, "source": inbound.source, "from": inbound.from_address,
@@ -432,7 +437,7 @@ def held(state: MailboxState) -> bool:
 def read_new_messages(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox, state: MailboxState,
                       report: IntakeReport, apply: bool) -> None:
     commit = session.commit if apply else session.flush
-    leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == "new")).all()
+    leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.NEW)).all()
     for inbound in leftovers:  # stored by a run that was interrupted before processing them
         summarise(session, report, inbound, process_safely(session, settings, inbound))
         commit()
@@ -469,6 +474,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
     start = datetime.combine(today, time(), ZoneInfo(settings.timezone))
     pending = session.exec(select(InboundMessage).where(
         InboundMessage.notice.is_not(None), InboundMessage.noticed_on.is_(None),
+        InboundMessage.outcome.not_in([InboundOutcome.TRIAGED, InboundOutcome.DISMISSED]),  # a coordinator saw it
         InboundMessage.processed_at < start).order_by(InboundMessage.id)).all()
     lists: dict[int, list[dict]] = defaultdict(list)
     people: dict[int, Person] = {}

@@ -248,9 +248,92 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
     return parsed
 
 
+UNIT_FIELDS = ("name", "kind", "parent", "chain", "approval_body", "filing_to", "filing_cc")
+
+
+@dataclass
+class RosterPlan:
+    """What importing a roster would change, worked out without writing. Nothing is ever deleted: what
+    the file no longer lists stays in the database (and is shown as no longer listed).
+    `units_changed` / `people_changed`: (code or address, {field: (before, after)})."""
+
+    rows: list[UnitRow]
+    units_added: list[str] = field(default_factory=list)  # names
+    units_changed: list[tuple[str, dict[str, tuple[str, str]]]] = field(default_factory=list)
+    units_unlisted: list[str] = field(default_factory=list)
+    people_added: list[str] = field(default_factory=list)  # "姓名 <邮箱>"
+    people_changed: list[tuple[str, dict[str, tuple[str, str]]]] = field(default_factory=list)
+    people_unlisted: list[str] = field(default_factory=list)
+    assignments_added: list[tuple[str, str, str]] = field(default_factory=list)  # (unit, person, role)
+    assignments_unlisted: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def changes(self) -> int:
+        return sum(len(getattr(self, name)) for name in (
+            "units_added", "units_changed", "units_unlisted", "people_added", "people_changed", "people_unlisted",
+            "assignments_added", "assignments_unlisted"))
+
+
+def unit_values(row: UnitRow, parent_code: str) -> dict[str, str]:
+    return {"name": row.name, "kind": row.kind, "parent": parent_code, "chain": row.chain,
+            "approval_body": row.approval_body, "filing_to": ", ".join(row.filing_to),
+            "filing_cc": ", ".join(row.filing_cc)}
+
+
+def plan_roster(session: Session, path: Path) -> RosterPlan:
+    """Validate the file exactly as the import does (RosterError on any problem) and say what the
+    import would change; nothing is written."""
+    rows = validate(session, read_rows(path))
+    plan = RosterPlan(rows)
+    units = {u.code: u for u in session.exec(select(Unit))}
+    by_id = {u.id: u for u in units.values()}
+    code_of = {key: u.code for u in units.values() for key in (u.code, u.name)}
+    code_of |= {key: row.code for row in rows for key in (row.code, row.name)}
+    for row in rows:
+        after = unit_values(row, code_of.get(row.parent, ""))
+        unit = units.get(row.code)
+        if unit is None:
+            plan.units_added.append(f"{row.name}（{row.code}）")
+            continue
+        parent = by_id.get(unit.parent_id)
+        before = {name: getattr(unit, name) for name in UNIT_FIELDS if name != "parent"}
+        before["parent"] = parent.code if parent else ""
+        changed = {name: (before[name], after[name]) for name in UNIT_FIELDS if before[name] != after[name]}
+        if changed:
+            plan.units_changed.append((f"{row.name}（{row.code}）", changed))
+    listed = {row.code for row in rows}
+    plan.units_unlisted = [f"{u.name}（{u.code}）" for u in units.values() if u.code not in listed]
+
+    people = {p.email: p for p in session.exec(select(Person))}
+    named = {email: name for row in rows for pl in row.people.values() for name, email in pl}
+    for email, name in named.items():
+        person = people.get(email)
+        if person is None:
+            plan.people_added.append(f"{name} <{email}>")
+        elif person.name != name:
+            plan.people_changed.append((email, {"name": (person.name, name)}))
+    plan.people_unlisted = [f"{p.name} <{p.email}>" for p in people.values() if p.email not in named]
+
+    stored = {(unit.code, person.email, a.role): (unit.name, person.name) for a, unit, person in session.exec(
+        select(Assignment, Unit, Person).join(Unit, Unit.id == Assignment.unit_id)
+        .join(Person, Person.id == Assignment.person_id))}
+    wanted = {(row.code, email, role.value): (row.name, name)
+              for row in rows for role, pl in row.people.items() for name, email in pl}
+    plan.assignments_added = [(unit, f"{name} <{key[1]}>", key[2])
+                              for key, (unit, name) in wanted.items() if key not in stored]
+    plan.assignments_unlisted = [(unit, f"{name} <{key[1]}>", key[2])
+                                 for key, (unit, name) in stored.items() if key not in wanted]
+    return plan
+
+
 def import_roster(session: Session, path: Path) -> dict[str, int]:
     """Validate the whole file, then upsert units, people and roles in the caller's transaction."""
-    rows = validate(session, read_rows(path))
+    return apply_roster(session, plan_roster(session, path))
+
+
+def apply_roster(session: Session, plan: RosterPlan) -> dict[str, int]:
+    """Write a plan: upsert units, people and roles (nothing the file no longer lists is deleted)."""
+    rows = plan.rows
     units = {u.code: u for u in session.exec(select(Unit))}
     people = {p.email: p for p in session.exec(select(Person))}
     for row in rows:

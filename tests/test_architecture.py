@@ -60,18 +60,46 @@ def test_the_test_sees_the_arrows_it_judges():
     assert {("flows", "models"), ("reportchain", "flows"), ("documents", "core")} <= seen
 
 
+def compared_literals(names: set[str], packages) -> list[str]:
+    """Where one of `names` is written as a string literal in a comparison (`x == "filing"`, `x in
+    ("a", "b")`, `counts == {"a": 1}`), in the modules of `packages`. A key looked up (`row["new"] == …`,
+    `data.get("new") == …`) is not a value."""
+    found = []
+    for package in packages:
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Compare):
+                    keys = {id(key) for side in (node.left, *node.comparators) for n in ast.walk(side)
+                            for key in ([n.slice] if isinstance(n, ast.Subscript) else
+                                        n.args if isinstance(n, ast.Call) else [])}
+                    literals = [n for side in (node.left, *node.comparators) for n in ast.walk(side)
+                                if isinstance(n, ast.Constant) and n.value in names and id(n) not in keys]
+                    found += [f"{path.relative_to(PROJECT_ROOT)}:{n.lineno} {n.value!r}" for n in literals]
+    return found
+
+
 def test_stages_and_outbox_statuses_are_compared_by_name_never_as_strings():
     """`report.stage == "filing"` breaks silently when a stage is renamed; `Stage.FILING` cannot."""
     from models.chain import Stage
     from models.tables import OutboxStatus
 
-    names = {s.value for s in Stage} | {s.value for s in OutboxStatus}
-    found = []
-    for package in LAYERS:
-        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Compare):
-                    literals = [n for side in (node.left, *node.comparators) for n in ast.walk(side)
-                                if isinstance(n, ast.Constant) and n.value in names]
-                    found += [f"{path.relative_to(PROJECT_ROOT)}:{n.lineno} {n.value!r}" for n in literals]
-    assert found == []
+    assert compared_literals({s.value for s in Stage} | {s.value for s in OutboxStatus}, LAYERS) == []
+
+
+def test_inbound_outcomes_are_compared_by_name_never_as_strings():
+    """An intake outcome (`row.outcome == "unclear"`) is `InboundOutcome.UNCLEAR` outside models/; the
+    bench and the tests compare by name too."""
+    from models.tables import InboundOutcome
+
+    packages = [p for p in LAYERS if p != "models"] + ["bench", "tests"]
+    assert compared_literals({o.value for o in InboundOutcome}, packages) == []
+
+
+def test_the_literal_check_sees_a_literal(tmp_path, monkeypatch):
+    """The check above finds `outcome == "unclear"` and `in ("applied",)` but not `row["new"] == 1`."""
+    names = {"unclear", "applied", "new"}
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text(
+        'a = x.outcome == "unclear"\nb = y in ("applied", 1)\nc = row["new"] == d.get("new")\n', encoding="utf-8")
+    monkeypatch.setattr(__import__(__name__, fromlist=["PROJECT_ROOT"]), "PROJECT_ROOT", tmp_path)
+    assert compared_literals(names, ["pkg"]) == ["pkg/m.py:1 'unclear'", "pkg/m.py:2 'applied'"]

@@ -13,6 +13,7 @@ from email import policy
 from pathlib import Path
 
 from core.settings import PROJECT_ROOT
+from models.tables import InboundOutcome
 
 CLI = [sys.executable, "-m", "reportchain.cli"]
 
@@ -45,7 +46,8 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
     with sqlite3.connect(tmp_path / "demo.db") as db:
         outcomes = dict(db.execute("SELECT outcome, count(*) FROM inboundmessage GROUP BY outcome").fetchall())
         via = {row[0] for row in db.execute("SELECT decided_via FROM reviewround")}
-    assert outcomes == {"applied": 12 + 1 + 1 + 13, "unclear": 1, "auto_reply": 1, "new_version": 1}
+    assert outcomes == {InboundOutcome.APPLIED: 12 + 1 + 1 + 13, InboundOutcome.UNCLEAR: 1,
+                        InboundOutcome.AUTO_REPLY: 1, InboundOutcome.NEW_VERSION: 1}
     assert via == {"email"}
     assert kinds.count("clarify") == 1 and kinds.count("draft_received") == 1
     assert not list((tmp_path / "inbox").glob("*.eml"))  # every reply was taken in and moved to processed/

@@ -10,7 +10,7 @@ from bs4 import BeautifulSoup
 from sqlmodel import select
 
 from documents.reading import read_draft
-from models.tables import AuditEvent, OutboxMessage, ReportVersion
+from models.tables import AuditEvent, InboundOutcome, OutboxMessage, ReportVersion
 from notifications.mailbox import FolderInbox
 from services.cycle import open_cycle
 from services.replies import intake
@@ -119,7 +119,7 @@ def test_a_drafter_answering_the_kickoff_with_the_draft_attached_submits_it_and_
     held = MISSING.replace("野鹤镇", "上社镇").encode()
     drop(settings.inbox_folder, reply_to(shangshe, "李强 <liqiang@shangshe.qingshan.example.gov.cn>", "初稿见附件。",
                                          attachments=(("上社镇报告.md", held),)))
-    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"new_version": 2}
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {InboundOutcome.NEW_VERSION: 2}
     assert report_of(session, county["yehe"]).stage == "legal_review"
     assert report_of(session, county["shangshe"]).stage == "drafting"  # held: the check found errors
     kinds = [m.kind for m in session.exec(select(OutboxMessage).where(OutboxMessage.id > kickoffs[-1].id))]

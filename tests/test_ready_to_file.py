@@ -91,7 +91,7 @@ def test_running_the_decision_flow_again_tells_nobody_twice(session, settings, y
     prompt = committee_approves_by_reply(session, settings, report)
     rnd = session.exec(select(ReviewRound).where(ReviewRound.prompt_message_id == prompt.message_id)).one()
     result = run(record_decision_flow.fn(rnd.id, "approve", via="phone", actor="吴协调"))
-    assert result == {"ref": report.ref, "applied": False, "stage": "filing"}
+    assert result == dict(ref=report.ref, applied=False, stage="filing")
     assert len(mails(session, "ready_to_file")) == 1
 
 

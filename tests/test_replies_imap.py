@@ -13,7 +13,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from flows import run
 from flows.replies import fetch_replies_flow
-from models.tables import InboundMessage, MailboxState, OutboxMessage, Report, ReviewRound
+from models.tables import InboundMessage, InboundOutcome, MailboxState, OutboxMessage, Report, ReviewRound
 from notifications.mailbox import ImapInbox, MailboxError
 from services.cycle import open_cycle
 from services.delivery import deliver_all
@@ -60,10 +60,10 @@ def test_new_messages_are_taken_in_once_and_flagged_as_read(session, settings, y
     report, rnd, prompt = yehe
     settings = imap_settings(monkeypatch, dovecot)
     first = dovecot.append(reply_to(prompt, ADVISOR, "收到"))
-    assert take_in(session, settings).outcomes == {"unclear": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.UNCLEAR: 1}
     second = dovecot.append(reply_to(prompt, ADVISOR, "同意"))
     again = take_in(session, settings)
-    assert (again.fetched, again.outcomes) == (1, {"applied": 1})  # the first one is not fetched again
+    assert (again.fetched, again.outcomes) == (1, {InboundOutcome.APPLIED: 1})  # the first one is not fetched again
     assert take_in(session, settings).fetched == 0
     assert (state(session).last_uid, state(session).uidvalidity) == (second, dovecot.uidvalidity())
     flags = dovecot.flags()
@@ -74,7 +74,7 @@ def test_processed_messages_can_be_moved_to_a_folder_instead(session, settings, 
     report, rnd, prompt = yehe
     settings = imap_settings(monkeypatch, dovecot, mark="move", move_to="已处理")
     dovecot.append(reply_to(prompt, ADVISOR, "同意"))
-    assert take_in(session, settings).outcomes == {"applied": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.APPLIED: 1}
     assert dovecot.uids("INBOX") == [] and len(dovecot.uids("已处理")) == 1
 
 
@@ -88,8 +88,8 @@ def test_a_connection_dropped_mid_fetch_loses_and_duplicates_nothing(session, se
         settings = imap_settings(monkeypatch, dovecot, port=proxy.port)
         result = take_in(session, settings)
         assert proxy.cut == 1 and proxy.connections >= 2
-    assert (result.fetched, result.outcomes) == (2, {"unclear": 1, "applied": 1})
-    assert [m.outcome for m in stored(session)] == ["unclear", "applied"]
+    assert (result.fetched, result.outcomes) == (2, {InboundOutcome.UNCLEAR: 1, InboundOutcome.APPLIED: 1})
+    assert [m.outcome for m in stored(session)] == [InboundOutcome.UNCLEAR, InboundOutcome.APPLIED]
     assert session.get(Report, report.id).stage == "committee_review"
 
 
@@ -104,7 +104,7 @@ def test_a_connection_that_keeps_dropping_ends_with_a_mailbox_error_and_keeps_wh
         inbox = ImapInbox(settings.imap)
         with pytest.raises(MailboxError):
             intake(session, settings, inbox)
-    assert [m.outcome for m in stored(session)] == ["applied"]
+    assert [m.outcome for m in stored(session)] == [InboundOutcome.APPLIED]
     assert state(session).last_uid == 1  # the next run starts after the message that was processed
 
 
@@ -121,7 +121,7 @@ def test_a_rebuilt_folder_with_a_new_uidvalidity_is_read_again_without_double_pr
     dovecot.append(old, "reviews")  # the same message again, under new UIDs
     dovecot.append(reply_to(prompt, ADVISOR, "同意"), "reviews")
     result = take_in(session, settings)
-    assert (result.fetched, result.duplicates, result.outcomes) == (2, 1, {"applied": 1})
+    assert (result.fetched, result.duplicates, result.outcomes) == (2, 1, {InboundOutcome.APPLIED: 1})
     assert state(session).uidvalidity != before and state(session).last_uid == 2
 
 
@@ -131,7 +131,7 @@ def test_a_20_mb_message_is_stored_whole(session, settings, yehe, dovecot, monke
     big = bytes(range(256)) * (20 * 1024 * 1024 // 256)
     raw = reply_to(prompt, ADVISOR, "同意，附件为扫描件。", attachments=(("扫描件.pdf", big),))
     dovecot.append(raw)
-    assert take_in(session, settings).outcomes == {"applied": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.APPLIED: 1}
     [row] = stored(session)
     assert len(row.raw) > 20 * 1024 * 1024 and row.raw.replace(b"\r\n", b"\n") == raw.replace(b"\r\n", b"\n")
 
@@ -165,7 +165,7 @@ def test_end_to_end_prompt_over_smtp_reply_over_imap_flow_applies_and_sends_the_
         # the advisor answers from a phone: GBK, QQ Mail quoting the prompt as it arrived
         dovecot.append(reply_to(prompt_row, ADVISOR, "同意。\n\n发自我的iPhone", charset="gbk"))
         result = run(fetch_replies_flow())
-        assert result["outcomes"] == {"applied": 1} and result["delivery"]["sent"] >= 2
+        assert result["outcomes"] == {InboundOutcome.APPLIED: 1} and result["delivery"]["sent"] >= 2
 
         session.expire_all()
         assert session.get(Report, report.id).stage == "committee_review"

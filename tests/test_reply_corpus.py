@@ -16,6 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner, Result
 
+from notifications.decision import UNCLEAR
 from reportchain.cli import app
 
 REPLIES = Path(__file__).parent / "replies"
@@ -72,10 +73,10 @@ def test_every_reply_has_an_expectation_and_every_expectation_a_reply():
 def test_expectations_are_well_formed():
     for name, want in EXPECTED.items():
         assert set(want) == KEYS, name
-        assert want["decision"] in {"approve", "return", "unclear"}, name
+        assert want["decision"] in {"approve", "return", UNCLEAR}, name
         assert isinstance(want["auto_reply"], bool), name
         if want["auto_reply"]:
-            assert want["decision"] == "unclear", f"{name}: an auto-reply never decides"
+            assert want["decision"] == UNCLEAR, f"{name}: an auto-reply never decides"
         assert want["from"] == want["from"].lower() and "<" not in want["from"], name
         assert want["in_reply_to"] is None or (want["in_reply_to"].startswith("<")
                                                and want["in_reply_to"].endswith(">")), name

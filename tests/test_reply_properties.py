@@ -29,8 +29,8 @@ from sqlmodel import Session, select
 from core.settings import load_settings
 from models.chain import get_chain
 from models.db import create_tables, get_engine
-from models.tables import InboundMessage, Report, Unit
-from notifications.decision import CLAUSE_DOUBTS, has_decision_word, normalise, read_decision, tokens
+from models.tables import InboundMessage, InboundOutcome, Report, Unit
+from notifications.decision import CLAUSE_DOUBTS, UNCLEAR, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
 from notifications.reply import Reply, UnreadableMessage, read_reply
 from services.cycle import open_cycle
@@ -227,7 +227,7 @@ def test_read_reply_gives_a_reply_or_unreadable_for_mangled_real_replies(raw):
     assert reply is None or isinstance(reply, Reply)
     event("unreadable" if reply is None else f"decision: {reply.decision}")
     if reply is not None:
-        assert reply.decision in ("approve", "return", "unclear")
+        assert reply.decision in ("approve", "return", UNCLEAR)
 
 
 @budget(50)
@@ -257,7 +257,7 @@ def test_an_approval_always_rests_on_an_approval_word_in_the_senders_own_text(ra
     event(f"decision: {reply.decision}")
     if reply.decision == "approve":
         assert approval_words(reply.comment), reply.comment
-    if reply.decision != "unclear":
+    if reply.decision != UNCLEAR:
         assert reply.auto_reply is False
 
 
@@ -552,7 +552,7 @@ def test_intake_of_a_mangled_batch_never_crashes_loses_a_message_or_approves_wit
         assert result.fetched == len(batch)
         assert len(rows) + result.duplicates == result.fetched
         assert sum(result.outcomes.values()) == len(rows)
-        assert all(row.outcome not in ("new", None) for row in rows)
+        assert all(row.outcome not in (InboundOutcome.NEW, None) for row in rows)
         stored = {row.raw for row in rows}
         assert genuine in stored
         # each message is kept exactly once: a file not stored is a copy (same bytes or same Message-ID) of a
@@ -566,14 +566,15 @@ def test_intake_of_a_mangled_batch_never_crashes_loses_a_message_or_approves_wit
 
         [mine] = [row for row in rows if row.raw == genuine]
         others = [row.outcome for row in rows if row is not mine]
-        assert mine.outcome == "applied" or (mine.outcome == "already_decided"
+        assert mine.outcome == InboundOutcome.APPLIED or (mine.outcome == InboundOutcome.ALREADY_DECIDED
                                              and {"applied", "new_version"} & set(others)), (mine.outcome, others)
         for row in rows:
-            if row.outcome == "applied" and row.decision == "approve":
+            if row.outcome == InboundOutcome.APPLIED and row.decision == "approve":
                 assert approval_words(read_reply(row.raw).comment)
         stage = session.get(Report, report.id).stage
         event(f"stage after intake: {stage}")
         for outcome in result.outcomes:
             event(f"outcome seen: {outcome}")
         if STAGES.index(stage) > STAGES.index("legal_review"):
-            assert any(row.outcome == "applied" and approval_words(read_reply(row.raw).comment) for row in rows)
+            assert any(row.outcome == InboundOutcome.APPLIED and approval_words(read_reply(row.raw).comment)
+                       for row in rows)

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy import func
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
@@ -236,6 +237,14 @@ def parse_assignments(values: list[str]) -> dict[str, str]:
 SetOption = Annotated[list[str], typer.Option(
     "--set", help="调整截止日期或时限：键=值，可重复。如 drafting=2026-12-18、legal_review=5、remind_before=3,1"
                   "（键见 reportchain deadlines show）。")]
+
+
+def titled_table(title: str, columns: str) -> Table:
+    """A table titled `title` with the columns of message `columns` ("编号|单位|…")."""
+    table = Table(title=title)
+    for column in message(columns).split("|"):
+        table.add_column(column)
+    return table
 
 
 def shown(text: str | None) -> str | None:

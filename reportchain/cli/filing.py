@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -30,9 +31,19 @@ def file_cmd(
         unit = session.get(Unit, report.unit_id)
     if dry:
         return dry_run(lambda s, st: file_report(s, st, s.get(Report, report.id)))
-    result = run_flow(Flows.file_report, report_id=report.id)
+    result = run_flow(Flows.file_report, ref=report.ref)
     out.print(message("filing_written", ref=result["ref"], to=unit.filing_to))
     deliver_now()
+
+
+def review_day(value: str | None) -> date | None:
+    """The --reviewed-on date (a callback): YYYY-MM-DD, or None for today."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(message("publish_bad_day", value=value)) from None
 
 
 @app.command()
@@ -40,19 +51,26 @@ def publish(
     ref: Annotated[str, typer.Argument(help="报告编号。")],
     url: Annotated[str, typer.Argument(help="报告在门户网站上的公开网址（http:// 或 https://）。")],
     reviewed: Annotated[bool, typer.Option("--confidentiality-reviewed", help="确认已通过保密审查（必填）。")] = False,
+    reviewed_by: Annotated[str, typer.Option("--reviewed-by", help="必填：确认保密审查通过的人（姓名）。")] = "",
+    reviewed_on: Annotated[str | None, typer.Option(
+        "--reviewed-on", help="保密审查通过的日期 YYYY-MM-DD（默认今天；不能晚于今天，不能早于报送日）。")] = None,
     by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
-    """登记公开：报告已通过保密审查并在门户网站公开后，登记公开网址，流程结束，不再提醒。"""
+    """登记公开：报告已通过保密审查并在门户网站公开后，登记公开网址和保密审查人、审查日期，流程结束，不再提醒。"""
     from services.stages import find_report
 
     if not reviewed:
         raise typer.BadParameter(message("publish_needs_review"))
     if not url.strip().lower().startswith(("http://", "https://")):
         raise typer.BadParameter(message("publish_bad_url", url=url))
+    if not reviewed_by.strip():
+        raise typer.BadParameter(message("publish_needs_reviewer"))
+    day = review_day(reviewed_on)
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-    result = run_flow(Flows.publish_report, report_id=report.id, url=url.strip(), actor=by)
+    result = run_flow(Flows.publish_report, ref=report.ref, url=url.strip(), reviewed_by=reviewed_by.strip(),
+                      reviewed_on=day, actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
 
 

@@ -7,24 +7,23 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
 from models.reminders import parse_now, plan_sweep
-from notifications.outbox import listing, reason, retry
+from notifications.outbox import listing, reason
 from reportchain.cli.common import (
     DryRun,
     Flows,
     app,
     deliver_now,
     err,
-    fail,
     out,
     report_delivery,
     run_flow,
     session_for,
     shown,
+    titled_table,
 )
 
 outbox_app = typer.Typer(help="发件箱：查看待发、重试中和发送失败的邮件。", invoke_without_command=True)
@@ -50,9 +49,7 @@ def show_outbox(failed: bool, verbose: bool = False) -> None:
     if not rows:
         out.print(message("outbox_empty", failed=failed))
         return
-    table = Table(title=message("outbox_title", count=len(rows)))
-    for column in message("outbox_columns").split("|"):
-        table.add_column(column)
+    table = titled_table(message("outbox_title", count=len(rows)), "outbox_columns")
     for row in rows:
         waiting = row.next_attempt_at.astimezone(tz).strftime("%m-%d %H:%M") if row.next_attempt_at else "—"
         table.add_row(str(row.id), message("outbox_status", status=row.status), row.subject, row.to_addrs,
@@ -78,20 +75,23 @@ def outbox(
 
 @outbox_app.command("retry")
 def outbox_retry(
-    outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox）。")],
+    outbox_id: Annotated[int, typer.Argument(help="邮件编号（见 reportchain outbox --failed）。")],
+    by: Annotated[str | None, typer.Option("--by", help="操作人，记入流转记录（默认：统筹协调人）。")] = None,
     dry: DryRun = False,
 ) -> None:
-    """把一封失败或等待重试的邮件重新排入发送队列，并立即投递。"""
+    """把一封发送失败的邮件重新排入发送队列，并立即投递。"""
+    from services.mail import retry_mail
+
     settings = load_settings()
     with session_for(settings) as session:
-        row = retry(session, outbox_id)
-        if row is None:
-            fail(message("outbox_not_retryable", outbox_id=outbox_id))
+        row = retry_mail(session, outbox_id, (by or "").strip() or message("cli_actor"))
         if dry:
+            session.rollback()
             out.print(message("dry_run", count=1))
             out.print(message("dry_run_mail", to=row.to_addrs, subject=row.subject))
             return
         session.commit()
+    out.print(message("outbox_retried", outbox_id=outbox_id))
     deliver_now()
 
 

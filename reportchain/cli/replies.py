@@ -7,14 +7,25 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlmodel import select
 
 from core.names import safe_filename, write_new
 from core.settings import load_settings
 from core.texts import message
-from models.tables import Report
-from reportchain.cli.common import DryRun, Flows, app, dry_run, fail, out, report_delivery, run_flow, session_for, shown
+from models.tables import InboundOutcome, Report
+from reportchain.cli.common import (
+    DryRun,
+    Flows,
+    app,
+    dry_run,
+    fail,
+    out,
+    report_delivery,
+    run_flow,
+    session_for,
+    shown,
+    titled_table,
+)
 
 replies_app = typer.Typer(help="审核回复：收取审核人的回复邮件，查看每封邮件如何被识别。", no_args_is_help=True)
 
@@ -26,9 +37,7 @@ def print_intake(rows: list[dict]) -> None:
     if not rows:
         out.print(message("replies.none"))
         return
-    table = Table(title=message("replies.title", count=len(rows)))
-    for column in message("replies.columns").split("|"):
-        table.add_column(column)
+    table = titled_table(message("replies.title", count=len(rows)), "replies.columns")
     for r in rows:
         decision = message("decision_label", decision=r["decision"]) if r["decision"] else "—"
         table.add_row(str(r["id"]), shown(r["from"]) or "—", r["ref"] or "—", decision,
@@ -78,7 +87,7 @@ def replies_fetch(dry: DryRun = False) -> None:
 
 @replies_app.command("list")
 def replies_list(
-    outcome: Annotated[str | None, typer.Option(help="只看某种处理结果，如 unclear、unreadable。")] = None,
+    outcome: Annotated[InboundOutcome | None, typer.Option(help="只看某种处理结果，如 unclear、unreadable。")] = None,
     limit: Annotated[int, typer.Option(help="最多显示多少封（最新的在前）。")] = 50,
 ) -> None:
     """列出收到的邮件及处理结果（已采用、无法判断、非审核人、自动回复……）。"""

@@ -7,14 +7,13 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from core.clock import today_in
 from core.settings import load_settings
 from core.texts import message
 from models.tables import Unit
 from reportchain.board import print_board
-from reportchain.cli.common import app, fail, out, session_for, shown
+from reportchain.cli.common import app, fail, out, session_for, shown, titled_table
 from services.board import history, latest_year, status
 
 
@@ -47,9 +46,7 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
         report = find_report(session, ref)
         unit = session.get(Unit, report.unit_id)
         events = history(session, report)
-    table = Table(title=message("history_title", ref=report.ref, unit=unit.name))
-    for column in message("history_columns").split("|"):
-        table.add_column(column)
+    table = titled_table(message("history_title", ref=report.ref, unit=unit.name), "history_columns")
     for e in events:
         stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
         note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))

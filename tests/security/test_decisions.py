@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from sqlmodel import select
 from typer.testing import CliRunner
 
-from models.tables import OutboxMessage, Report
-from notifications.decision import read_decision, tokens
+from models.tables import InboundOutcome, OutboxMessage, Report
+from notifications.decision import UNCLEAR, read_decision, tokens
 from notifications.mailbox import FolderInbox
 from reportchain.cli import app
 from services.replies import intake
@@ -59,7 +59,7 @@ def test_the_phrase_table_is_large_and_covers_every_kind_in_both_languages():
     for p in PHRASES:
         assert set(p) <= {"kind", "expected", "text", "issue"}, p
         assert KINDS[p["kind"]] in (p["expected"], None), p
-        assert p["kind"] != "adversarial" or p["expected"] in ("unclear", "return"), p
+        assert p["kind"] != "adversarial" or p["expected"] in (UNCLEAR, "return"), p
     for kind in KINDS:
         texts = [p["text"] for p in PHRASES if p["kind"] == kind]
         assert any(t.isascii() and t.strip() for t in texts) and any(not t.isascii() for t in texts), kind
@@ -135,7 +135,7 @@ def parsed(tmp_path: Path, text: str) -> dict:
                                   "vote_count_with_approve_label"])
 def test_replies_parse_reads_the_issues_non_approvals_as_unclear_in_a_whole_mail(tmp_path, name):
     got = parsed(tmp_path, ISSUE_ATTACKS[name])
-    assert got["decision"] == "unclear"
+    assert got["decision"] == UNCLEAR
     assert got["comment"] == ISSUE_ATTACKS[name]  # the quoted 同意 below is not the reviewer's
 
 
@@ -148,7 +148,7 @@ def test_replies_parse_still_approves_an_approval_with_remarks_and_keeps_the_rem
 def test_a_conditional_approval_by_mail_leaves_the_report_in_review_and_asks_again(session, settings, yehe, text):
     report, rnd, prompt = yehe
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, text))
-    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"unclear": 1}
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {InboundOutcome.UNCLEAR: 1}
     session.expire_all()
     assert session.get(Report, report.id).stage == "legal_review"
     answers = session.exec(select(OutboxMessage).where(OutboxMessage.in_reply_to == prompt.message_id))

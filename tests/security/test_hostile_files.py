@@ -13,7 +13,7 @@ from sqlmodel import select
 from core.settings import load_settings
 from documents.diff import changes
 from documents.reading import read_draft
-from models.tables import InboundMessage, OutboxMessage, Report
+from models.tables import InboundMessage, InboundOutcome, OutboxMessage, Report
 from notifications.mailbox import FolderInbox
 from services.drafts import submit_draft
 from services.replies import intake
@@ -44,14 +44,14 @@ def refused_everywhere(session, settings, yehe, tmp_path, name: str, data: bytes
     intake(session, settings, FolderInbox(settings.inbox_folder))
     returned = latest(session, "returned")
     drop(settings.inbox_folder, reply_to(returned, DRAFTER, "修改稿见附件。", attachments=((name, data),)))
-    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"draft_refused": 1}
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {InboundOutcome.DRAFT_REFUSED: 1}
     session.expire_all()
     assert session.get(Report, report.id).stage == "drafting"
     answer = latest(session, "draft_received")
     assert "zhangwei@" in answer.to_addrs and "未能接收" in answer.subject
     assert text in answer.body_text
     kept = session.exec(select(InboundMessage).order_by(InboundMessage.id.desc())).first()
-    assert kept.outcome == "draft_refused" and kept.raw  # kept whole, for the coordinator
+    assert kept.outcome == InboundOutcome.DRAFT_REFUSED and kept.raw  # kept whole, for the coordinator
 
 
 def test_a_paragraph_bomb_is_refused(session, settings, yehe, tmp_path, monkeypatch):
@@ -118,11 +118,11 @@ def test_a_mail_too_big_for_any_allowed_draft_is_kept_unread_and_the_drafter_tol
     raw = reply_to(latest(session, "returned"), DRAFTER, "修改稿见附件。", attachments=(("报告.txt", big),))
     drop(settings.inbox_folder, raw)
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", attachments=(("意见.txt", big),)))
-    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {"too_large": 2}
+    assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {InboundOutcome.TOO_LARGE: 2}
     session.expire_all()
     assert session.get(Report, report.id).stage == "drafting"
-    kept = session.exec(select(InboundMessage).where(InboundMessage.outcome == "too_large")).all()
-    assert kept[0].raw == raw and {k.notice for k in kept} == {"too_large"}
+    kept = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.TOO_LARGE)).all()
+    assert kept[0].raw == raw and {k.notice for k in kept} == {InboundOutcome.TOO_LARGE}
     answer = latest(session, "draft_received")  # the drafter only: the advisor's mail proves no draft
     assert "zhangwei@" in answer.to_addrs and "超过 1 MB" in answer.body_text
 

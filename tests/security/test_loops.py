@@ -11,7 +11,7 @@ from sqlmodel import Session, func, select
 
 from models.chain import Role
 from models.db import get_engine
-from models.tables import Assignment, InboundMessage, MailboxState, OutboxMessage, Person, Report
+from models.tables import Assignment, InboundMessage, InboundOutcome, MailboxState, OutboxMessage, Person, Report
 from notifications.mailbox import FolderInbox
 from services.replies import LEASE, intake, mailbox_state, write_notice_digests
 from tests.replies_kit import drop, reply_to
@@ -53,7 +53,7 @@ def test_notices_come_as_one_digest_per_coordinator_per_day(session, settings, y
     report, rnd, prompt = yehe
     for n in range(5):
         drop(settings.inbox_folder, reply_to(prompt, f"路人{n} <passer{n}@else.example.cn>", "同意"))
-    assert take_in(session, settings).outcomes == {"not_reviewer": 5}
+    assert take_in(session, settings).outcomes == {InboundOutcome.NOT_REVIEWER: 5}
     assert not mails(session, "reply_digest")  # nothing the same day, however many arrive
     [digest] = next_morning(session, settings)
     assert COORDINATOR in digest.to_addrs and "5 封" in digest.subject
@@ -85,8 +85,9 @@ def test_an_auto_reply_without_headers_answering_a_notice_is_never_answered(sess
         next_morning(session, settings, days=day)
     assert mails(session, "reply_digest") == digests
     rows = session.exec(select(InboundMessage).order_by(InboundMessage.id)).all()
-    assert sorted(r.outcome for r in rows[1:]) == ["notice_reply"] * 8 + ["unmatched"] * 8
-    assert [r.notice for r in rows] == ["not_reviewer"] + [None] * 16  # a coordinator's own mail is no news
+    assert sorted(r.outcome for r in rows[1:]) == [InboundOutcome.NOTICE_REPLY] * 8 + [InboundOutcome.UNMATCHED] * 8
+    # a coordinator's own mail is no news
+    assert [r.notice for r in rows] == [InboundOutcome.NOT_REVIEWER] + [None] * 16
 
 
 def test_a_reviewer_who_writes_again_and_again_to_a_decided_round_gets_one_answer(session, settings, yehe):
@@ -95,7 +96,7 @@ def test_a_reviewer_who_writes_again_and_again_to_a_decided_round_gets_one_answe
     take_in(session, settings)
     for text in ("同意。", "同意！！", "我同意"):
         drop(settings.inbox_folder, reply_to(prompt, ADVISOR, text))
-    assert take_in(session, settings).outcomes == {"already_decided": 3}
+    assert take_in(session, settings).outcomes == {InboundOutcome.ALREADY_DECIDED: 3}
     assert len(mails(session, "already_decided")) == 1
 
 
@@ -107,7 +108,7 @@ def test_the_same_refused_draft_mailed_twice_is_answered_once(session, settings,
     for _ in range(3):
         drop(settings.inbox_folder, reply_to(returned, "zhangwei@yehe.qingshan.example.gov.cn", "修改稿",
                                              attachments=(("修改稿.docx", b"PK\x03\x04 broken zip"),)))
-    assert take_in(session, settings).outcomes == {"draft_refused": 3}
+    assert take_in(session, settings).outcomes == {InboundOutcome.DRAFT_REFUSED: 3}
     assert len(mails(session, "draft_received")) == 1
 
 
@@ -132,7 +133,7 @@ def test_an_intake_killed_mid_run_holds_the_mailbox_only_until_its_lease_ends(se
     state.locked_until = datetime.now(UTC) - timedelta(seconds=1)  # its holder died a lease ago
     session.add(state)
     session.commit()
-    assert take_in(session, settings).outcomes == {"applied": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.APPLIED: 1}
     assert session.exec(select(MailboxState)).one().locked_until is None
 
 

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import select
 
-from models.tables import InboundMessage, OutboxMessage, Report, ReportVersion, ReviewRound
+from models.tables import InboundMessage, InboundOutcome, OutboxMessage, Report, ReportVersion, ReviewRound
 from notifications.mailbox import FolderInbox
 from services.replies import intake
 from tests.drafts import DRAFT
@@ -57,7 +57,7 @@ def test_a_display_name_that_is_the_reviewers_address_does_not_make_the_attacker
     report, rnd, prompt = yehe
     raw = with_from(reply_to(prompt, ADVISOR, "同意"), f"{ADVISOR} <attacker@evil.example>")
     drop(settings.inbox_folder, raw)
-    assert take_in(session, settings).outcomes == {"bad_sender": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.BAD_SENDER: 1}
     assert stage(session, report) == "legal_review"
     assert session.get(ReviewRound, rnd.id).decision is None
 
@@ -68,7 +68,7 @@ def test_an_encoded_display_name_decoding_to_the_reviewers_address_is_not_the_re
     for value in (f"{encoded} <attacker@evil.example>", f'"{encoded}" <attacker@evil.example>'):
         drop(settings.inbox_folder, with_from(reply_to(prompt, ADVISOR, "同意"), value))
     result = take_in(session, settings)
-    assert result.outcomes == {"not_reviewer": 2}
+    assert result.outcomes == {InboundOutcome.NOT_REVIEWER: 2}
     assert {row.from_address for row in session.exec(select(InboundMessage))} == {"attacker@evil.example"}
     assert stage(session, report) == "legal_review"
 
@@ -77,7 +77,7 @@ def test_a_reviewer_whose_display_name_holds_a_comma_is_still_the_reviewer(sessi
     report, rnd, prompt = yehe
     drop(settings.inbox_folder, with_from(reply_to(prompt, ADVISOR, "同意"),
                                           f"=?utf-8?b?6ZmILCDlvovluIg=?= <{ADVISOR}>"))  # "陈, 律师"
-    assert take_in(session, settings).outcomes == {"applied": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.APPLIED: 1}
     assert stage(session, report) == "committee_review"
 
 
@@ -90,10 +90,10 @@ def test_a_reviewer_whose_display_name_holds_a_comma_is_still_the_reviewer(sessi
 def test_a_mail_without_exactly_one_sender_address_is_kept_and_never_applied(session, settings, yehe, froms):
     report, rnd, prompt = yehe
     drop(settings.inbox_folder, with_from(reply_to(prompt, ADVISOR, "同意"), *froms))
-    assert take_in(session, settings).outcomes == {"bad_sender": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.BAD_SENDER: 1}
     assert stage(session, report) == "legal_review"
     [row] = session.exec(select(InboundMessage)).all()
-    assert row.notice == "bad_sender" and row.raw
+    assert row.notice == InboundOutcome.BAD_SENDER and row.raw
 
 
 # ---------------------------------------------------------------- threads and codes
@@ -104,7 +104,7 @@ def test_a_forged_reply_threaded_under_a_computed_prompt_id_is_not_applied(sessi
     forged = reply_to(prompt, ADVISOR, "同意", thread=False, quote="（无原文）")  # no 审核码 either
     forged = forged.replace(b"\nTo:", f"\nIn-Reply-To: {guessed_id(f'prompt:{rnd.id}')}\nTo:".encode(), 1)
     drop(settings.inbox_folder, forged)
-    assert take_in(session, settings).outcomes == {"unmatched": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.UNMATCHED: 1}
     assert stage(session, report) == "legal_review"
     assert prompt.message_id != guessed_id(f"prompt:{rnd.id}")
 
@@ -125,7 +125,7 @@ def test_a_replayed_approval_with_the_new_rounds_guessed_prompt_id_is_not_applie
     replay = reply_to(prompt, ADVISOR, "同意", quote="（无原文）")
     replay = replay.replace(b"\nReferences: ", f"\nReferences: {guessed_id(f'prompt:{second.id}')} ".encode(), 1)
     drop(settings.inbox_folder, replay)
-    assert take_in(session, settings).outcomes == {"already_decided": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.ALREADY_DECIDED: 1}
     assert session.get(ReviewRound, second.id).decision is None
     assert stage(session, report) == "legal_review"
 
@@ -140,7 +140,7 @@ def test_a_draft_mailed_with_only_the_subject_tag_does_not_become_a_version(sess
     msg.set_content("修改稿见附件。")
     msg.add_attachment(REVISED.encode(), maintype="text", subtype="markdown", filename="修改稿.md")
     drop(settings.inbox_folder, msg.as_bytes())
-    assert take_in(session, settings).outcomes == {"unmatched": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.UNMATCHED: 1}
     assert stage(session, report) == "drafting"
     assert len(session.exec(select(ReportVersion).where(ReportVersion.report_id == report.id)).all()) == 1
 
@@ -176,7 +176,7 @@ def checked(settings, monkeypatch):
 def test_a_reply_our_mail_server_found_forged_is_kept_and_never_applied(session, checked, yehe, verdict):
     report, rnd, prompt = yehe
     drop(checked.inbox_folder, reply_to(prompt, ADVISOR, "同意", headers={"Authentication-Results": verdict}))
-    assert take_in(session, checked).outcomes == {"unauthenticated": 1}
+    assert take_in(session, checked).outcomes == {InboundOutcome.UNAUTHENTICATED: 1}
     assert stage(session, report) == "legal_review"
     [row] = session.exec(select(InboundMessage)).all()
     assert "fail" in row.detail and OUR_SERVER in row.detail
@@ -190,7 +190,7 @@ def test_a_pass_added_by_the_sender_does_not_outweigh_our_servers_fail(session, 
         "Authentication-Results": f"{OUR_SERVER}; dmarc=fail header.from=lvshi-a.example.cn"})
     raw = b"Authentication-Results: mx.evil.example; dmarc=pass header.from=lvshi-a.example.cn\n" + raw
     drop(checked.inbox_folder, raw)
-    assert take_in(session, checked).outcomes == {"unauthenticated": 1}
+    assert take_in(session, checked).outcomes == {InboundOutcome.UNAUTHENTICATED: 1}
     assert stage(session, report) == "legal_review"
 
 
@@ -201,7 +201,7 @@ def test_a_fail_stamped_by_another_server_is_ignored_and_a_second_valid_signatur
         "spf=pass smtp.mailfrom=lvshi-a.example.cn")}))
     raw = reply_to(prompt, ADVISOR, "同意")
     drop(checked.inbox_folder, b"Authentication-Results: mx.other.example; dmarc=fail\n" + raw)
-    assert take_in(session, checked).outcomes == {"applied": 1, "already_decided": 1}
+    assert take_in(session, checked).outcomes == {InboundOutcome.APPLIED: 1, InboundOutcome.ALREADY_DECIDED: 1}
     assert stage(session, report) == "committee_review"
 
 
@@ -209,4 +209,4 @@ def test_without_an_authserv_id_the_header_is_not_read(session, settings, yehe):
     report, rnd, prompt = yehe
     drop(settings.inbox_folder, reply_to(prompt, ADVISOR, "同意", headers={
         "Authentication-Results": f"{OUR_SERVER}; dmarc=fail header.from=lvshi-a.example.cn"}))
-    assert take_in(session, settings).outcomes == {"applied": 1}
+    assert take_in(session, settings).outcomes == {InboundOutcome.APPLIED: 1}
