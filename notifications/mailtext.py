@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from email.header import Header, decode_header
 from email.message import Message
 
@@ -88,23 +89,43 @@ def clean(text: str) -> str:
     return re.sub("[\u200b\u200c\u200d\ufeff]", "", text)
 
 
-# Where a quoted original starts. Everything from such a line on is somebody else's text.
-QUOTE_HEADERS = [re.compile(p, re.IGNORECASE) for p in (
-    r"请在此行以上回复",  # our own prompt's marker, for clients we do not know
-    r"^\s*-{2,}\s*(原始邮件|原始郵件|original( message)?|回复的原邮件|转发的邮件|forwarded message|邮件原文)\s*-{2,}",
-    r"^\s*在.{0,120}写道\s*[:：]?\s*$",  # 163/126: 在 2026-12-20 09:13:02，"…" <…> 写道：
-    r"^.{0,200}写道\s*[:：]\s*$",  # Gmail zh (… 于…写道：), Apple Mail zh (2026年12月21日 …，… 写道：)
-    r"^\s*on\b.{0,300}\bwrote\s*:\s*$",  # Gmail, Apple Mail en
-)]
-OUTLOOK_FROM = re.compile(r"^\s*\*?\s*(发件人|寄件者|寄件人|from)\s*\*?\s*[:：]", re.IGNORECASE)
-OUTLOOK_FIELDS = re.compile(r"^\s*\*?\s*(发送时间|发送日期|寄件日期|日期|时间|sent|date|收件人|收件者|to|主题|主旨|"
-                            r"subject)\s*\*?\s*[:：]", re.IGNORECASE)
+# ---------------------------------------------------------------- the writer's own text, by structure
+#
+# A reply is read line by line. Somebody else's text is what is *clearly* marked as quoted: "> " lines, an
+# attribution ("On … wrote:", "在 … 写道：", "Am … schrieb", "2016/11/08 14:26、… のメッセージ:" — a date or an
+# address, ending the writer's text), a block of header fields of any language (several "Field: value" lines,
+# one of them an address and one a date), a separator line ("-----Original Message-----", "—— 以下为原邮件
+# ——"), lines that repeat the prompt we sent. Everything else is the writer's, wherever it sits (top, bottom
+# or between quoted blocks), less a signature or footer at the end of each piece. Lines too long to be a
+# header are never matched against the header shapes, so every pattern here runs on short lines only.
 
-# Where the sender's own text ends: signature delimiters, phone/app footers, disclaimers.
-SIGNATURE_DELIMITER = re.compile(r"^\s*(--|-{3,}|—{2,}|_{2,}|={3,}|\*{3,})\s*$")
+LONG_LINE = 400  # no attribution, header field or separator is longer than this
+QUOTED = re.compile(r"^\s*>")
+ADDRESS = re.compile(r"@[\w-]+\.[\w.-]*\w|mailto:|<[^<>\s@]{0,80}@")
+DATE = re.compile(
+    r"(?<!\d)(?:19|20)\d\d(?!\d)|(?<!\d)\d{1,2}\s?[:.]\s?\d{2}(?!\d)|(?<!\d)\d{1,2}\s?[/.-]\s?\d{1,2}\s?[/.-]|"
+    r"\d{1,2}\s*[月日]|(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?!\d)",
+    re.IGNORECASE)
+WROTE = re.compile(  # the verb an attribution ends with, in the languages mail clients speak
+    r"(?:wrote|writes|sent|schrieb|schreef|geschreven|écrit|ecrit|skrev|napisał(?:\(a\)|a)?|pisze|escribió|escribio|"
+    r"escreveu|scritto|escrit|kirjoitti|írta|viết|написал[аи]?|написав|пише|yazdı|写道|寫道|作成|メッセージ|작성)"
+    r"(?P<named>(?:\s+[^\s:：]{1,30}){0,3}\s*[:：])?\s*$", re.IGNORECASE)  # "… schrieb Test user:"
+SEPARATOR = re.compile(r"^\W{0,3}[-_=—–~]{2,}\s*(?P<words>[^-_=—–~]{0,60}?)\s*[-_=—–~]{2,}\W{0,3}$")
+RULE = re.compile(r"^\s*(?:-{2,}|_{2,}|={3,}|\*{3,}|—{2,}|–{2,}|~{3,})\s*$")
+FIELD = re.compile(r"^\s*[*_]{0,2}\s*(?P<label>[^\W\d_][^:：<>@\[\]()]{0,24}?)\s*[*_]{0,2}\s*[:：]\s*(?P<value>.*)$")
+LONE_ADDRESS = re.compile(r"^[^<>\[\]]{0,80}?[<\[(]?(?:mailto:)?[\w.+-]{1,64}@[\w-]+(?:\.[\w-]+)+[>\])]?\s*$")
+OUR_MARKER = re.compile(r"请在此行以上回复")  # our own prompt's first line
+
+# Where the writer's text ends: the "-- " delimiter, phone/app footers, disclaimers, a contact block.
+SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
+FOOTER_START = (
+    r"^\W{0,3}(?:发自|来自|从.{0,12}发送|sent (?:from|with|via|using)|send from|get outlook for|envoyé (?:de|depuis)|"
+    r"von meinem|gesendet von|verstuurd (?:vanaf|met)|enviado (?:desde|de|do)|inviato da|wysłane z|skickat från|"
+    r"sendt fra|lähetetty|отправлено с|надіслано з)")
 APP_FOOTER = re.compile(
-    r"^\s*(发自|来自|sent from|get outlook for|从.{0,12}发送|send from).{0,40}"
-    r"(iphone|ipad|android|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|outlook|华为|小米|荣耀|vivo|oppo|三星|huawei|wps|大师)",
+    FOOTER_START + r"(?:[^,，;；]{0,60}(?:iphone|ipad|android|mobile|phone|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|outlook|华为|小米|荣耀|vivo|"
+    r"oppo|三星|samsung|galaxy|huawei|blackberry|wps|大师|ios|tablet|handy|telefoon|móvil|smartphone|移动)|"
+    r"\s*(?:my|mon|ma|meinem|mijn|mi|mio|moim|min|mitt|мого|我的)\s[^,，;；.。]{1,30}$)",
     re.IGNORECASE,
 )
 DISCLAIMER = re.compile(
@@ -112,44 +133,231 @@ DISCLAIMER = re.compile(
     r"confidentiality notice|disclaimer|this (e-?mail|message)( and any attachments?)? (is|are|may|contains?)",
     re.IGNORECASE,
 )
-CONTACT_LINE = re.compile(r"^\s*(电话|手机|座机|tel|mobile|phone|传真|fax|地址|address|邮编|网址|web)\s*[:：]",
-                          re.IGNORECASE)
+CONTACT_LINE = re.compile(r"^\s*(电话|手机|座机|tel|mobile|phone|传真|fax|地址|address|邮编|网址|web|邮箱|e-?mail|qq|"
+                          r"微信)\s*[:：]", re.IGNORECASE)
 FIRM_LINE = re.compile(r"律师事务所|律所|law firm|\bllp\b", re.IGNORECASE)
+CONTACT_LIKE = re.compile(r"@|https?://|www\.|\+?\d[\d\s()-]{6,}\d|律师|主任|科长|书记|办公室|事务所|有限公司|"
+                          r"\b(?:inc|ltd|gmbh|llc|tel|fax)\b", re.IGNORECASE)
 
 
-def quote_start(lines: list[str]) -> int | None:
-    """Index of the first line of a quoted original, or None."""
-    for i, line in enumerate(lines):
-        if any(p.search(line) for p in QUOTE_HEADERS):
-            return i
-        if line.strip().lower().startswith("on ") and i + 1 < len(lines) and \
-                re.search(r"\bwrote\s*:\s*$", lines[i + 1], re.IGNORECASE):
-            return i  # Gmail wraps a long "On …, … <…> wrote:" over two lines
-        if OUTLOOK_FROM.match(line) and sum(bool(OUTLOOK_FIELDS.match(x)) for x in lines[i + 1:i + 7]) >= 2:
-            return i
+@dataclass(frozen=True)
+class OwnText:
+    """The writer's text as pieces in reading order (several when they answer below or between quotes)."""
+
+    pieces: tuple[str, ...]
+    doubtful: tuple[str, ...]  # lines that touch a quoted line with no blank between: the writer's or a wrapped quote?
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.pieces)
+
+
+def _short(line: str) -> bool:
+    return len(line) <= LONG_LINE
+
+
+def _fold_space(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _paragraph_top(lines: list[str], j: int, kinds: list[str]) -> int:
+    """First line of the paragraph (run of non-blank, unquoted lines) that ends at line j."""
+    i = j
+    while i > 0 and kinds[i - 1] == "text":
+        i -= 1
+    return i
+
+
+def _next_nonblank(kinds: list[str], j: int) -> int | None:
+    for k in range(j + 1, len(kinds)):
+        if kinds[k] != "blank":
+            return k
     return None
 
 
-def signature_start(lines: list[str], has_decision_word) -> int | None:
-    for i, line in enumerate(lines):
+def _is_attribution(text: str, followed_by_quote: bool) -> bool:
+    text = text.strip().strip("-—*_ ").strip()
+    if not text or len(text) > LONG_LINE:
+        return False
+    dated, addressed = bool(DATE.search(text)), bool(ADDRESS.search(text))
+    wrote = WROTE.search(text)
+    if wrote and (wrote.group("named") or "").strip(" :："):
+        return dated and (addressed or followed_by_quote or len(text) <= 120)
+    if wrote:
+        return dated or addressed or followed_by_quote
+    if text.endswith((":", "：")):
+        return addressed or (dated and followed_by_quote)
+    return dated and addressed and followed_by_quote  # "2013/11/1 John Smith <john@smith.org>"
+
+
+def attribution_at(lines: list[str], kinds: list[str], j: int, has_decision_word) -> int | None:
+    """If line j ends an attribution of at most three lines, the attribution's first line."""
+    if kinds[j] != "text" or not _short(lines[j]):
+        return None
+    nxt = _next_nonblank(kinds, j)
+    followed_by_quote = nxt is not None and kinds[nxt] == "quote"
+    top = max(_paragraph_top(lines, j, kinds), j - 2)
+    found = [start for start in range(top, j + 1)
+             if _is_attribution(" ".join(x.strip() for x in lines[start:j + 1]), followed_by_quote)]
+    # the largest window whose first line opens an attribution (a date, an address, "On …"); a line above it
+    # without one ("Hi,", "同意") is the writer's
+    opening = [s for s in found if s == j or ((DATE.search(lines[s]) or ADDRESS.search(lines[s]))
+                                              and not has_decision_word(lines[s]))]
+    return opening[0] if opening else None
+
+
+def _field(line: str) -> re.Match | None:
+    if not _short(line):
+        return None
+    m = FIELD.match(line)
+    if m and len(m.group("label").split()) <= 3:
+        return m
+    return None
+
+
+def header_block_at(lines: list[str], i: int) -> bool:
+    """Whether a block of header fields (From:/发件人：/Von:/De : … with an address and a date) starts at line i."""
+    if not _field(lines[i]):
+        return False
+    fields = addresses = dates = 0
+    continued = 0
+    for line in lines[i:i + 12]:
+        m = _field(line)
+        if m:
+            fields += 1
+            continued = 0
+            value = m.group("value")
+            addresses += bool(ADDRESS.search(value))
+            dates += bool(DATE.search(value)) and not ADDRESS.search(value)
+        elif line.strip() and continued == 0 and fields:
+            continued = 1  # a wrapped value (a long subject, a list of recipients)
+        else:
+            break
+    if (fields >= 2 and addresses and (dates or addresses >= 2)) or (fields >= 4 and dates):
+        return True
+    # a lone "From: name <addr>" line with the original right below it
+    m = _field(lines[i])
+    return (fields == 1 and len(m.group("label").split()) == 1 and bool(LONE_ADDRESS.match(m.group("value")))
+            and any(x.strip() for x in lines[i + 1:i + 3]))
+
+
+def separator_at(lines: list[str], i: int, has_decision_word) -> bool:
+    """"-----Original Message-----", "—— 以下为原邮件 ——", a rule line right above a header block."""
+    line = lines[i]
+    if not _short(line):
+        return False
+    m = SEPARATOR.match(line)
+    if m and m.group("words").strip():
+        words = m.group("words")
+        return len(words.split()) <= 6 and not DATE.search(words) and not has_decision_word(words)
+    if RULE.match(line) or (m and not m.group("words").strip()):
+        k = i + 1
+        while k < len(lines) and not lines[k].strip():
+            k += 1
+        return k < len(lines) and header_block_at(lines, k)
+    return False
+
+
+def _classify(lines: list[str], known: str) -> list[str]:
+    kinds = []
+    for line in lines:
+        if not line.strip():
+            kinds.append("blank")
+        elif QUOTED.match(line):
+            kinds.append("quote")
+        elif known and len(_fold_space(line)) >= 10 and _fold_space(line) in known:
+            kinds.append("quote")  # a line of the prompt we sent, quoted without "> "
+        else:
+            kinds.append("text")
+    return kinds
+
+
+def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
+    for i, line in enumerate(piece):
         if SIGNATURE_DELIMITER.match(line) or APP_FOOTER.match(line) or DISCLAIMER.search(line):
-            return i
-        if (CONTACT_LINE.match(line) or FIRM_LINE.search(line)) and not has_decision_word(line):
-            return i
-    return None
+            return piece[:i]
+        rest = [x for x in piece[i + 1:] if x.strip()]
+        if RULE.match(line) and len(rest) <= 6 and all((len(x.strip()) <= 40 or CONTACT_LIKE.search(x))
+                                                       and not has_decision_word(x) for x in rest):
+            return piece[:i]  # a short block under a rule line; a rule inside the text is kept
+        if (CONTACT_LINE.match(line) or FIRM_LINE.search(line)) and not has_decision_word(line) and len(rest) <= 8 \
+                and all((CONTACT_LINE.match(x) or CONTACT_LIKE.search(x) or FIRM_LINE.search(x))
+                        and not has_decision_word(x) for x in rest):
+            return piece[:i]  # a contact block at the end; an address line inside the text is kept
+    return piece
 
 
-def own_words(text: str, has_decision_word=lambda line: False) -> str:
-    """What the sender wrote themselves: no quoted original, signature, footer or disclaimer."""
+def own_text(text: str, has_decision_word=lambda line: False, original: str | None = None) -> OwnText:
+    """What the sender wrote themselves, in pieces: no quoted original, signature, footer or disclaimer."""
     lines = clean(text).split("\n")
-    cut = quote_start(lines)
-    mine = lines[:cut] if cut is not None else lines  # nothing below a quote header is read: an empty
-    mine = [x for x in mine if not x.lstrip().startswith(">")]  # top is unclear and is asked again
-    end = signature_start(mine, has_decision_word)
-    if end is not None:
-        mine = mine[:end]
-    result = "\n".join(x.rstrip() for x in mine).strip()
-    return re.sub(r"\n{3,}", "\n\n", result)
+    known = _fold_space(original) if original else ""
+    kinds = _classify(lines, known)
+    # 1. where an unmarked original starts, everything below it is somebody else's
+    cut = len(lines)
+    for i, line in enumerate(lines):
+        if kinds[i] != "text":
+            continue
+        if OUR_MARKER.search(line) or header_block_at(lines, i) or separator_at(lines, i, has_decision_word):
+            cut = i
+            break
+        start, end = attribution_at(lines, kinds, i, has_decision_word), i
+        for j in (i + 1, i + 2):  # an attribution wrapped over the next lines ("… schreef\nName <addr>:")
+            if j < len(lines) and kinds[j] == "text" and kinds[j - 1] == "text":
+                longer = attribution_at(lines, kinds, j, has_decision_word)
+                if longer is not None and longer <= i:
+                    start, end = longer, j
+        if start is not None:
+            nxt = _next_nonblank(kinds, end)
+            for k in range(start, end + 1):
+                kinds[k] = "quote"  # the attribution of a "> " block, or of an unmarked original below
+            if nxt is None or kinds[nxt] != "quote":
+                cut = start
+                break
+    lines, kinds = lines[:cut], kinds[:cut]
+    # 2. lines touching a "> " line with no blank between: a wrapped quoted line, or the writer's answer?
+    # 2. Text below or between "> " blocks (bottom and inline posting) is the writer's. It decides only when the
+    # quote it answers is our prompt (its first line, or a line of the text we sent, quoted at depth one):
+    # under anybody else's quote a decision word could be the rest of that quote (163 quotes without "> ",
+    # and an original may itself start with "> " lines), so a paragraph holding one is left out and the
+    # reading is unclear. The same holds for a paragraph right under a "> " line with no blank between,
+    # which may be a wrapped quoted line; one line between two quoted lines is taken for one.
+    doubtful, ours, quoted_above, i = [], False, False, 0
+    while i < len(lines):
+        if kinds[i] != "text":
+            if kinds[i] == "quote" and QUOTED.match(lines[i]):
+                quoted_above = True
+                inner = lines[i].lstrip()[1:]
+                if not inner.lstrip().startswith(">"):
+                    inner = _fold_space(inner)
+                    ours = ours or bool(OUR_MARKER.search(inner)) or (len(inner) >= 10 and inner in known)
+            i += 1
+            continue
+        end = i
+        while end < len(lines) and kinds[end] == "text":
+            end += 1
+        touching = i > 0 and kinds[i - 1] == "quote" and QUOTED.match(lines[i - 1])
+        if (touching or (quoted_above and not ours)) and any(has_decision_word(x) for x in lines[i:end]):
+            doubtful.extend(lines[i:end])
+            kinds[i:end] = ["doubt"] * (end - i)
+        elif touching and end == i + 1 and end < len(lines) and kinds[end] == "quote":
+            kinds[i] = "quote"
+        i = end
+    # 3. the pieces between quoted blocks, each less its signature
+    pieces, current = [], []
+    for line, kind in [*zip(lines, kinds, strict=True), ("", "quote")]:
+        if kind in ("quote", "doubt"):
+            piece = "\n".join(x.rstrip() for x in _signature_cut(current, has_decision_word)).strip()
+            if piece:
+                pieces.append(re.sub(r"\n{3,}", "\n\n", piece))
+            current = []
+        else:
+            current.append(line)
+    return OwnText(tuple(pieces), tuple(doubtful))
+
+
+def own_words(text: str, has_decision_word=lambda line: False, original: str | None = None) -> str:
+    """The writer's own text as one string (pieces separated by a blank line)."""
+    return own_text(text, has_decision_word, original).text
 
 
 def normalise(text: str) -> str:
