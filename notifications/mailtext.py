@@ -123,8 +123,8 @@ FOOTER_START = (
     r"von meinem|gesendet von|verstuurd (?:vanaf|met)|enviado (?:desde|de|do)|inviato da|wysłane z|skickat från|"
     r"sendt fra|lähetetty|отправлено с|надіслано з)")
 APP_FOOTER = re.compile(
-    FOOTER_START + r"(?:[^,，;；]{0,60}(?:iphone|ipad|android|mobile|phone|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|outlook|华为|小米|荣耀|vivo|"
-    r"oppo|三星|samsung|galaxy|huawei|blackberry|wps|大师|ios|tablet|handy|telefoon|móvil|smartphone|移动)|"
+    FOOTER_START + r"(?:[^,，;；]{0,60}(?:iphone|ipad|android|mobile|phone|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|"
+    r"outlook|华为|小米|荣耀|vivo|oppo|三星|samsung|galaxy|huawei|blackberry|wps|大师|ios|tablet|handy|telefoon|móvil|smartphone|移动)|"
     r"\s*(?:my|mon|ma|meinem|mijn|mi|mio|moim|min|mitt|мого|我的)\s[^,，;；.。]{1,30}$)",
     re.IGNORECASE,
 )
@@ -258,6 +258,23 @@ def separator_at(lines: list[str], i: int, has_decision_word) -> bool:
     return False
 
 
+SHARED_LINE = re.compile(r"^(?P<own>\S.{0,200}?)\s(?P<attribution>-*\s*(?:on|le|am|el|op|em|den|在)\s.*)$",
+                         re.IGNORECASE)
+
+
+def _split_shared(lines: list[str]) -> list[str]:
+    """"Thanks! On Wed, … wrote:" — some clients put the attribution on the writer's last line."""
+    result = []
+    for line in lines:
+        m = SHARED_LINE.match(line) if _short(line) and WROTE.search(line) else None
+        if m and not QUOTED.match(line) and _is_attribution(m.group("attribution"), True) and \
+                (DATE.search(m.group("attribution")) or ADDRESS.search(m.group("attribution"))):
+            result.extend([m.group("own"), m.group("attribution")])
+        else:
+            result.append(line)
+    return result
+
+
 def _classify(lines: list[str], known: str) -> list[str]:
     kinds = []
     for line in lines:
@@ -289,7 +306,7 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
 
 def own_text(text: str, has_decision_word=lambda line: False, original: str | None = None) -> OwnText:
     """What the sender wrote themselves, in pieces: no quoted original, signature, footer or disclaimer."""
-    lines = clean(text).split("\n")
+    lines = _split_shared(clean(text).split("\n"))
     known = _fold_space(original) if original else ""
     kinds = _classify(lines, known)
     # 1. where an unmarked original starts, everything below it is somebody else's
