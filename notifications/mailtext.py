@@ -119,13 +119,14 @@ OUR_MARKER = re.compile(r"请在此行以上回复")  # our own prompt's first l
 # Where the writer's text ends: the "-- " delimiter, phone/app footers, disclaimers, a contact block.
 SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
 FOOTER_START = (
-    r"^\W{0,3}(?:发自|来自|从.{0,12}发送|sent (?:from|with|via|using)|send from|get outlook for|envoyé (?:de|depuis)|"
-    r"von meinem|gesendet von|verstuurd (?:vanaf|met)|enviado (?:desde|de|do)|inviato da|wysłane z|skickat från|"
+    r"^\W{0,3}(?:发自|来自|从.{0,12}发送|sent (?:from|with|via|using)|send from|get outlook for|"
+    r"envoyé (?:de|depuis|à partir de)|von meinem|gesendet von|verstuurd (?:vanaf|met)|enviado (?:desde|de|do)|"
+    r"inviato da|wysłane z|skickat från|"
     r"sendt fra|lähetetty|отправлено с|надіслано з)")
 APP_FOOTER = re.compile(
     FOOTER_START + r"(?:[^,，;；]{0,60}(?:iphone|ipad|android|mobile|phone|手机|邮箱|mail|客户端|企业微信|钉钉|网易|qq|"
     r"outlook|华为|小米|荣耀|vivo|oppo|三星|samsung|galaxy|huawei|blackberry|wps|大师|ios|tablet|handy|telefoon|móvil|smartphone|移动)|"
-    r"\s*(?:my|mon|ma|meinem|mijn|mi|mio|moim|min|mitt|мого|我的)\s[^,，;；.。]{1,30}$)",
+    r"\s*(?:my|mon|ma|meinem|mijn|mi|mio|moim|min|mitt|мого|我的)\s[^,，;；.。]{1,30}$|\s+\w+\s*(?:<[^<>\s]{1,200}>)?\s*$)",
     re.IGNORECASE,
 )
 DISCLAIMER = re.compile(
