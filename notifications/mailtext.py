@@ -162,9 +162,9 @@ def _fold_space(text: str) -> str:
 
 
 def _paragraph_top(lines: list[str], j: int, kinds: list[str]) -> int:
-    """First line of the paragraph (run of non-blank, unquoted lines) that ends at line j."""
+    """First line of the paragraph (run of non-blank, unquoted lines) that ends at line j, at most 3 lines up."""
     i = j
-    while i > 0 and kinds[i - 1] == "text":
+    while i > 0 and i > j - 3 and kinds[i - 1] == "text":  # an attribution is at most three lines
         i -= 1
     return i
 
@@ -292,6 +292,8 @@ def _classify(lines: list[str], known: str) -> list[str]:
 
 def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
     for i, line in enumerate(piece):
+        if not _short(line):
+            continue  # a signature line is short
         if SIGNATURE_DELIMITER.match(line) or APP_FOOTER.match(line) or DISCLAIMER.search(line):
             return piece[:i]
         rest = [x for x in piece[i + 1:] if x.strip()]

@@ -163,10 +163,15 @@ def sender(msg: Message) -> tuple[str, str, str | None]:
     return name, address.addr_spec.lower(), None
 
 
+OWN_TEXT_LIMIT = 20_000
+
+
 def decide(own: OwnText) -> str:
     """The decision of the writer's own text. Read as a whole (a correction at the end decides), but never an
     approval when a decision word sat where it could be quoted text, or when the pieces written between
     quoted blocks (inline posting) decide differently — one approving, another returning or doubtful."""
+    if len(own.text) > OWN_TEXT_LIMIT:
+        return UNCLEAR  # nobody decides in 20,000 characters; the grammar is not run on a megabyte
     decision = read_decision(own.text)
     if decision != APPROVE:
         return decision
