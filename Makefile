@@ -36,6 +36,7 @@ bench-smoke: install
 	$(VENV)/bin/python -m bench.replies_imap 50
 	$(VENV)/bin/python -m bench.sweep 200
 	$(VENV)/bin/python -m bench.hostile_files --small
+	$(VENV)/bin/python -m bench.reply_reader --smoke
 
 lint: install
 	$(VENV)/bin/ruff check .

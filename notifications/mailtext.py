@@ -8,6 +8,7 @@ Gmail, Apple Mail, Coremail, 企业微信, 钉钉), signatures, "sent from my ph
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -100,16 +101,20 @@ def clean(text: str) -> str:
 # header are never matched against the header shapes, so every pattern here runs on short lines only.
 
 LONG_LINE = 400  # no attribution, header field or separator is longer than this
+TEXT_LIMIT = 20_000  # nobody decides in more of their own text than this
+READ_LIMIT = 100_000  # characters of unquoted lines read for structure; the rest of a longer body is left unread
+LINE_LIMIT = 20_000  # and lines (a long thread quoted in full has a few thousand)
 QUOTED = re.compile(r"^\s*>")
 ADDRESS = re.compile(r"@[\w-]+\.[\w.-]*\w|mailto:|<[^<>\s@]{0,80}@")
 DATE = re.compile(
     r"(?<!\d)(?:19|20)\d\d(?!\d)|(?<!\d)\d{1,2}\s?[:.]\s?\d{2}(?!\d)|(?<!\d)\d{1,2}\s?[/.-]\s?\d{1,2}\s?[/.-]|"
     r"\d{1,2}\s*[月日]|(?<![a-z])(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?!\d)",
     re.IGNORECASE)
-WROTE = re.compile(  # the verb an attribution ends with, in the languages mail clients speak
+VERB = (  # the verb an attribution ends with, in the languages mail clients speak
     r"(?:wrote|writes|sent|schrieb|schreef|geschreven|écrit|ecrit|skrev|napisał(?:\(a\)|a)?|pisze|escribió|escribio|"
-    r"escreveu|scritto|escrit|kirjoitti|írta|viết|написал[аи]?|написав|пише|yazdı|写道|寫道|作成|メッセージ|작성)"
-    r"(?P<named>(?:\s+[^\s:：]{1,30}){0,3}\s*[:：])?\s*$", re.IGNORECASE)  # "… schrieb Test user:"
+    r"escreveu|scritto|escrit|kirjoitti|írta|viết|написал[аи]?|написав|пише|yazdı|写道|寫道|作成|メッセージ|작성)")
+WROTE = re.compile(
+    VERB + r"(?P<named>(?:\s+[^\s:：]{1,30}){0,3}\s*[:：])?\s*$", re.IGNORECASE)  # "… schrieb Test user:"
 SEPARATOR = re.compile(r"^\W{0,3}[-_=—–~]{2,}\s*(?P<words>[^-_=—–~]{0,60}?)\s*[-_=—–~]{2,}\W{0,3}$")
 RULE = re.compile(r"^\s*(?:-{2,}|_{2,}|={3,}|\*{3,}|—{2,}|–{2,}|~{3,})\s*$")
 FIELD = re.compile(r"^\s*[*_]{0,2}\s*(?P<label>[^\W\d_][^:：<>@\[\]()]{0,24}?)\s*[*_]{0,2}\s*[:：]\s*(?P<value>.*)$")
@@ -147,6 +152,7 @@ class OwnText:
 
     pieces: tuple[str, ...]
     doubtful: tuple[str, ...]  # lines that touch a quoted line with no blank between: the writer's or a wrapped quote?
+    overlong: bool = False  # too long to read to the end (see own_text): decides nothing
 
     @property
     def text(self) -> str:
@@ -176,6 +182,15 @@ def _next_nonblank(kinds: list[str], j: int) -> int | None:
     return None
 
 
+ATTRIBUTION_HINT = re.compile(r"\d|@|mailto:|" + VERB, re.IGNORECASE)  # a date, an address or the verb
+
+
+@functools.lru_cache(maxsize=4096)
+def _hinted(line: str) -> bool:
+    """Whether the line holds what every attribution holds somewhere: a digit, an address or the verb."""
+    return bool(ATTRIBUTION_HINT.search(line))
+
+
 def _is_attribution(text: str, followed_by_quote: bool) -> bool:
     text = text.strip().strip("-—*_ ").strip()
     if not text or len(text) > LONG_LINE:
@@ -198,6 +213,8 @@ def attribution_at(lines: list[str], kinds: list[str], j: int, has_decision_word
     nxt = _next_nonblank(kinds, j)
     followed_by_quote = nxt is not None and kinds[nxt] == "quote"
     top = max(_paragraph_top(lines, j, kinds), j - 2)
+    if not any(_hinted(lines[k]) for k in range(top, j + 1)):
+        return None  # no window here holds a date, an address or the verb
     found = [start for start in range(top, j + 1)
              if _is_attribution(" ".join(x.strip() for x in lines[start:j + 1]), followed_by_quote)]
     # the largest window whose first line opens an attribution (a date, an address, "On …"); a line above it
@@ -267,8 +284,8 @@ def _split_shared(lines: list[str]) -> list[str]:
     """"Thanks! On Wed, … wrote:" — some clients put the attribution on the writer's last line."""
     result = []
     for line in lines:
-        m = SHARED_LINE.match(line) if _short(line) and WROTE.search(line) else None
-        if m and not QUOTED.match(line) and _is_attribution(m.group("attribution"), True) and \
+        m = SHARED_LINE.match(line) if _short(line) and not QUOTED.match(line) and WROTE.search(line) else None
+        if m and _is_attribution(m.group("attribution"), True) and \
                 (DATE.search(m.group("attribution")) or ADDRESS.search(m.group("attribution"))):
             result.extend([m.group("own"), m.group("attribution")])
         else:
@@ -291,11 +308,16 @@ def _classify(lines: list[str], known: str) -> list[str]:
 
 
 def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
+    below = [0] * (len(piece) + 1)  # non-blank lines below each line
+    for i in range(len(piece) - 1, -1, -1):
+        below[i] = below[i + 1] + bool(piece[i].strip())
     for i, line in enumerate(piece):
         if not _short(line):
             continue  # a signature line is short
         if SIGNATURE_DELIMITER.match(line) or APP_FOOTER.match(line) or DISCLAIMER.search(line):
             return piece[:i]
+        if below[i + 1] > 8:
+            continue  # a signature block is a few lines at the end
         rest = [x for x in piece[i + 1:] if x.strip()]
         if RULE.match(line) and len(rest) <= 6 and all((len(x.strip()) <= 40 or CONTACT_LIKE.search(x))
                                                        and not has_decision_word(x) for x in rest):
@@ -308,8 +330,26 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
 
 
 def own_text(text: str, has_decision_word=lambda line: False, original: str | None = None) -> OwnText:
-    """What the sender wrote themselves, in pieces: no quoted original, signature, footer or disclaimer."""
-    lines = _split_shared(clean(text).split("\n"))
+    """What the sender wrote themselves, in pieces: no quoted original, signature, footer or disclaimer.
+
+    The structure is read up to READ_LIMIT characters of unquoted lines and LINE_LIMIT lines: every rule
+    below looks at a few lines around each unquoted line, so the work stays linear and small whatever the
+    size of the body. When the original starts within them the rest is its quote; when it does not, the
+    reply is overlong and decides nothing. So is a reply whose lines ask the decision grammar (the costly
+    part) about more than 2 × TEXT_LIMIT characters: it is then taken to hold a decision word everywhere."""
+    asked = [0]
+
+    @functools.cache  # many rules ask about the same line
+    def has_decision_word(line: str, grammar=has_decision_word) -> bool:
+        asked[0] += len(line)
+        return asked[0] > 2 * TEXT_LIMIT or grammar(line)
+
+    lines, budget, read = clean(text).split("\n", LINE_LIMIT), READ_LIMIT, 0
+    while read < min(len(lines), LINE_LIMIT) and budget >= 0:
+        budget -= 0 if QUOTED.match(lines[read]) else len(lines[read]) + 1
+        read += 1
+    unread = len(lines) - read
+    lines = _split_shared(lines[:read])
     known = _fold_space(original) if original else ""
     kinds = _classify(lines, known)
     # 1. where an unmarked original starts, everything below it is somebody else's
@@ -333,25 +373,29 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
             if nxt is None or kinds[nxt] != "quote":
                 cut = start
                 break
+    unread = unread if cut == len(lines) else 0
     lines, kinds = lines[:cut], kinds[:cut]
-    # 2. lines touching a "> " line with no blank between: a wrapped quoted line, or the writer's answer?
     # 2. Text below or between "> " blocks (bottom and inline posting) is the writer's. It decides only when the
-    # quote it answers is our prompt (its first line, or a line of the text we sent, quoted at depth one):
-    # under anybody else's quote a decision word could be the rest of that quote (163 quotes without "> ",
-    # and an original may itself start with "> " lines), so a paragraph holding one is left out and the
-    # reading is unclear. The same holds for a paragraph right under a "> " line with no blank between,
-    # which may be a wrapped quoted line; one line between two quoted lines is taken for one.
-    doubtful, ours, quoted_above, i = [], False, False, 0
+    # quotes it answers are our prompt: when the prompt's text is known, every quoted line above it is a line
+    # of it (a whole line, or a piece of ten characters or more: clients wrap and cut, often our first line);
+    # when it is not, our prompt's first line is quoted. Under anybody else's quote a decision word could be
+    # the rest of that quote (163 quotes without "> ", and an original may itself start with "> " lines), so
+    # a paragraph holding one is left out and the reading is unclear. The same holds for a paragraph right
+    # under a "> " line with no blank between, which may be a wrapped quoted line; one line between two quoted
+    # lines is taken for one.
+    known_lines = {_fold_space(x) for x in (original or "").split("\n")} - {""}
+    doubtful, marker, foreign, quoted_above, i = [], False, False, False, 0
     while i < len(lines):
         if kinds[i] != "text":
             if kinds[i] == "quote" and QUOTED.match(lines[i]):
                 quoted_above = True
-                inner = lines[i].lstrip()[1:]
-                if not inner.lstrip().startswith(">"):
-                    inner = _fold_space(inner)
-                    ours = ours or bool(OUR_MARKER.search(inner)) or (len(inner) >= 10 and inner in known)
+                if not foreign:
+                    inner = _fold_space(lines[i].lstrip()[1:])
+                    marker = marker or bool(OUR_MARKER.search(inner))
+                    foreign = bool(inner) and inner not in known_lines and not (len(inner) >= 10 and inner in known)
             i += 1
             continue
+        ours = not foreign if known else marker
         end = i
         while end < len(lines) and kinds[end] == "text":
             end += 1
@@ -372,7 +416,7 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
             current = []
         else:
             current.append(line)
-    return OwnText(tuple(pieces), tuple(doubtful))
+    return OwnText(tuple(pieces), tuple(doubtful), bool(unread) or asked[0] > 2 * TEXT_LIMIT)
 
 
 def own_words(text: str, has_decision_word=lambda line: False, original: str | None = None) -> str:

@@ -17,7 +17,7 @@ from email.headerregistry import HeaderRegistry
 from email.message import Message
 
 from notifications.decision import APPROVE, UNCLEAR, has_decision_word, read_decision, tokens
-from notifications.mailtext import OwnText, decode_bytes, header_text, html_text, own_text, part_text
+from notifications.mailtext import TEXT_LIMIT, OwnText, decode_bytes, header_text, html_text, own_text, part_text
 
 SUBJECT_TAG = re.compile(r"\[#\s*(R-\d{4}-\d{3,})\s*\]", re.IGNORECASE)
 REPLY_CODE = re.compile(r"(?<![A-Z0-9])[A-HJKMNP-Z2-9]{6}(?![A-Z0-9])")
@@ -163,14 +163,11 @@ def sender(msg: Message) -> tuple[str, str, str | None]:
     return name, address.addr_spec.lower(), None
 
 
-OWN_TEXT_LIMIT = 20_000
-
-
 def decide(own: OwnText) -> str:
     """The decision of the writer's own text. Read as a whole (a correction at the end decides), but never an
     approval when a decision word sat where it could be quoted text, or when the pieces written between
     quoted blocks (inline posting) decide differently — one approving, another returning or doubtful."""
-    if len(own.text) > OWN_TEXT_LIMIT:
+    if own.overlong or len(own.text) > TEXT_LIMIT:
         return UNCLEAR  # nobody decides in 20,000 characters; the grammar is not run on a megabyte
     decision = read_decision(own.text)
     if decision != APPROVE:
