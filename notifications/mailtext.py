@@ -124,7 +124,7 @@ OUR_MARKER = re.compile(r"请在此行以上回复")  # our own prompt's first l
 # Where the writer's text ends: the "-- " delimiter, phone/app footers, disclaimers, a contact block.
 SIGNATURE_DELIMITER = re.compile(r"^--\s?$")
 FOOTER_START = (
-    r"^\W{0,3}(?:发自|来自|从.{0,12}发送|sent (?:from|with|via|using)|send from|get outlook for|"
+    r"^\W{0,3}(?:发自|来自|从.{0,12}发送|sent (?:from|with|via|using)|send from|(?:get|获取) ?outlook for|"
     r"envoyé (?:de|depuis|à partir de)|von meinem|gesendet von|verstuurd (?:vanaf|met)|enviado (?:desde|de|do)|"
     r"inviato da|wysłane z|skickat från|"
     r"sendt fra|lähetetty|отправлено с|надіслано з)")
@@ -265,10 +265,10 @@ def separator_at(lines: list[str], i: int, has_decision_word) -> bool:
     if not _short(line):
         return False
     m = SEPARATOR.match(line)
-    if m and m.group("words").strip():
+    if m and re.search(r"[^\W\d_]", m.group("words")):  # words between the dashes, not a table rule "|---|---|"
         words = m.group("words")
         return len(words.split()) <= 6 and not DATE.search(words) and not has_decision_word(words)
-    if RULE.match(line) or (m and not m.group("words").strip()):
+    if RULE.match(line) or (m and not m.group("words").strip()):  # a bare rule: only right above a header block
         k = i + 1
         while k < len(lines) and not lines[k].strip():
             k += 1
@@ -378,11 +378,11 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     # 2. Text below or between "> " blocks (bottom and inline posting) is the writer's. It decides only when the
     # quotes it answers are our prompt: when the prompt's text is known, every quoted line above it is a line
     # of it (a whole line, or a piece of ten characters or more: clients wrap and cut, often our first line);
-    # when it is not, our prompt's first line is quoted. Under anybody else's quote a decision word could be
-    # the rest of that quote (163 quotes without "> ", and an original may itself start with "> " lines), so
-    # a paragraph holding one is left out and the reading is unclear. The same holds for a paragraph right
-    # under a "> " line with no blank between, which may be a wrapped quoted line; one line between two quoted
-    # lines is taken for one.
+    # when it is not, our first line is quoted. Either way nothing may be quoted at depth two. Under anybody
+    # else's quote a decision word could be the rest of that quote (163 quotes without "> ", and an original
+    # may itself start with "> " lines), so a paragraph holding one is left out and the reading is unclear.
+    # The same holds for a paragraph right under a "> " line with no blank between, which may be a wrapped
+    # quoted line; one line between two quoted lines is taken for one.
     known_lines = {_fold_space(x) for x in (original or "").split("\n")} - {""}
     doubtful, marker, foreign, quoted_above, i = [], False, False, False, 0
     while i < len(lines):
@@ -392,10 +392,11 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
                 if not foreign:
                     inner = _fold_space(lines[i].lstrip()[1:])
                     marker = marker or bool(OUR_MARKER.search(inner))
-                    foreign = bool(inner) and inner not in known_lines and not (len(inner) >= 10 and inner in known)
+                    foreign = inner.startswith(">") or bool(  # a quote in a quote is never our prompt
+                        known and inner and inner not in known_lines and not (len(inner) >= 10 and inner in known))
             i += 1
             continue
-        ours = not foreign if known else marker
+        ours = not foreign and bool(known or marker)
         end = i
         while end < len(lines) and kinds[end] == "text":
             end += 1

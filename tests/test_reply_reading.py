@@ -70,6 +70,22 @@ def test_a_foreign_quoted_line_above_a_bottom_posted_decision_never_approves(for
     assert read_reply(raw).decision != "approve"
 
 
+def test_our_first_line_quoted_does_not_vouch_for_an_older_reply_quoted_at_depth_two():
+    # without the prompt's text, a quoted "##- 请在此行以上回复 -##" makes the quote ours, unless something in it
+    # is quoted again: our prompt never quotes anything
+    raw = mail(bottom_posted(PROMPT, "同意", cut_first_line=False))
+    assert read_reply(raw).decision == "approve"
+    raw = mail(bottom_posted(PROMPT, "同意", cut_first_line=False, foreign=("> 王科长：同意，请上报。",)))
+    assert read_reply(raw).decision == "unclear"
+
+
+def test_a_table_rule_in_the_writers_text_is_not_a_separator():
+    table = "| year | cases |\n|------|-------|\n| 2025 | 85 |\n"
+    reply = read_reply(mail("Approved, but please fix the table:\n\n" + table))
+    assert reply.decision == "approve"
+    assert "| 2025 | 85 |" in reply.comment
+
+
 def test_the_prompts_own_decision_words_quoted_without_the_writers_answer_never_approve():
     raw = mail(bottom_posted(PROMPT, "收到，我看一下。"))
     reply = read_reply(raw, original=PROMPT)
