@@ -293,15 +293,16 @@ def _split_shared(lines: list[str]) -> list[str]:
     return result
 
 
-def _classify(lines: list[str], known: str) -> list[str]:
+def _classify(lines: list[str], known: str, known_lines: set[str]) -> list[str]:
     kinds = []
     for line in lines:
+        folded = _fold_space(line) if known and not QUOTED.match(line) else ""
         if not line.strip():
             kinds.append("blank")
         elif QUOTED.match(line):
             kinds.append("quote")
-        elif known and len(_fold_space(line)) >= 10 and _fold_space(line) in known:
-            kinds.append("quote")  # a line of the prompt we sent, quoted without "> "
+        elif folded and (folded in known_lines or len(folded) >= 10 and folded in known):
+            kinds.append("quote")  # a line of the prompt we sent (or a wrapped piece of one), quoted without "> "
         else:
             kinds.append("text")
     return kinds
@@ -325,8 +326,16 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
         if (CONTACT_LINE.match(line) or FIRM_LINE.search(line)) and not has_decision_word(line) and len(rest) <= 8 \
                 and all((CONTACT_LINE.match(x) or CONTACT_LIKE.search(x) or FIRM_LINE.search(x))
                         and not has_decision_word(x) for x in rest):
+            while i > 0 and _name_line(piece[i - 1], has_decision_word):
+                i -= 1  # the name (and title) right above the contact lines
             return piece[:i]  # a contact block at the end; an address line inside the text is kept
     return piece
+
+
+def _name_line(line: str, has_decision_word) -> bool:
+    """A short line that can be a name or a title: no sentence end, no decision word."""
+    text = line.strip()
+    return 0 < len(text) <= 30 and not re.search(r"[。.!?！？:：,，;；]$", text) and not has_decision_word(text)
 
 
 def own_text(text: str, has_decision_word=lambda line: False, original: str | None = None) -> OwnText:
@@ -351,7 +360,8 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     unread = len(lines) - read
     lines = _split_shared(lines[:read])
     known = _fold_space(original) if original else ""
-    kinds = _classify(lines, known)
+    known_lines = {_fold_space(x) for x in (original or "").split("\n")} - {""}
+    kinds = _classify(lines, known, known_lines)
     # 1. where an unmarked original starts, everything below it is somebody else's
     cut = len(lines)
     for i, line in enumerate(lines):
@@ -370,7 +380,7 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
             nxt = _next_nonblank(kinds, end)
             for k in range(start, end + 1):
                 kinds[k] = "quote"  # the attribution of a "> " block, or of an unmarked original below
-            if nxt is None or kinds[nxt] != "quote":
+            if nxt is None or not QUOTED.match(lines[nxt]):  # unmarked (lines of our prompt are, too)
                 cut = start
                 break
     unread = unread if cut == len(lines) else 0
@@ -383,7 +393,6 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     # may itself start with "> " lines), so a paragraph holding one is left out and the reading is unclear.
     # The same holds for a paragraph right under a "> " line with no blank between, which may be a wrapped
     # quoted line; one line between two quoted lines is taken for one.
-    known_lines = {_fold_space(x) for x in (original or "").split("\n")} - {""}
     doubtful, marker, foreign, quoted_above, i = [], False, False, False, 0
     while i < len(lines):
         if kinds[i] != "text":
