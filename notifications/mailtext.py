@@ -144,6 +144,12 @@ CONTACT_LINE = re.compile(r"^\s*(电话|手机|座机|tel|mobile|phone|传真|fa
 FIRM_LINE = re.compile(r"律师事务所|律所|law firm|\bllp\b", re.IGNORECASE)
 CONTACT_LIKE = re.compile(r"@|https?://|www\.|\+?\d[\d\s()-]{6,}\d|律师|主任|科长|书记|办公室|事务所|有限公司|"
                           r"\b(?:inc|ltd|gmbh|llc|tel|fax)\b", re.IGNORECASE)
+CONTACT_ONLY = re.compile(r"^\s*(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\+?\(?\d[\d\s().-]{6,}\d|(?:https?://|www\.)\S+)\s*$")
+POSTAL = re.compile(r"^[\w .'’-]*\d[\w .'’-]*(?:,[\w .'’-]+){2,}$")  # "Street 2, City, Zeeland, 4694EG, NL"
+# a name or a title above a contact block: "Karen The Green", "*Eigenaar*", 王建国, 青山县司法局
+NAME_LINE = re.compile(
+    r"^[*_]*[A-Z][\w.'’-]*(?:[*_,]*\s+[*_]*[A-Z][\w.'’-]*){0,3}[*_,]*$|^[\u4e00-\u9fff·]{2,4}$|"
+    r"^[\u4e00-\u9fff（）()·]{1,18}(?:律师|主任|科长|局长|处长|书记|经理|助理|局|办|院|所|委|部|厅|处|科|室|中心|公司)$")
 
 
 @dataclass(frozen=True)
@@ -313,9 +319,11 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
     for i in range(len(piece) - 1, -1, -1):
         below[i] = below[i + 1] + bool(piece[i].strip())
     for i, line in enumerate(piece):
+        if len(line) <= 5 * LONG_LINE and DISCLAIMER.search(line):
+            return piece[:i]  # a disclaimer may be one long paragraph
         if not _short(line):
             continue  # a signature line is short
-        if SIGNATURE_DELIMITER.match(line) or APP_FOOTER.match(line) or DISCLAIMER.search(line):
+        if SIGNATURE_DELIMITER.match(line) or APP_FOOTER.match(line):
             return piece[:i]
         if below[i + 1] > 8:
             continue  # a signature block is a few lines at the end
@@ -323,19 +331,19 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
         if RULE.match(line) and len(rest) <= 6 and all((len(x.strip()) <= 40 or CONTACT_LIKE.search(x))
                                                        and not has_decision_word(x) for x in rest):
             return piece[:i]  # a short block under a rule line; a rule inside the text is kept
-        if (CONTACT_LINE.match(line) or FIRM_LINE.search(line)) and not has_decision_word(line) and len(rest) <= 8 \
-                and all((CONTACT_LINE.match(x) or CONTACT_LIKE.search(x) or FIRM_LINE.search(x))
+        if (CONTACT_LINE.match(line) or FIRM_LINE.search(line) or (CONTACT_ONLY.match(line) and rest)) \
+                and not has_decision_word(line) and len(rest) <= 8 \
+                and all((CONTACT_LINE.match(x) or CONTACT_LIKE.search(x) or FIRM_LINE.search(x) or POSTAL.match(x))
                         and not has_decision_word(x) for x in rest):
-            while i > 0 and _name_line(piece[i - 1], has_decision_word):
+            while i > 0 and i > len(piece) - 12 and _name_line(piece[i - 1], has_decision_word):
                 i -= 1  # the name (and title) right above the contact lines
             return piece[:i]  # a contact block at the end; an address line inside the text is kept
     return piece
 
 
 def _name_line(line: str, has_decision_word) -> bool:
-    """A short line that can be a name or a title: no sentence end, no decision word."""
-    text = line.strip()
-    return 0 < len(text) <= 30 and not re.search(r"[。.!?！？:：,，;；]$", text) and not has_decision_word(text)
+    """A line that can be a name or a title (not a sentence, no decision word)."""
+    return bool(NAME_LINE.match(line.strip())) and not has_decision_word(line)
 
 
 def own_text(text: str, has_decision_word=lambda line: False, original: str | None = None) -> OwnText:
@@ -420,7 +428,16 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     pieces, current = [], []
     for line, kind in [*zip(lines, kinds, strict=True), ("", "quote")]:
         if kind in ("quote", "doubt"):
-            piece = "\n".join(x.rstrip() for x in _signature_cut(current, has_decision_word)).strip()
+            kept = current
+            for _ in range(3):  # a contact block above a disclaimer, a name above a phone footer
+                shorter = _signature_cut(kept, has_decision_word)
+                if len(shorter) == len(kept):
+                    break
+                kept = shorter
+            cut_off = [x for x in current[len(kept):] if x.strip()]
+            if any(has_decision_word(x) for x in cut_off):
+                doubtful.extend(cut_off)  # text below a footer-like line that decides: the writer's, or not?
+            piece = "\n".join(x.rstrip() for x in kept).strip()
             if piece:
                 pieces.append(re.sub(r"\n{3,}", "\n\n", piece))
             current = []

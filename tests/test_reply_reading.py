@@ -104,6 +104,23 @@ def test_a_decision_right_under_a_quoted_line_is_unclear_even_under_our_prompt()
     assert read_reply(mail(body), original=PROMPT).decision == "unclear"
 
 
+# ---------------------------------------------------------------- signatures: what is cut never decides
+
+
+@pytest.mark.parametrize("footer", ["-- ", "发自我的iPhone", "Sent from my iPhone", "本邮件及其附件含有保密信息。",
+                                    "————————\n陈明\n电话：0731-88881234", "陈明\n电话：0731-88881234"])
+def test_a_decision_written_below_a_signature_or_footer_line_is_never_cut_away_unseen(footer):
+    reply = read_reply(mail(f"同意\n\n{footer}\n\n更正：退回，第三部分要重写。\n\n" + bottom_posted(PROMPT, "")))
+    assert reply.decision != "approve", reply.comment
+
+
+def test_a_contact_block_above_a_long_disclaimer_is_the_signature():
+    disclaimer = "The content of this email is confidential and intended for the recipient only. " * 6
+    reply = read_reply(mail("Approved.\n\nKaren Green\nGraphic Designer\nTel: +44 423 4234 2342\nkaren@webby.example\n"
+                            "Street 2, City, Zeeland, 4694EG, NL\n\n" + disclaimer + "\n"))
+    assert (reply.decision, reply.comment) == ("approve", "Approved.")
+
+
 # ---------------------------------------------------------------- bodies too long to read to the end
 
 
