@@ -1,9 +1,9 @@
 """Text out of real-world mail: charsets as clients send them, HTML bodies, and the reviewer's own words.
 
 Chinese clients label GBK text as gb2312, send GBK under us-ascii or utf-8 labels, or send no label at
-all; every decode here falls back through UTF-8 and GB18030 (a superset of GB2312 and GBK). `own_words`
-cuts a reply down to what its sender wrote: quoted originals (QQ Mail/Foxmail, 163/126, Outlook zh/en,
-Gmail, Apple Mail, Coremail, 企业微信, 钉钉), signatures, "sent from my phone" lines and disclaimers.
+all; every decode here falls back through UTF-8 and GB18030 (a superset of GB2312 and GBK). `own_text`
+cuts a reply down to what its sender wrote, by structure (see the section below): quoted originals of any
+client, top, bottom or inline posting, signatures, "sent from my phone" lines and disclaimers.
 """
 
 from __future__ import annotations
