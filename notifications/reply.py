@@ -16,8 +16,8 @@ from email.header import Header, decode_header
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 
-from notifications.decision import UNCLEAR, has_decision_word, read_decision
-from notifications.mailtext import decode_bytes, header_text, html_text, own_words, part_text
+from notifications.decision import APPROVE, UNCLEAR, has_decision_word, read_decision, tokens
+from notifications.mailtext import TEXT_LIMIT, OwnText, decode_bytes, header_text, html_text, own_text, part_text
 
 SUBJECT_TAG = re.compile(r"\[#\s*(R-\d{4}-\d{3,})\s*\]", re.IGNORECASE)
 REPLY_CODE = re.compile(r"(?<![A-Z0-9])[A-HJKMNP-Z2-9]{6}(?![A-Z0-9])")
@@ -166,12 +166,32 @@ def sender(msg: Message) -> tuple[str, str, str | None]:
     return name, address.addr_spec.lower(), None
 
 
+def decide(own: OwnText) -> str:
+    """The decision of the writer's own text. Read as a whole (a correction at the end decides), but never an
+    approval when a decision word sat where it could be quoted text, or when the pieces written between
+    quoted blocks (inline posting) decide differently — one approving, another returning or doubtful."""
+    if own.overlong or len(own.text) > TEXT_LIMIT:
+        return UNCLEAR  # nobody decides in 20,000 characters; the grammar is not run on a megabyte
+    decision = read_decision(own.text)
+    if decision != APPROVE:
+        return decision
+    if own.doubtful:
+        return UNCLEAR
+    decided = [p for p in own.pieces if has_decision_word(p)]
+    corrected = any(t.kind == "correction" for t in tokens(own.text))
+    if len(decided) > 1 and not corrected and any(read_decision(p) != APPROVE for p in decided):
+        return UNCLEAR
+    return decision
+
+
 def first_id(value: str) -> str | None:
     found = MESSAGE_ID.findall(value)
     return found[0] if found else None
 
 
-def read_reply(raw: bytes) -> Reply:
+def read_reply(raw: bytes, original: str | None = None) -> Reply:
+    """The message read; `original`, the text of the prompt it answers when known, marks its lines quoted
+    even where the client quoted them without "> "."""
     try:
         msg = message_from_bytes(raw, policy=policy.compat32)
         if not msg.keys() or msg.get("From") is None:
@@ -179,7 +199,8 @@ def read_reply(raw: bytes) -> Reply:
         subject = header_text(msg.get("Subject"))
         name, address, problem = sender(msg)
         text, attachments = body_and_attachments(msg)
-        comment = own_words(text, has_decision_word)
+        own = own_text(text, has_decision_word, original)
+        comment = own.text
         auto = is_auto_reply(msg, subject, comment)
         tag = SUBJECT_TAG.search(subject)
         return Reply(
@@ -195,7 +216,7 @@ def read_reply(raw: bytes) -> Reply:
             auto_reply=auto,
             text=text,
             comment=comment,
-            decision=UNCLEAR if auto else read_decision(comment),
+            decision=UNCLEAR if auto else decide(own),
             attachments=attachments,
         )
     except UnreadableMessage:

@@ -318,6 +318,18 @@ def is_drafter_with_draft(session: Session, reply: Reply, report: Report) -> boo
     return has_draft and reply.from_address in drafters_of(session, report)
 
 
+def read_with_prompt(session: Session, inbound: InboundMessage, rnd: ReviewRound) -> Reply | None:
+    """The message read again knowing the text of the round's prompt: lines of it quoted without "> ", or
+    with our first line cut, are then recognised as ours (None when the prompt is not found)."""
+    prompt = session.exec(select(OutboxMessage.body_text)
+                          .where(OutboxMessage.message_id == rnd.prompt_message_id)).first()
+    if prompt is None:
+        return None
+    reply = read_reply(inbound.raw, original=prompt)
+    inbound.decision = reply.decision
+    return reply
+
+
 def process(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
     """Read one stored message and act on it; returns the outcome (also stored on the row)."""
     if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
@@ -342,6 +354,7 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> In
         return finish(inbound, InboundOutcome.NOTICE_REPLY, "answers a notice of ours: recorded, never answered")
     rnd = round_by_thread(session, reply) or round_by_code(session, reply)
     if rnd is not None:
+        reply = read_with_prompt(session, inbound, rnd) or reply
         report = session.get(Report, rnd.report_id)
         if reply.subject_tag not in (None, report.ref):  # answers one report's prompt, names another
             return finish(inbound, InboundOutcome.UNMATCHED,

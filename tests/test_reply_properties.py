@@ -21,6 +21,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from hypothesis import HealthCheck, assume, event, example, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
@@ -32,7 +33,8 @@ from models.db import create_tables, get_engine
 from models.tables import InboundMessage, InboundOutcome, Report, Unit
 from notifications.decision import CLAUSE_DOUBTS, UNCLEAR, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
-from notifications.reply import Reply, UnreadableMessage, read_reply
+from notifications.mailtext import OwnText
+from notifications.reply import Reply, UnreadableMessage, decide, read_reply
 from services.cycle import open_cycle
 from services.replies import intake, message_id_of
 from services.roster import import_roster
@@ -411,6 +413,98 @@ def test_an_approval_quoted_under_a_traditional_chinese_outlook_header_never_dec
     assume(not has_decision_word(own))
     reply = read_reply(build_mail(own + "\n\n" + quote_outlook_zh_tw(lines), charset, cte))
     assert reply.decision != "approve", reply.comment
+
+
+# ---------------------------------------------------------------- 3b. top, bottom or inline: only the writer decides
+
+# The writer's own words: every phrase of the security table (approvals, returns, conditions, questions …) and
+# a few plain remarks; the table's expectation is what the grammar reads for each.
+PHRASES = [p["text"] for p in yaml.safe_load((Path(__file__).parent / "security" / "decision_phrases.yaml")
+                                              .read_text(encoding="utf-8")) if "\n" not in p["text"]]
+REMARKS = ["收到。", "第三部分的数据请再核实一下。", "辛苦了！", "Thanks for sending this.", "见附件批注。", "陈明"]
+SIGNATURES = ["", "\n\n-- \n陈明\n北京某某律师事务所", "\n\n发自我的iPhone", "\n\nSent from my iPhone",
+              "\n\n来自企业微信", "\n\n陈明\n电话：0731-88881234\n地址：青山县人民路1号", "\n\n获取 Outlook for iOS",
+              "\n\n发自网易邮箱大师"]
+PROMPT_TEXT = ("##- 请在此行以上回复 -##\n\n陈律师：\n\n"
+               "您好！野鹤镇2026年度法治政府建设年度报告（第1稿）已提交，请您进行法律顾问审核。报告全文见附件。\n\n"
+               "请于 2026年12月31日 前直接回复本邮件：\n"
+               "  同意 —— 回复“同意”，如有意见可一并写明（如“原则同意，建议……”）；\n"
+               "  退回 —— 回复“退回”，并写明需要修改的内容。\n\n审核码：K7QM2P\n"
+               "（回复时请保留邮件标题中的 [#R-2026-003]。审核码仅对本轮审核有效。）\n\n青山县委依法治县办\n")
+PROMPT_LINES = PROMPT_TEXT.rstrip("\n").split("\n")
+ATTRIBUTIONS = ["On Sun, Dec 20, 2026 at 9:13 AM 青山县委依法治县办 <fzb@qingshan.example.gov.cn> wrote:",
+                "在 2026/12/20 9:13, 青山县委依法治县办 写道:",
+                "2026年12月20日 09:13，青山县委依法治县办 <fzb@qingshan.example.gov.cn> 写道：",
+                "青山县委依法治县办 <fzb@qingshan.example.gov.cn> 于2026年12月20日周日 09:13写道："]
+writer_text = st.lists(st.sampled_from(PHRASES + REMARKS), min_size=1, max_size=2).map("\n".join)
+
+
+@st.composite
+def prompt_quote(draw, foreign: bool) -> list[str]:
+    """Our prompt's lines as a client quotes them: sometimes without our first line, sometimes (foreign) with
+    somebody else's approval among them or quoted again at depth two."""
+    lines = PROMPT_LINES[draw(st.sampled_from([0, 2])):]
+    if foreign:
+        approval = draw(st.sampled_from(QUOTED_APPROVALS + ["> 同意", "> Approved.", "王科长：同意，请上报。"]))
+        lines = [*lines]
+        lines.insert(draw(st.integers(0, len(lines))), approval)
+    return lines
+
+
+def gt(lines: list[str]) -> str:
+    return "\n".join(("> " + x).rstrip() for x in lines)
+
+
+@st.composite
+def arranged(draw, foreign: bool) -> tuple[str, list[str], str]:
+    """(body, the writer's own pieces, arrangement): the writer's text and signature above a quoted original
+    of any format, below a "> " quote of our prompt, or typed inline between two parts of it."""
+    arrangement = draw(st.sampled_from(["top", "bottom", "inline"]))
+    signature = draw(st.sampled_from(SIGNATURES))
+    if arrangement == "top":
+        own = draw(writer_text)
+        quote = draw(quoted_original(st.just(draw(prompt_quote(foreign)))))
+        return own + signature + draw(st.sampled_from(["\n\n", "\n\n\n"])) + quote + "\n", [own], arrangement
+    lines = draw(prompt_quote(foreign))
+    attribution = draw(st.sampled_from(ATTRIBUTIONS)) + "\n"
+    if arrangement == "bottom":
+        own = draw(writer_text)
+        return attribution + gt(lines) + "\n\n" + own + signature + "\n", [own], arrangement
+    cut = draw(st.integers(1, len(lines) - 1))
+    first, second = draw(writer_text), draw(st.one_of(st.just(""), writer_text))
+    body = attribution + gt(lines[:cut]) + "\n\n" + first + "\n\n" + gt(lines[cut:]) + "\n"
+    if second:
+        body += "\n" + second + signature + "\n"
+    return body, [first, second] if second else [first], arrangement
+
+
+@budget(200)
+@given(case=arranged(foreign=True), charset=CHARSETS, cte=CTE_CHOICES, known=st.booleans())
+def test_a_reply_arranged_any_way_is_never_an_approval_unless_the_writers_own_text_approves(case, charset, cte, known):
+    body, pieces, arrangement = case
+    assume(encodable(body, charset))
+    event(f"arrangement: {arrangement}")
+    reply = read_reply(build_mail(body, charset, cte), original=PROMPT_TEXT if known else None)
+    event(f"decision: {reply.decision}")
+    if reply.decision == "approve":
+        assert read_decision("\n\n".join(pieces)) == "approve", (pieces, reply.comment)
+
+
+@budget(150)
+@given(case=arranged(foreign=False), charset=CHARSETS, cte=CTE_CHOICES)
+def test_the_writers_own_text_survives_the_stripping_and_decides_as_written(case, charset, cte):
+    # quoted lines are all our prompt's and the intake knows its text: what the writer wrote is the comment,
+    # less the signature, and decides as the writer's pieces cut out by hand would (inline pieces that
+    # disagree: unclear)
+    body, pieces, arrangement = case
+    assume(encodable(body, charset))
+    event(f"arrangement: {arrangement}")
+    reply = read_reply(build_mail(body, charset, cte), original=PROMPT_TEXT)
+    for piece in pieces:
+        for line in piece.split("\n"):
+            assert " ".join(line.split()) in " ".join(reply.comment.split()), (line, reply.comment)
+    assert "审核码" not in reply.comment and "请在此行以上回复" not in reply.comment
+    assert reply.decision == decide(OwnText(tuple(pieces), ())), pieces  # as if the reader had cut it by hand
 
 
 # ---------------------------------------------------------------- 4. negation is never approval
