@@ -15,7 +15,8 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 
-LAYERS = {"core": 0, "models": 1, "notifications": 2, "documents": 2, "services": 3, "flows": 4, "reportchain": 5}
+LAYERS = {"core": 0, "models": 1, "notifications": 2, "documents": 2, "services": 3, "flows": 4, "web": 5,
+          "reportchain": 6}
 
 
 def top_level_imports(path: Path) -> set[str]:
