@@ -30,7 +30,16 @@ LOCKOUT = timedelta(minutes=15)
 SETUP_VALID = timedelta(hours=72)
 MIN_PASSWORD_CHARS = 10
 HASHER = PasswordHasher()
-_DUMMY_HASH = HASHER.hash("not a password of anyone's: spends an unknown account's argon2 time")
+_DUMMY: dict[int, str] = {}
+
+
+def dummy_hash() -> str:
+    """A hash of nobody's password, made with the hasher's parameters: verifying against it costs an
+    unknown account the same time as a known one."""
+    key = id(HASHER)
+    if key not in _DUMMY:
+        _DUMMY[key] = HASHER.hash(secrets.token_urlsafe(16))
+    return _DUMMY[key]
 
 
 @dataclass(frozen=True)
@@ -159,9 +168,9 @@ def authenticate(session: Session, login: str, password: str, now: datetime | No
     found = session.exec(select(Account, Person).join(Person, Person.id == Account.person_id)
                          .where(Person.email == login.strip().lower())).first() if len(login) <= 320 else None
     account, person = found or (None, None)
-    stored = account.password_hash if account is not None and account.password_hash else _DUMMY_HASH
+    real = account is not None and account.password_hash is not None
     try:
-        right = HASHER.verify(stored, password[:1024]) and stored is not _DUMMY_HASH
+        right = HASHER.verify(account.password_hash if real else dummy_hash(), password[:1024]) and real
     except (VerificationError, InvalidHashError):
         right = False
     if account is None:
