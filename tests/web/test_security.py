@@ -14,6 +14,9 @@ from services.accounts import account_of, disable_account, make_setup_link
 from tests.web.conftest import CLERK, COORDINATOR, PASSWORD, client_of, csrf_of, sign_in, signed_in
 from web.security import SECURITY_HEADERS
 
+# What is attacked here is the web layer, the same on either database (the routes' tests run on both).
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
 
 def test_a_form_without_the_session_token_is_refused(client):
     refused = client.post("/login", data={"login": COORDINATOR, "password": PASSWORD})
