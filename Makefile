@@ -28,6 +28,7 @@ bench: install
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
 	$(VENV)/bin/python -m bench.hostile_files
+	$(VENV)/bin/python -m bench.web_board
 
 # Every benchmark at a small size (CI runs it after the tests): a benchmark that breaks fails here.
 bench-smoke: install
@@ -35,6 +36,7 @@ bench-smoke: install
 	$(VENV)/bin/python -m bench.replies_imap 50
 	$(VENV)/bin/python -m bench.sweep 200
 	$(VENV)/bin/python -m bench.hostile_files --small
+	$(VENV)/bin/python -m bench.web_board 100 400
 
 lint: install
 	$(VENV)/bin/ruff check .
