@@ -7,7 +7,6 @@ import io
 import zipfile
 from datetime import date
 
-import pytest
 from openpyxl import load_workbook
 from sqlmodel import select
 

@@ -173,7 +173,8 @@ def test_setup_link_page_sets_the_password_once(app, session):
     assert mismatch.status_code == 400 and "不一致" in mismatch.text
     short = client.post(f"/setup/{token}", data={"csrf": csrf, "password": "短", "again": "短"})
     assert short.status_code == 400 and "至少需要 10 个字符" in short.text
-    done = client.post(f"/setup/{token}", data={"csrf": csrf, "password": "一二三四五六七八九十", "again": "一二三四五六七八九十"})
+    new = "一二三四五六七八九十"
+    done = client.post(f"/setup/{token}", data={"csrf": csrf, "password": new, "again": new})
     assert done.status_code == 303
     assert client.get(f"/setup/{token}").status_code == 404
     assert sign_in(client, CLERK, "一二三四五六七八九十").status_code == 303
