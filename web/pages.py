@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 from starlette.responses import RedirectResponse, Response
 
 from core.clock import today_in
+from core.texts import message
 from documents.render import publication_html
 from models.tables import AccountRole, Cycle, InboundMessage, Report, ReportVersion, Unit
 from services.accounts import Signer
@@ -34,6 +35,12 @@ def board_rows(request: Request, session: Session, who: Signer, year: int) -> tu
     return rows, [row for row in rows if filters.keep(row)], filters
 
 
+def labels(rows: list[dict]) -> dict:
+    """Stage and unit-kind names looked up once, not once per row (the board may list 20,000 reports)."""
+    return {"stage_names": {stage: message("stage_label", stage=stage) for stage in {r["stage"] for r in rows}},
+            "kind_names": {kind: message("kind_label", kind=kind) for kind in {r["unit_kind"] for r in rows}}}
+
+
 @router.get("/")
 def board(request: Request, who: Who, session: Db, year: int | None = None) -> Response:
     year = chosen_year(session, year)
@@ -50,7 +57,7 @@ def board(request: Request, who: Who, session: Db, year: int | None = None) -> R
     flow = cycle_flow(session, year, today_in(settings.timezone), settings.timezone, who.units)
     return page(request, "web/board.html", who, year=year, years=years(session), rows=shown, total=len(rows),
                 counts=stage_counts(rows), filters=filters, query=filters.query(year),
-                kinds=sorted({r["unit_kind"] for r in rows}),
+                kinds=sorted({r["unit_kind"] for r in rows}), **labels(rows),
                 supervisors=sorted({s for r in rows for s in r["supervisors"]}),
                 chart=chart(flow) if flow else None)
 
