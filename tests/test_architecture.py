@@ -2,7 +2,8 @@
 
 core (settings, texts, names, the local day) → models (tables, chain rules) → notifications and
 documents (mail, reports; they know nothing of each other) → services (state changes) → flows (the
-jobs, and the only home of Prefect) → reportchain (the CLI and the other front doors). The imports
+jobs, and the only home of Prefect) → web (the console; never Prefect) → reportchain (the CLI, the
+demo, and starting the console). The imports
 are read from the source (ast), module-level and inside functions alike, so a lazy import cannot hide
 an arrow either."""
 
