@@ -10,6 +10,7 @@ from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
+from models.db import create_tables
 from models.tables import AccountRole
 from reportchain.cli.common import app, out, session_for, shown
 from services.accounts import account_of, add_account, listing, make_setup_link, set_password
@@ -20,6 +21,13 @@ app.add_typer(users_app, name="users")
 UNIT_HELP = "单位名称或代码（单位经办人必填；只读账号可选，含其下级单位）。"
 LINK_HELP = "不在此输入密码，打印一次性设置链接（72 小时内有效）。"
 ROLE_HELP = "角色：county_coordinator（县统筹协调人）| unit_clerk（单位经办人）| viewer（只读查看）。"
+
+
+def accounts_session():
+    """A session on the configured database, which gains the accounts table if it predates it."""
+    settings = load_settings()
+    create_tables(settings.database_url)
+    return session_for(settings)
 
 
 def setup_link(token: str) -> str:
@@ -38,9 +46,8 @@ def users_add(
     with_link: Annotated[bool, typer.Option("--setup-link", help=LINK_HELP)] = False,
 ) -> None:
     """为名册中的人员开通网页控制台账号。"""
-    settings = load_settings()
     link = with_link or not sys.stdin.isatty()
-    with session_for(settings) as session:
+    with accounts_session() as session:
         account, person = add_account(session, who, role, unit, actor=message("cli_actor"))
         if link:
             token = make_setup_link(session, account, person, actor=message("cli_actor"))
@@ -55,8 +62,7 @@ def users_add(
 @users_app.command("list")
 def users_list() -> None:
     """列出全部账号。"""
-    settings = load_settings()
-    with session_for(settings) as session:
+    with accounts_session() as session:
         rows = listing(session)
     table = Table(title=message("users.title", count=len(rows)))
     for column in message("users.columns").split("|"):
@@ -72,8 +78,7 @@ def users_list() -> None:
 @users_app.command("reset")
 def users_reset(who: Annotated[str, typer.Argument(help="账号人员的姓名或邮箱。")]) -> None:
     """重设账号：生成新的一次性设置链接、解除锁定，并使已登录的会话失效。"""
-    settings = load_settings()
-    with session_for(settings) as session:
+    with accounts_session() as session:
         account, person = account_of(session, who)
         token = make_setup_link(session, account, person, actor=message("cli_actor"))
         session.commit()
