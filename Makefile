@@ -29,6 +29,7 @@ bench: install
 	$(VENV)/bin/python -m bench.sweep
 	$(VENV)/bin/python -m bench.hostile_files
 	$(VENV)/bin/python -m bench.reply_reader
+	$(VENV)/bin/python -m bench.web_board
 
 # Every benchmark at a small size (CI runs it after the tests): a benchmark that breaks fails here.
 bench-smoke: install
@@ -37,6 +38,7 @@ bench-smoke: install
 	$(VENV)/bin/python -m bench.sweep 200
 	$(VENV)/bin/python -m bench.hostile_files --small
 	$(VENV)/bin/python -m bench.reply_reader --smoke
+	$(VENV)/bin/python -m bench.web_board 100 400
 
 lint: install
 	$(VENV)/bin/ruff check .

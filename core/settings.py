@@ -160,6 +160,17 @@ class DraftLimits:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The web console: its public address (in setup links), the cookie-signing secret (None: one made
+    once and kept in the database), Secure cookies behind HTTPS, and which proxies may set X-Forwarded-*."""
+
+    url: str
+    secret: str | None
+    secure_cookies: bool
+    forwarded_allow_ips: str
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     mail_folder: Path
@@ -176,6 +187,7 @@ class Settings:
     deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
     authserv_id: str | None  # our receiving mail server's name in Authentication-Results; None: not checked
     drafts: DraftLimits
+    web: WebSettings
 
     @property
     def message_id_domain(self) -> str:
@@ -204,6 +216,25 @@ def load_settings() -> Settings:
         deadlines_file=Path(deadlines_file) if deadlines_file else None,
         authserv_id=env.text("REPORTCHAIN_AUTHSERV_ID") or None,
         drafts=draft_limits(env),
+        web=web_settings(env),
+    )
+
+
+MIN_SECRET_CHARS = 32
+
+
+def web_settings(env: Env) -> WebSettings:
+    url = env.text("REPORTCHAIN_WEB_URL", "http://127.0.0.1:8000").rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise SettingsError("REPORTCHAIN_WEB_URL", url, "url")
+    secret = env.get("REPORTCHAIN_WEB_SECRET", "").strip()
+    if secret and len(secret) < MIN_SECRET_CHARS:
+        raise SettingsError("REPORTCHAIN_WEB_SECRET", "…", "secret", low=MIN_SECRET_CHARS)
+    return WebSettings(
+        url=url,
+        secret=secret or None,
+        secure_cookies=env.choice("REPORTCHAIN_WEB_SECURE_COOKIES", "false", ("true", "false")) == "true",
+        forwarded_allow_ips=env.text("REPORTCHAIN_WEB_FORWARDED_ALLOW_IPS", "127.0.0.1"),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
@@ -33,6 +34,8 @@ def environment(html: bool = False) -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
+    env.filters["local_time"] = lambda moment, tz: moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+    env.filters["stage_name"] = lambda stage: message("stage_label", stage=stage)
     env.globals["stage_label"] = lambda stage: message("stage_label", stage=stage)
     env.globals["decision_label"] = lambda decision: message("decision_label", decision=decision)
     env.globals["message"] = message

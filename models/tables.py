@@ -262,3 +262,38 @@ class AuditEvent(SQLModel, table=True):
     from_stage: str | None = Field(default=None, max_length=32)
     to_stage: str | None = Field(default=None, max_length=32)
     detail: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AccountRole(StrEnum):
+    """What a console account may see and do."""
+
+    COUNTY_COORDINATOR = "county_coordinator"  # every unit; runs the cycle
+    UNIT_CLERK = "unit_clerk"  # its own unit's report only
+    VIEWER = "viewer"  # read-only: the units its person supervises (and a named unit with its children)
+
+
+class Account(SQLModel, table=True):
+    """A person of the roster who may sign in to the web console. `session_epoch` grows with every
+    password change, reset or disabling, which logs out every session signed before it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", unique=True, index=True)
+    role: str = Field(max_length=32)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id")
+    password_hash: str | None = Field(default=None, max_length=255)
+    failed_logins: int = 0
+    locked_until: datetime | None = _maybe_when()
+    setup_token_hash: str | None = Field(default=None, max_length=64, index=True)
+    setup_expires: datetime | None = _maybe_when()
+    session_epoch: int = 0
+    created_at: datetime = _when()
+    disabled: bool = False
+
+
+class SiteSecret(SQLModel, table=True):
+    """A secret the installation makes once and keeps (e.g. the console's cookie-signing key), so that
+    restarts and several workers share it."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    created_at: datetime = _when()

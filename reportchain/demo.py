@@ -177,4 +177,35 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         out.print(message("demo.failed", refs=not_filed or ["—"]))
         return 1
     out.print(message("demo.done", count=len(board["reports"]), folder=str(workdir / "mail"), db=db_url))
+    out.print(message("demo.console", db=db_url, workdir=str(workdir)))
     return 0
+
+
+DEMO_ACCOUNTS = (("county_coordinator", "yfzx@qingshan.example.gov.cn", None),
+                 ("unit_clerk", "zhangwei@yehe.qingshan.example.gov.cn", "yehe"),
+                 ("viewer", "leader@yehe.qingshan.example.gov.cn", None))
+
+
+def demo_accounts(db_url: str) -> list[tuple[str, str, str]]:
+    """A county coordinator, 野鹤镇's clerk and its supervisor as a viewer, each with a new random
+    password: (role, login, password). An account that exists already gets a new password."""
+    import secrets
+
+    from sqlmodel import select
+
+    from models.db import create_tables, session_scope
+    from models.tables import Account
+    from services.accounts import add_account, find_person, set_password
+
+    create_tables(db_url)
+    made = []
+    with session_scope(db_url) as session:
+        for role, login, unit in DEMO_ACCOUNTS:
+            person = find_person(session, login)
+            account = session.exec(select(Account).where(Account.person_id == person.id)).first()
+            if account is None:
+                account, person = add_account(session, login, role, unit, actor="demo")
+            password = secrets.token_urlsafe(9)
+            set_password(session, account, person, password, actor="demo")
+            made.append((role, login, password))
+    return made

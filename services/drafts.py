@@ -16,13 +16,18 @@ from services.audit import audit
 from services.stages import enter_stage, latest_version, move, people_with_role, recipients, report_context
 
 
-def report_for_unit(session: Session, unit_name_or_code: str, year: int | None = None) -> Report:
-    """The report of a unit (by code or name), in the given year or the newest cycle."""
+def find_unit(session: Session, unit_name_or_code: str) -> Unit:
     unit = session.exec(
         select(Unit).where((Unit.code == unit_name_or_code) | (Unit.name == unit_name_or_code))
     ).first()
     if unit is None:
         raise Refused("unknown_unit", unit=unit_name_or_code)
+    return unit
+
+
+def report_for_unit(session: Session, unit_name_or_code: str, year: int | None = None) -> Report:
+    """The report of a unit (by code or name), in the given year or the newest cycle."""
+    unit = find_unit(session, unit_name_or_code)
     query = select(Report).join(Cycle, Cycle.id == Report.cycle_id).where(Report.unit_id == unit.id)
     if year is not None:
         query = query.where(Cycle.year == year)

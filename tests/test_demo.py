@@ -24,6 +24,8 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
                           env=env, cwd=PROJECT_ROOT, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "13 份报告全部报送" in done.stdout
+    assert f"REPORTCHAIN_DATABASE_URL=sqlite:///{tmp_path / 'demo.db'} reportchain web" in done.stdout
+    demo_console_accounts(f"sqlite:///{tmp_path / 'demo.db'}")
 
     env.update(REPORTCHAIN_DATABASE_URL=f"sqlite:///{tmp_path / 'demo.db'}")
     board = json.loads(subprocess.run([*CLI, "status", "--json"], capture_output=True, text=True, env=env,
@@ -51,3 +53,17 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
     assert via == {"email"}
     assert kinds.count("clarify") == 1 and kinds.count("draft_received") == 1
     assert not list((tmp_path / "inbox").glob("*.eml"))  # every reply was taken in and moved to processed/
+
+
+def demo_console_accounts(db_url: str) -> None:
+    """`demo --serve`'s accounts: each signs in with the password printed for it, again after a re-run."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from reportchain.demo import demo_accounts
+    from services.accounts import authenticate
+
+    demo_accounts(db_url)
+    made = demo_accounts(db_url)  # a second --serve on the same database: new passwords, same accounts
+    with Session(get_engine(db_url)) as session:
+        assert [authenticate(session, login, password) is not None for _, login, password in made] == [True] * 3

@@ -13,8 +13,9 @@ from email.message import EmailMessage
 import pytest
 from sqlmodel import select
 
-from models.tables import InboundMessage, Report
-from notifications.decision import has_decision_word
+from models.chain import Stage
+from models.tables import InboundMessage, InboundOutcome, Report
+from notifications.decision import APPROVE, UNCLEAR, has_decision_word
 from notifications.mailbox import FolderInbox
 from notifications.mailtext import LINE_LIMIT, READ_LIMIT, own_text
 from notifications.reply import read_reply
@@ -53,7 +54,7 @@ def bottom_posted(prompt: str, answer: str, *, cut_first_line: bool = True, fore
 
 def test_a_bottom_posted_agree_under_our_prompt_with_its_first_line_cut_approves_when_the_prompt_is_known():
     raw = mail(bottom_posted(PROMPT, "同意"))
-    assert read_reply(raw).decision == "unclear"  # whose quote is it? without the prompt it cannot be told
+    assert read_reply(raw).decision == UNCLEAR  # whose quote is it? without the prompt it cannot be told
     reply = read_reply(raw, original=PROMPT)
     assert (reply.decision, reply.comment) == ("approve", "同意")
 
@@ -76,7 +77,7 @@ def test_our_first_line_quoted_does_not_vouch_for_an_older_reply_quoted_at_depth
     raw = mail(bottom_posted(PROMPT, "同意", cut_first_line=False))
     assert read_reply(raw).decision == "approve"
     raw = mail(bottom_posted(PROMPT, "同意", cut_first_line=False, foreign=("> 王科长：同意，请上报。",)))
-    assert read_reply(raw).decision == "unclear"
+    assert read_reply(raw).decision == UNCLEAR
 
 
 def test_a_table_rule_in_the_writers_text_is_not_a_separator():
@@ -89,7 +90,7 @@ def test_a_table_rule_in_the_writers_text_is_not_a_separator():
 def test_the_prompts_own_decision_words_quoted_without_the_writers_answer_never_approve():
     raw = mail(bottom_posted(PROMPT, "收到，我看一下。"))
     reply = read_reply(raw, original=PROMPT)
-    assert reply.decision == "unclear"
+    assert reply.decision == UNCLEAR
     assert not has_decision_word(reply.comment), reply.comment
 
 
@@ -101,7 +102,7 @@ def test_a_bottom_posted_return_under_our_prompt_returns_with_its_comment():
 def test_a_decision_right_under_a_quoted_line_is_unclear_even_under_our_prompt():
     # no blank line between: the client may have wrapped a quoted line ("原则同意，建议……" is in our prompt)
     body = bottom_posted(PROMPT, "同意").replace("\n\n同意", "\n同意")
-    assert read_reply(mail(body), original=PROMPT).decision == "unclear"
+    assert read_reply(mail(body), original=PROMPT).decision == UNCLEAR
 
 
 # ---------------------------------------------------------------- signatures: what is cut never decides
@@ -127,7 +128,7 @@ def test_a_contact_block_above_a_long_disclaimer_is_the_signature():
 def test_a_correction_left_unread_below_a_long_text_never_lets_the_approval_above_it_stand():
     filler = "第三部分的数据来源需要再说明一下，这里先写下我的看法。\n" * (READ_LIMIT // 25)
     reply = read_reply(mail("同意\n\n" + filler + "\n更正：退回，第三部分要重写。\n"))
-    assert reply.decision == "unclear"
+    assert reply.decision == UNCLEAR
 
 
 def test_an_agree_over_a_huge_unprefixed_original_still_approves():
@@ -143,7 +144,7 @@ def test_an_answer_below_more_quoted_lines_than_are_read_decides_nothing():
     body = "同意\n\n" + "> 报告正文\n" * (LINE_LIMIT + 10) + "\n更正：退回\n"
     own = own_text(body, has_decision_word)
     assert own.overlong
-    assert read_reply(mail(body)).decision == "unclear"
+    assert read_reply(mail(body)).decision == UNCLEAR
 
 
 def test_a_reply_asking_the_grammar_about_too_much_text_decides_nothing():
@@ -152,7 +153,7 @@ def test_a_reply_asking_the_grammar_about_too_much_text_decides_nothing():
     body = "> 一封别人的邮件\n\n" + "\n\n".join(f"第{i}段：数据需要核实，情况说明如下。" for i in range(3_000))
     own = own_text("同意\n\n" + body, has_decision_word)
     assert own.overlong
-    assert read_reply(mail("同意\n\n" + body)).decision == "unclear"
+    assert read_reply(mail("同意\n\n" + body)).decision == UNCLEAR
 
 
 # ---------------------------------------------------------------- the intake reads with the round's prompt
@@ -173,7 +174,7 @@ def test_the_intake_applies_a_bottom_posted_agree_under_our_prompt_with_its_firs
     drop(settings.inbox_folder, mail(bottom_posted(prompt.body_text, "同意"), in_reply_to=prompt.message_id,
                                      subject="Re: " + prompt.subject))
     take_in(session, settings)
-    assert outcome(session, report) == ("applied", "approve", "committee_review")
+    assert outcome(session, report) == (InboundOutcome.APPLIED, APPROVE, Stage.COMMITTEE_REVIEW)
 
 
 def test_the_intake_never_applies_an_agree_below_a_foreign_quoted_agree(session, settings, yehe):
@@ -181,4 +182,4 @@ def test_the_intake_never_applies_an_agree_below_a_foreign_quoted_agree(session,
     body = bottom_posted(prompt.body_text, "同意", foreign=("同意",))
     drop(settings.inbox_folder, mail(body, in_reply_to=prompt.message_id, subject="Re: " + prompt.subject))
     take_in(session, settings)
-    assert outcome(session, report) == ("unclear", "unclear", "legal_review")
+    assert outcome(session, report) == (InboundOutcome.UNCLEAR, UNCLEAR, Stage.LEGAL_REVIEW)

@@ -1,0 +1,126 @@
+"""The read-only pages: the board (and its .xlsx), a report's story, and its downloads."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from sqlmodel import Session, select
+from starlette.responses import RedirectResponse, Response
+
+from core.clock import today_in
+from core.texts import message
+from documents.render import publication_html
+from models.tables import AccountRole, Cycle, InboundMessage, Report, ReportVersion, Unit
+from services.accounts import Signer
+from services.board import cycle_flow, latest_year, reached_filing, status, story, years
+from services.filing import filing_day, filing_document
+from services.stages import latest_version
+from web.board import Filters, chart, stage_counts, xlsx
+from web.render import page
+from web.security import Db, NotFound, Who, download, report_in_scope
+
+router = APIRouter()
+
+
+def chosen_year(session: Session, year: int | None) -> int | None:
+    return year if year is not None and year in years(session) else latest_year(session)
+
+
+def board_rows(request: Request, session: Session, who: Signer, year: int) -> tuple[list[dict], list[dict], Filters]:
+    """Every report this account sees in the cycle, and those the query string's filters keep."""
+    today = today_in(request.app.state.settings.timezone)
+    rows = status(session, year, today, who.units)["reports"]
+    p = request.query_params
+    filters = Filters.of(p.get("stage", ""), p.get("overdue", ""), p.get("kind", ""), p.get("supervisor", ""),
+                         p.get("q", ""))
+    return rows, [row for row in rows if filters.keep(row)], filters
+
+
+def labels(rows: list[dict]) -> dict:
+    """Stage and unit-kind names looked up once, not once per row (the board may list 20,000 reports)."""
+    return {"stage_names": {stage: message("stage_label", stage=stage) for stage in {r["stage"] for r in rows}},
+            "kind_names": {kind: message("kind_label", kind=kind) for kind in {r["unit_kind"] for r in rows}}}
+
+
+@router.get("/")
+def board(request: Request, who: Who, session: Db, year: int | None = None) -> Response:
+    year = chosen_year(session, year)
+    if who.role is AccountRole.UNIT_CLERK:  # a clerk's home is its unit's report
+        report = session.exec(select(Report).join(Cycle, Cycle.id == Report.cycle_id)
+                              .where(Report.unit_id == who.account.unit_id).order_by(Cycle.year.desc())).first()
+        if report is None:
+            return page(request, "web/error.html", who, status=404, kind="no_report", detail="")
+        return RedirectResponse(f"/reports/{report.ref}", status_code=303)
+    if year is None:
+        return page(request, "web/error.html", who, status=404, kind="no_cycle", detail="")
+    rows, shown, filters = board_rows(request, session, who, year)
+    settings = request.app.state.settings
+    flow = cycle_flow(session, year, today_in(settings.timezone), settings.timezone, who.units)
+    return page(request, "web/board.html", who, year=year, years=years(session), rows=shown, total=len(rows),
+                counts=stage_counts(rows), filters=filters, query=filters.query(year),
+                kinds=sorted({r["unit_kind"] for r in rows}), **labels(rows),
+                supervisors=sorted({s for r in rows for s in r["supervisors"]}),
+                chart=chart(flow) if flow else None)
+
+
+@router.get("/board.xlsx")
+def board_xlsx(request: Request, who: Who, session: Db, year: int | None = None) -> Response:
+    year = chosen_year(session, year)
+    if year is None or who.role is AccountRole.UNIT_CLERK:
+        raise NotFound
+    _, shown, _ = board_rows(request, session, who, year)
+    return download(xlsx(year, shown), f"督办清单-{year}.xlsx", f"board-{year}.xlsx")
+
+
+@router.get("/reports/{ref}")
+def report_page(request: Request, ref: str, who: Who, session: Db) -> Response:
+    report = report_in_scope(session, who, ref)
+    return page(request, "web/report.html", who, **story(session, report),
+                timezone=request.app.state.settings.timezone)
+
+
+def version_of(session: Session, report: Report, number: int) -> ReportVersion:
+    version = session.exec(select(ReportVersion).where(ReportVersion.report_id == report.id,
+                                                       ReportVersion.number == number)).first()
+    if version is None:
+        raise NotFound
+    return version
+
+
+@router.get("/reports/{ref}/versions/{number}")
+def version_file(ref: str, number: int, who: Who, session: Db) -> Response:
+    report = report_in_scope(session, who, ref)
+    version = version_of(session, report, number)
+    return download(version.content, f"{report.ref}-v{number}-{version.filename}", f"{report.ref}-v{number}")
+
+
+def filed_version(session: Session, report: Report) -> ReportVersion:
+    """The version filed upward (the last one), once the report has reached filing."""
+    if not reached_filing(report) or (version := latest_version(session, report.id)) is None:
+        raise NotFound
+    return version
+
+
+@router.get("/reports/{ref}/filing.docx")
+def filing_file(ref: str, who: Who, session: Db) -> Response:
+    report = report_in_scope(session, who, ref)
+    data = filing_document(session, report, filed_version(session, report))
+    return download(data, f"{report.ref}-报送稿.docx", f"{report.ref}-filing.docx")
+
+
+@router.get("/reports/{ref}/publication.html")
+def publication_file(ref: str, who: Who, session: Db) -> Response:
+    report = report_in_scope(session, who, ref)
+    version = filed_version(session, report)
+    html = publication_html(version.text, unit_name=session.get(Unit, report.unit_id).name,
+                            year=session.get(Cycle, report.cycle_id).year,
+                            issued_on=filing_day(session, report, version))
+    return download(html.encode(), f"{report.ref}-公开网页.html", f"{report.ref}-publication.html")
+
+
+@router.get("/reports/{ref}/mail/{message_id}.eml")
+def inbound_file(ref: str, message_id: int, who: Who, session: Db) -> Response:
+    report = report_in_scope(session, who, ref)
+    inbound = session.get(InboundMessage, message_id)
+    if inbound is None or inbound.report_id != report.id:
+        raise NotFound
+    return download(inbound.raw, f"{report.ref}-mail-{inbound.id}.eml", f"mail-{inbound.id}.eml")
