@@ -1,13 +1,35 @@
-"""The audit trail: every change to a report, a cycle or the calendar, who made it and how."""
+"""The audit trail: every change to a report, a cycle or the calendar, who made it and how.
+
+A front door that is not the CLI says so once around its work (`with through("console"):`): every
+event written meanwhile carries `how` = that door, so the report's story can tell "in the console"
+from "by the CLI" without each service taking one more parameter."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlmodel import Session
 
 from models.tables import AuditEvent, Report
 
+FRONT_DOOR: ContextVar[str | None] = ContextVar("front_door", default=None)
+
+
+@contextmanager
+def through(door: str) -> Iterator[None]:
+    """Every audit event written inside the block records `how=door` (e.g. "console")."""
+    token = FRONT_DOOR.set(door)
+    try:
+        yield
+    finally:
+        FRONT_DOOR.reset(token)
+
 
 def audit(session: Session, report: Report | None, actor: str, action: str, **detail) -> None:
+    if (door := FRONT_DOOR.get()) is not None:
+        detail.setdefault("how", door)
     session.add(
         AuditEvent(
             report_id=report.id if report else None,

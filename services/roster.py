@@ -22,6 +22,7 @@ from core.names import has_control, name_problem, normalised_address, visible
 from core.texts import message
 from models.chain import CHAINS, Role
 from models.tables import Assignment, Person, Unit
+from services.audit import audit
 
 KINDS = ("county", "township", "street", "department", "admin_committee")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
@@ -331,8 +332,9 @@ def import_roster(session: Session, path: Path) -> dict[str, int]:
     return apply_roster(session, plan_roster(session, path))
 
 
-def apply_roster(session: Session, plan: RosterPlan) -> dict[str, int]:
-    """Write a plan: upsert units, people and roles (nothing the file no longer lists is deleted)."""
+def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -> dict[str, int]:
+    """Write a plan: upsert units, people and roles (nothing the file no longer lists is deleted);
+    audited as `roster_imported` with the plan's changes when `actor` is given."""
     rows = plan.rows
     units = {u.code: u for u in session.exec(select(Unit))}
     people = {p.email: p for p in session.exec(select(Person))}
@@ -366,4 +368,8 @@ def apply_roster(session: Session, plan: RosterPlan) -> dict[str, int]:
                     existing.add(key)
     session.flush()
     mentioned = {email for row in rows for pl in row.people.values() for _, email in pl}
-    return {"units": len(rows), "people": len(mentioned), "assignments": assignments}
+    counts = {"units": len(rows), "people": len(mentioned), "assignments": assignments}
+    if actor is not None:
+        audit(session, None, actor, "roster_imported", changes=plan.changes, **counts,
+              units_added=plan.units_added, people_added=plan.people_added)
+    return counts

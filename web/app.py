@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session
 from starlette.exceptions import HTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -15,12 +16,15 @@ from starlette.staticfiles import StaticFiles
 
 from core.settings import Settings
 from core.texts import message
+from documents.reading import UnreadableDocument
 from models.chain import Refused
 from models.db import create_tables, get_engine
+from models.deadlines import PolicyError
 from services.accounts import site_secret
-from web import login, pages
+from services.roster import RosterError
+from web import actions, login, pages, uploads
 from web.render import page
-from web.security import SECURITY_HEADERS, CsrfRefused, Forbidden, LoginRequired, NotFound, csrf_guard
+from web.security import SECURITY_HEADERS, CsrfRefused, Forbidden, Invalid, LoginRequired, NotFound, csrf_guard
 
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "reportchain_session"
@@ -45,6 +49,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login.router)
     app.include_router(pages.router)
+    app.include_router(actions.router)
+    app.include_router(uploads.router)
 
     def error(request: Request, status: int, kind: str, detail: str = "") -> Response:
         return page(request, "web/error.html", None, status=status, kind=kind, detail=detail)
@@ -69,6 +75,27 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
         return error(request, 409, "refused", message(f"refused.{exc.code}", **exc.params))
+
+    @app.exception_handler(StaleDataError)
+    async def stale(request: Request, _exc) -> Response:
+        return error(request, 409, "refused", message("refused.stale", ref=""))
+
+    @app.exception_handler(Invalid)
+    async def invalid(request: Request, exc: Invalid) -> Response:
+        return error(request, 400, "refused", exc.text)
+
+    @app.exception_handler(PolicyError)
+    async def bad_policy(request: Request, exc: PolicyError) -> Response:
+        return error(request, 400, "refused", message(f"policy.{exc.code}", **exc.params))
+
+    @app.exception_handler(UnreadableDocument)
+    async def unreadable(request: Request, exc: UnreadableDocument) -> Response:
+        return error(request, 400, "refused", message(f"document.{exc.code}", filename=exc.filename,
+                                                      detail=exc.detail))
+
+    @app.exception_handler(RosterError)
+    async def bad_roster(request: Request, exc: RosterError) -> Response:
+        return error(request, 400, "roster", "\n".join(exc.problems))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, _exc) -> Response:

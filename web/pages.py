@@ -14,9 +14,11 @@ from services.accounts import Signer
 from services.board import cycle_flow, latest_year, reached_filing, status, story, years
 from services.filing import filing_day, filing_document
 from services.stages import latest_version
+from web.actions import report_actions
 from web.board import Filters, chart, stage_counts, xlsx
 from web.render import page
 from web.security import Db, NotFound, Who, download, report_in_scope
+from web.uploads import can_upload
 
 router = APIRouter()
 
@@ -74,8 +76,10 @@ def board_xlsx(request: Request, who: Who, session: Db, year: int | None = None)
 @router.get("/reports/{ref}")
 def report_page(request: Request, ref: str, who: Who, session: Db) -> Response:
     report = report_in_scope(session, who, ref)
-    return page(request, "web/report.html", who, **story(session, report),
-                timezone=request.app.state.settings.timezone)
+    settings = request.app.state.settings
+    return page(request, "web/report.html", who, **story(session, report), timezone=settings.timezone,
+                actions=report_actions(session, who, report), upload=can_upload(session, who, report),
+                max_mb=settings.drafts.max_mb)
 
 
 def version_of(session: Session, report: Report, number: int) -> ReportVersion:

@@ -1,5 +1,6 @@
 """Pages from templates/web/ (autoescaped, StrictUndefined, through core/texts.py's environment),
-with what every page needs: the CSRF token of its forms and who is signed in."""
+with what every page needs: the CSRF token of its forms, who is signed in, and what the last action
+did (the flash, shown once)."""
 
 from __future__ import annotations
 
@@ -12,5 +13,6 @@ from web.security import csrf_token
 
 
 def page(request: Request, template: str, who: Signer | None, status: int = 200, **context) -> HTMLResponse:
-    html = render(template, csrf=csrf_token(request), who=who, path=request.url.path, **context)
+    flash = request.session.pop("flash", None)  # what the last action did, shown once
+    html = render(template, csrf=csrf_token(request), who=who, path=request.url.path, flash=flash, **context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "private, no-store"})

@@ -47,6 +47,14 @@ class CsrfRefused(Exception):
     """A form posted without this session's token."""
 
 
+class Invalid(Exception):
+    """A form value the console refuses before calling a service: `text` says why, in Chinese."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 def csrf_token(request: Request) -> str:
     return request.session.setdefault("csrf", secrets.token_urlsafe(32))
 

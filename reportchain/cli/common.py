@@ -12,7 +12,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import func
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
@@ -24,7 +23,7 @@ from documents.reading import UnreadableDocument
 from models.chain import Refused
 from models.db import get_engine
 from models.deadlines import PolicyError
-from models.tables import Cycle, OutboxMessage
+from models.tables import Cycle
 from notifications.backends import DeliveryConfigError
 from services.board import latest_year
 from services.roster import RosterError
@@ -201,19 +200,16 @@ def report_delivery(result: dict) -> None:
 def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object], None] | None = None) -> None:
     """Run a transactional step, show what it did (`show`) and the mails it would write, and roll
     everything back."""
+    from services.rehearsal import rehearse
+
     settings = load_settings()
     with session_for(settings) as session:
-        before = session.exec(select(func.max(OutboxMessage.id))).one() or 0
-        result = step(session, settings)
-        session.flush()
-        query = select(OutboxMessage.to_addrs, OutboxMessage.subject).where(OutboxMessage.id > before)
-        mails = list(session.exec(query.order_by(OutboxMessage.id)))
-        session.rollback()
+        result, mails = rehearse(session, lambda: step(session, settings))
     if show is not None:
         show(result)
     out.print(message("dry_run", count=len(mails)))
-    for to, subject in mails:
-        out.print(message("dry_run_mail", to=to, subject=subject))
+    for mail in mails:
+        out.print(message("dry_run_mail", to=mail.to, subject=mail.subject))
 
 
 def valid_year(year: int | None) -> int | None:

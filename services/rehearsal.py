@@ -1,0 +1,46 @@
+"""Say what a state change would do before doing it: run it in the caller's transaction, read the
+mails it wrote to the outbox, and roll everything back. The mails (and so their recipients) are the
+ones the service itself would write, by its own rules: nothing here knows who gets which mail.
+The CLI's --dry-run and the console's confirmation pages use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlmodel import Session, func, select
+
+from models.tables import OutboxMessage
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    cc: str
+    subject: str
+
+
+def outbox_mark(session: Session) -> int:
+    """The newest outbox id now: the mails written after it are the ones `mails_since` reads."""
+    return session.exec(select(func.max(OutboxMessage.id))).one() or 0
+
+
+def mails_since(session: Session, mark: int) -> list[Mail]:
+    session.flush()
+    query = select(OutboxMessage.to_addrs, OutboxMessage.cc_addrs, OutboxMessage.subject).where(
+        OutboxMessage.id > mark)
+    return [Mail(to, cc, subject) for to, cc, subject in session.exec(query.order_by(OutboxMessage.id))]
+
+
+def rehearse(session: Session, step: Callable[[], T]) -> tuple[T, list[Mail]]:
+    """What `step` returns and the mails it writes, with nothing kept (the transaction is rolled back,
+    also when `step` is refused). `step` must return plain values: rows it wrote are gone afterwards."""
+    try:
+        mark = outbox_mark(session)
+        result = step()
+        return result, mails_since(session, mark)
+    finally:
+        session.rollback()
