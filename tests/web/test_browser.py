@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 
 from core.settings import PROJECT_ROOT
+from tests.drafts import report_text
 from tests.web.conftest import CLERK, COORDINATOR, PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -104,3 +105,60 @@ def test_a_clerk_sees_its_own_report_only(server, browser, console):
     response = page.goto(f"{server}/reports/{console.shangshe}")
     assert response.status == 404 and "找不到" in page.content()
     page.screenshot(path=SHOTS / "not-found.png", full_page=True)
+
+
+def submit_form(page, shot: str) -> None:
+    """下一步：核对 → (screenshot of the confirmation) → 确认执行."""
+    page.click("form.action button[type=submit]")
+    assert page.locator("section.confirm").count() == 1, page.content()
+    page.screenshot(path=SHOTS / f"{shot}-confirm.png", full_page=True)
+    page.click("form.confirm button[type=submit]")
+    assert page.locator("p.flash").count() == 1, page.content()
+
+
+def test_the_whole_chain_in_the_console(server, browser, console, session, settings, tmp_path):
+    from services.decisions import record_decision
+    from services.stages import find_report, open_round_of
+
+    report = find_report(session, console.yehe)
+    record_decision(session, settings, open_round_of(session, report).id, "return", comment="请补充第三部分。",
+                    via="phone", actor="陈律师")
+    session.commit()
+    page = browser
+    log_in(page, server, CLERK)
+    draft = tmp_path / "第三稿.md"
+    draft.write_text(report_text("野鹤镇").replace("全年审查", "XX镇全年审查"), encoding="utf-8")
+    page.set_input_files("section.upload input[type=file]", str(draft))
+    page.click("section.upload button[type=submit]")
+    assert "尚未提交" in page.content() and "XX" in page.locator("ul.findings").inner_text()
+    page.screenshot(path=SHOTS / "clerk-draft-check.png", full_page=True)
+    page.click("form[action$=\"/draft/submit\"] button")
+    assert "暂未送法律顾问审核" in page.locator("p.flash").inner_text()
+    page.screenshot(path=SHOTS / "clerk-draft-held.png", full_page=True)
+    page.click("header button.link")  # 退出登录
+
+    log_in(page, server, COORDINATOR)
+    page.goto(f"{server}/reports/{console.yehe}")
+    page.click("text=仍按此稿送审")
+    page.screenshot(path=SHOTS / "accept.png", full_page=True)
+    submit_form(page, "accept")
+    for stage in ("法律顾问审核", "党委审议"):
+        page.click("text=录入电话告知的审核意见")
+        assert stage in page.locator("form.action").inner_text()
+        page.screenshot(path=SHOTS / f"decide-{stage}.png", full_page=True)
+        submit_form(page, f"decide-{stage}")
+    page.click("text=报送上级")
+    submit_form(page, "file")
+    deadline = time.monotonic() + 10  # the filing mail goes out in the background
+    while "已报送" not in page.locator("section.standing").inner_text() and time.monotonic() < deadline:
+        time.sleep(0.2)
+        page.reload()
+    page.click("text=登记公开")
+    page.fill("input[name=url]", "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html")
+    page.check("input[name=reviewed]")
+    page.fill("input[name=reviewed_by]", "李保密")
+    page.screenshot(path=SHOTS / "publish.png", full_page=True)
+    submit_form(page, "publish")
+    assert "流程结束" in page.locator("p.flash").inner_text()
+    assert "网页控制台" in page.locator("ol.timeline").inner_text()
+    page.screenshot(path=SHOTS / "published.png", full_page=True)
