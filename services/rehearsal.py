@@ -6,9 +6,9 @@ The CLI's --dry-run and the console's confirmation pages use it."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
+from sqlalchemy import Row
 from sqlmodel import Session, func, select
 
 from models.tables import OutboxMessage
@@ -16,11 +16,7 @@ from models.tables import OutboxMessage
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Mail:
-    to: str
-    cc: str
-    subject: str
+Mail = Row  # a mail the step wrote: .to_addrs, .cc_addrs (as the outbox joined them) and .subject
 
 
 def outbox_mark(session: Session) -> int:
@@ -32,7 +28,7 @@ def mails_since(session: Session, mark: int) -> list[Mail]:
     session.flush()
     query = select(OutboxMessage.to_addrs, OutboxMessage.cc_addrs, OutboxMessage.subject).where(
         OutboxMessage.id > mark)
-    return [Mail(to, cc, subject) for to, cc, subject in session.exec(query.order_by(OutboxMessage.id))]
+    return list(session.exec(query.order_by(OutboxMessage.id)))
 
 
 def rehearse(session: Session, step: Callable[[], T]) -> tuple[T, list[Mail]]:

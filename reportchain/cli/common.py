@@ -209,7 +209,7 @@ def dry_run(step: Callable[[Session, Settings], object], show: Callable[[object]
         show(result)
     out.print(message("dry_run", count=len(mails)))
     for mail in mails:
-        out.print(message("dry_run_mail", to=mail.to, subject=mail.subject))
+        out.print(message("dry_run_mail", to=mail.to_addrs, subject=mail.subject))
 
 
 def valid_year(year: int | None) -> int | None:

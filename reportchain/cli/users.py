@@ -13,7 +13,7 @@ from core.texts import message
 from models.db import create_tables
 from models.tables import AccountRole
 from reportchain.cli.common import app, out, session_for, shown
-from services.accounts import account_of, add_account, listing, make_setup_link, set_password
+from services.accounts import account_of, add_account, disable_account, listing, make_setup_link, set_password
 
 users_app = typer.Typer(help="网页控制台账号：开通、查看、重设。", no_args_is_help=True)
 app.add_typer(users_app, name="users")
@@ -83,3 +83,13 @@ def users_reset(who: Annotated[str, typer.Argument(help="账号人员的姓名�
         token = make_setup_link(session, account, person, actor=message("cli_actor"))
         session.commit()
     out.print(message("users.setup_link", link=setup_link(token)))
+
+
+@users_app.command("disable")
+def users_disable(who: Annotated[str, typer.Argument(help="账号人员的姓名或邮箱。")]) -> None:
+    """停用账号：不能再登录，已登录的会话立即失效（记入流转记录；账号记录保留）。"""
+    with accounts_session() as session:
+        account, person = account_of(session, who)
+        disable_account(session, account, person, actor=message("cli_actor"))
+        session.commit()
+    out.print(message("users.disabled", who=shown(person.name), email=person.email))

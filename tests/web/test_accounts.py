@@ -141,3 +141,20 @@ def test_cli_refusals_are_chinese_and_store_nothing(session, county, args, said)
     assert result.exit_code != 0 and said in result.output
     assert session.exec(select(Account)).all() == []
     assert cli("users", "reset", "张伟").exit_code != 0
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_cli_disable_ends_the_accounts_open_sessions(session, app, console):
+    from tests.web.conftest import sign_in, signed_in
+
+    client = signed_in(app, "unit_clerk")
+    assert client.get(f"/reports/{console.yehe}").status_code == 200
+    result = cli("users", "disable", CLERK)
+    assert result.exit_code == 0 and "已停用" in result.output
+    assert client.get(f"/reports/{console.yehe}").headers["location"].startswith("/login")  # signed out
+    again = sign_in(client, CLERK)
+    assert again.status_code == 401 and "邮箱或密码不正确" in again.text
+    assert "已停用" in cli("users", "list").output
+    session.expire_all()
+    assert "account_disabled" in actions(session, CLERK)
+    assert cli("users", "disable", "无此人").exit_code != 0
