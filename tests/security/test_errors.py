@@ -56,7 +56,8 @@ COMMANDS = {  # each command with arguments that pass the command line parser
     "replies parse": ["{eml}"], "deadlines show": [], "deadlines set": ["filing=2027-01-25"],
     "calendar show": ["2027"], "calendar set": ["2027-02-01", "holiday"],
     "sweep": ["--now", "2026-12-16T09:00"], "check": ["{draft}"], "demo": ["--workdir", "{tmp}/demo"],
-    "users add": ["张伟", "--role", "viewer"], "users list": [], "users reset": ["张伟"], "web": ["--port", "1"],
+    "users add": ["张伟", "--role", "viewer"], "users list": [], "users reset": ["张伟"], "users disable": ["张伟"],
+    "web": ["--port", "1"],
 }
 
 
