@@ -29,6 +29,7 @@ from core.settings import load_settings
 from models.db import create_tables, get_engine
 from models.tables import AuditEvent, Cycle, Report
 from services.accounts import add_account, set_password
+from web.pages import PAGE_ROWS
 
 SIZES = (2000, 20000)
 LOGIN, PASSWORD = "yfzx@qingshan.example.gov.cn", "bench-password-2026"
@@ -108,7 +109,7 @@ def main(sizes: tuple[int, ...] = SIZES) -> dict:
         problems.append("the board's statements grow with the number of reports: "
                         + ", ".join(f"N={r['reports']}: {r['page_statements']} / {r['xlsx_statements']}" for r in runs))
     for r in runs:
-        if r["page_status"] != 200 or r["page_rows"] != r["reports"] or r["xlsx_rows"] != r["reports"]:
+        if r["page_status"] != 200 or r["page_rows"] != min(r["reports"], PAGE_ROWS) or r["xlsx_rows"] != r["reports"]:
             problems.append(f"N={r['reports']}: status {r['page_status']}, {r['page_rows']} rows on the page, "
                             f"{r['xlsx_rows']} in the .xlsx")
     return {"benchmark": "web_board", "database": "sqlite",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 from sqlmodel import Session, select
 from starlette.responses import RedirectResponse, Response
 
@@ -21,6 +23,7 @@ from web.security import Db, NotFound, Who, download, report_in_scope
 from web.uploads import can_upload
 
 router = APIRouter()
+PAGE_ROWS = 200  # a province's board is 20,000 rows: the page lists them 200 at a time (the .xlsx lists all)
 
 
 def chosen_year(session: Session, year: int | None) -> int | None:
@@ -44,7 +47,8 @@ def labels(rows: list[dict]) -> dict:
 
 
 @router.get("/")
-def board(request: Request, who: Who, session: Db, year: int | None = None) -> Response:
+def board(request: Request, who: Who, session: Db, year: int | None = None,
+          page_number: Annotated[int, Query(alias="page")] = 1) -> Response:
     year = chosen_year(session, year)
     if who.role is AccountRole.UNIT_CLERK:  # a clerk's home is its unit's report
         report = session.exec(select(Report).join(Cycle, Cycle.id == Report.cycle_id)
@@ -57,7 +61,12 @@ def board(request: Request, who: Who, session: Db, year: int | None = None) -> R
     rows, shown, filters = board_rows(request, session, who, year)
     settings = request.app.state.settings
     flow = cycle_flow(session, year, today_in(settings.timezone), settings.timezone, who.units)
-    return page(request, "web/board.html", who, year=year, years=years(session), rows=shown, total=len(rows),
+    pages = max(1, -(-len(shown) // PAGE_ROWS))
+    number = min(max(page_number, 1), pages)
+    return page(request, "web/board.html", who, year=year, years=years(session),
+                rows=shown[(number - 1) * PAGE_ROWS:number * PAGE_ROWS], matched=len(shown),
+                overdue=sum(r["overdue"] for r in shown), page_number=number, pages=pages, rows_per_page=PAGE_ROWS,
+                total=len(rows),
                 counts=stage_counts(rows), filters=filters, query=filters.query(year),
                 kinds=sorted({r["unit_kind"] for r in rows}), **labels(rows),
                 supervisors=sorted({s for r in rows for s in r["supervisors"]}),

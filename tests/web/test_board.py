@@ -77,3 +77,23 @@ def test_the_board_page_draws_the_chart(app, console):
     svg = html[html.index("<svg"):html.index("</svg>")]
     assert svg.count("<polygon") >= 2 and "今天" in svg and "报送截止" in svg and "公开截止" in svg
     assert "起草 <strong>11</strong>" in html and "法律顾问审核 <strong>2</strong>" in html
+
+
+def test_a_long_board_is_listed_a_page_at_a_time_and_the_xlsx_keeps_every_row(app, console, monkeypatch):
+    """A province's 20,000 rows cannot be one page: the pages keep the filter, the counts and the .xlsx
+    stay whole."""
+    monkeypatch.setattr("web.pages.today_in", lambda tz: LATE)
+    monkeypatch.setattr("web.pages.PAGE_ROWS", 5)
+    client = signed_in(app, "county_coordinator")
+    pages = [client.get(f"/?year=2026&page={n}").text for n in (1, 2, 3)]
+    listed = [page_refs(html) for html in pages]
+    assert [len(refs) for refs in listed] == [5, 5, 3]
+    assert sorted(sum(listed, [])) == sorted(r[0] for r in xlsx_rows(client, "year=2026")[1:])
+    assert "符合条件 13 份 / 共 13 份" in pages[0] and "第 1 / 3 页" in pages[0]
+    assert 'href="/?year=2026&amp;page=2">下一页' in pages[0] and "上一页" not in pages[0]
+    assert "下一页" not in pages[2] and 'href="/?year=2026&amp;page=2">上一页' in pages[2]
+    assert page_refs(client.get("/?year=2026&page=99").text) == listed[2]  # past the end: the last page
+    assert page_refs(client.get("/?year=2026&page=-4").text) == listed[0]
+    late = len(xlsx_rows(client, "year=2026&overdue=1")) - 1
+    assert late > 5  # so the overdue board has a second page, whose link keeps the filter
+    assert 'href="/?year=2026&amp;overdue=1&amp;page=2">下一页' in client.get("/?year=2026&overdue=1").text
