@@ -15,7 +15,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.policy import SMTP
 
 from sqlmodel import Session, or_, select, update
 
@@ -24,7 +23,7 @@ from core.texts import environment, message, render, render_block
 from models.db import utcnow
 from models.tables import OutboxMessage, OutboxStatus, ReportVersion
 from notifications.backends import MailBackend, Outcome
-from notifications.message import Attachment, build_message, calendar_entry, envelope
+from notifications.message import Attachment, calendar_entry, envelope, message_bytes
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +112,7 @@ def compose(
         ics=ics,
         expires_at=expires_at,
     )
-    row.raw = build_message(settings, row, attachment).as_bytes(policy=SMTP)
+    row.raw = message_bytes(settings, row, attachment)
     return row
 
 
