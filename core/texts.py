@@ -31,6 +31,7 @@ def environment(html: bool = False) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates are part of the code: no stat() of the file on every render
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
     env.globals["stage_label"] = lambda stage: message("stage_label", stage=stage)

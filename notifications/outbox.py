@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlmodel import Session, or_, select, update
 
@@ -70,7 +71,12 @@ def enqueue(session: Session, settings: Settings, *, key: str, attachment_versio
     return row
 
 
-def compose(
+def compose(settings: Settings, **mail) -> OutboxMessage:
+    """The outbox row of one mail (`mail_values`), not yet added to a session."""
+    return OutboxMessage(**mail_values(settings, **mail))
+
+
+def mail_values(
     settings: Settings,
     *,
     key: str,
@@ -83,8 +89,9 @@ def compose(
     attachment: Attachment | None = None,
     attachment_version_id: int | None = None,
     expires_at: datetime | None = None,
-) -> OutboxMessage:
-    """The outbox row of one mail, rendered and with its bytes, not yet added to a session.
+) -> dict:
+    """Every column of one mail's outbox row, rendered and with its bytes: what a Core INSERT of many
+    takes (services/reminders.py, services/cycle.py), or `compose` makes a row of.
 
     Optional blocks of KIND.txt: `attachment_name` names the attachment; `calendar_summary`
     adds an .ics entry for the context's `due` date."""
@@ -96,7 +103,7 @@ def compose(
     if "calendar_summary" in blocks and context.get("due"):
         ics = calendar_entry(message_id, context["due"], render_block(text, "calendar_summary", **context),
                              settings.timezone)
-    row = OutboxMessage(
+    values = dict(
         idempotency_key=key,
         message_id=message_id,
         kind=kind,
@@ -110,10 +117,17 @@ def compose(
         attachment_version_id=attachment_version_id,
         attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
         ics=ics,
+        pending_recipients=None,
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=None,
+        last_error=None,
+        created_at=utcnow(),
+        sent_at=None,
         expires_at=expires_at,
     )
-    row.raw = message_bytes(settings, row, attachment)
-    return row
+    values["raw"] = message_bytes(settings, SimpleNamespace(**values), attachment)
+    return values
 
 
 def claim(session: Session, now: datetime, limit: int, after: int = 0) -> list[OutboxMessage]:

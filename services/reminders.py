@@ -18,9 +18,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.settings import Settings
+from models.db import utcnow
 from models.reminders import PersonMail, Plan, mail_key, plan_sweep
 from models.tables import OutboxMessage, Reminder
-from notifications.outbox import Recipient, compose
+from notifications.outbox import Recipient, mail_values
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
     them. Any other integrity error is raised."""
     kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
         OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
-    rows = {row.idempotency_key: (mail, row) for mail in batch
+    rows = {row["idempotency_key"]: (mail, row) for mail in batch
             for row in [mail_row(settings, plan, mail, expires, kickoffs)]}
     while rows:
         taken = set(session.exec(select(OutboxMessage.idempotency_key)
@@ -55,14 +56,14 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
         if not rows:
             return 0
         try:
-            mails = [row.model_dump(exclude={"id"}) for _, row in rows.values()]
-            session.execute(insert(OutboxMessage.__table__), mails)
+            session.execute(insert(OutboxMessage.__table__), [row for _, row in rows.values()])
             ids = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.id)
                                     .where(OutboxMessage.idempotency_key.in_(rows))).all())
+            now = utcnow()
             session.execute(insert(Reminder.__table__), [
-                Reminder(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
-                         role=line.role, report_id=line.item.report.id, due=line.item.due,
-                         outbox_id=ids[key]).model_dump(exclude={"id"})
+                dict(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
+                     role=line.role, report_id=line.item.report.id, due=line.item.due, outbox_id=ids[key],
+                     created_at=now)
                 for key, (mail, _) in rows.items() for line in mail.lines])
             session.commit()
             return len(rows)
@@ -89,14 +90,14 @@ def kickoff_key(mail: PersonMail) -> str:
 
 
 def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime,
-             kickoffs: dict[str, str]) -> OutboxMessage:
+             kickoffs: dict[str, str]) -> dict:
     """One person's reminder of the day; alone with one item of their own, it threads under that
     item's prompt (a review) or kickoff mail (a first draft; `kickoffs`: their Message-IDs by key)."""
     single = single_item(mail)
     thread = single.thread if single else None
     if single_first_draft(mail):
         thread = kickoffs.get(kickoff_key(mail))
-    return compose(
+    return mail_values(
         settings,
         key=mail_key(mail.person.id, plan.today),
         kind="reminder",
