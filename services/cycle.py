@@ -1,10 +1,14 @@
-"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters."""
+"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters.
+
+Written in batches of BATCH units, a few statements each whatever the batch's size: the reports (one
+INSERT), their audit events, and their kickoff mails (one Core INSERT, as the reminder sweep writes)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from core.clock import today_in
@@ -14,11 +18,13 @@ from models.calendar import load_calendar
 from models.chain import Refused, Role
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
-from models.tables import Cycle, Report, Unit
+from models.tables import Assignment, Cycle, OutboxMessage, Person, Report, Unit
 from notifications.message import Attachment
-from notifications.outbox import enqueue
+from notifications.outbox import mail_values
 from services.audit import audit
-from services.stages import addressee_of, people_with_role, recipients, report_context
+from services.stages import addressee_of, recipients
+
+BATCH = 500  # units per batch of statements
 
 
 def cycle_under_way(today: date) -> int:
@@ -61,27 +67,35 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     have = set(session.exec(select(Report.unit_id).where(Report.cycle_id == cycle.id)))
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
     units = session.exec(select(Unit).where(Unit.kind != COUNTY_KIND).order_by(Unit.id)).all()
-    created = []
-    for unit in units:
-        if unit.id in have:
-            continue
-        count += 1
-        report = Report(ref=f"R-{year}-{count:03d}", unit_id=unit.id, cycle_id=cycle.id)
-        session.add(report)
+    missing = [unit for unit in units if unit.id not in have]
+    drafters = defaultdict(list)
+    assigned = (select(Assignment.unit_id, Person).join(Person, Assignment.person_id == Person.id)
+                .where(Assignment.role == Role.DRAFTER.value).order_by(Assignment.id))
+    for unit_id, person in session.exec(assigned):
+        drafters[unit_id].append(person)
+    context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
+    created, addressees = [], {}
+    for start in range(0, len(missing), BATCH):
+        batch = missing[start:start + BATCH]
+        reports = [Report(ref=f"R-{year}-{count + start + i:03d}", unit_id=unit.id, cycle_id=cycle.id)
+                   for i, unit in enumerate(batch, 1)]
+        stages = [report.stage for report in reports]  # read before the flush expires them
+        session.add_all(reports)
+        session.flush()  # the batch's reports, their ids returned
+        mails = []
+        for unit, report, stage in zip(batch, reports, stages, strict=True):
+            audit(session, report, actor, "report_opened", to_stage=stage)
+            if unit.parent_id not in addressees:
+                addressees[unit.parent_id] = addressee_of(session, unit)
+            skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
+            mails += [mail_values(settings, key=f"kickoff:{report.id}:{drafter.id}", kind="kickoff",
+                                  to=recipients([drafter]), report_id=report.id, attachment=skeleton,
+                                  context={**context, "report": report, "unit": unit, "drafter": drafter})
+                      for drafter in drafters[unit.id]]
+        if mails:  # new reports: no mail of theirs can exist yet
+            session.execute(insert(OutboxMessage.__table__), mails)
         session.flush()
-        audit(session, report, actor, "report_opened", to_stage=report.stage)
-        skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressee_of(session, unit)))
-        for drafter in people_with_role(session, unit.id, Role.DRAFTER):
-            enqueue(
-                session, settings,
-                key=f"kickoff:{report.id}:{drafter.id}",
-                kind="kickoff",
-                to=recipients([drafter]),
-                report_id=report.id,
-                attachment=skeleton,
-                context={**report_context(session, report), "drafter": drafter, "due": drafting_due},
-            )
-        created.append(report)
+        created += reports
     return created
 
 
