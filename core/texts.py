@@ -46,9 +46,15 @@ def render(template: str, **context) -> str:
 
 def render_block(template: str, block: str, **context) -> str:
     """One block of a plain-text template; a header block is one line, whatever line breaks its values hold."""
+    return render_blocks(template, context)[block]
+
+
+def render_blocks(template: str, context: dict) -> dict[str, str]:
+    """Every block of a plain-text template (`render_block`'s texts), rendered with one context."""
     tmpl = environment().get_template(template)
-    text = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
-    return LINE_BREAKS.sub(" ", text) if block in HEADER_BLOCKS else text
+    ctx = tmpl.new_context(context)
+    texts = {name: "".join(block(ctx)).strip() for name, block in tmpl.blocks.items()}
+    return {name: LINE_BREAKS.sub(" ", text) if name in HEADER_BLOCKS else text for name, text in texts.items()}
 
 
 def message(key: str, /, **params) -> str:

@@ -139,17 +139,17 @@ TOKEN = re.compile(r"[A-Za-z0-9!#$&+.^_`|~-]+")  # an RFC 2231 value written as 
 
 
 def encoded_words(text: str) -> list[str]:
-    """`text` as RFC 2047 encoded words (UTF-8, base64), none splitting a character."""
-    words, chunk, size = [], [], 0
-    for char in text:
-        width = len(char.encode())
-        if size + width > WORD_BYTES:
-            words.append("".join(chunk))
-            chunk, size = [], 0
-        chunk.append(char)
-        size += width
-    words.append("".join(chunk))
-    return [f"=?utf-8?b?{base64.b64encode(word.encode()).decode()}?=" for word in words]
+    """`text` as RFC 2047 encoded words (UTF-8, base64), none splitting a character: its UTF-8 bytes cut
+    every WORD_BYTES, each cut moved back off a continuation byte (10xxxxxx)."""
+    data, words, start = text.encode(), [], 0
+    while len(data) - start > WORD_BYTES:
+        end = start + WORD_BYTES
+        while data[end] & 0xC0 == 0x80:
+            end -= 1
+        words.append(data[start:end])
+        start = end
+    words.append(data[start:])
+    return [f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words]
 
 
 def fold(name: str, atoms: list[str]) -> str:
@@ -219,7 +219,8 @@ def b64_lines(data: bytes) -> bytes:
 
 def text_data(text: str) -> bytes:
     """A text part's content as the email package stores it: each line ended by a line feed."""
-    return b"".join(line + b"\n" for line in text.encode().splitlines())
+    lines = text.encode().splitlines()
+    return b"\n".join(lines) + b"\n" if lines else b""
 
 
 def leaf(content_type: str, params: list[str], data: bytes, filename: str | None = None) -> bytes:

@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from sqlmodel import Session, or_, select, update
 
 from core.settings import Settings
-from core.texts import environment, message, render, render_block
+from core.texts import message, render, render_blocks
 from models.db import utcnow
 from models.tables import OutboxMessage, OutboxStatus, ReportVersion
 from notifications.backends import MailBackend, Outcome
@@ -96,13 +96,11 @@ def mail_values(
     Optional blocks of KIND.txt: `attachment_name` names the attachment; `calendar_summary`
     adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
-    text = f"email/{kind}.txt"
-    blocks = environment().get_template(text).blocks
+    blocks = render_blocks(f"email/{kind}.txt", context)
     message_id = new_message_id(settings.message_id_domain)
     ics = None
     if "calendar_summary" in blocks and context.get("due"):
-        ics = calendar_entry(message_id, context["due"], render_block(text, "calendar_summary", **context),
-                             settings.timezone)
+        ics = calendar_entry(message_id, context["due"], blocks["calendar_summary"], settings.timezone)
     values = dict(
         idempotency_key=key,
         message_id=message_id,
@@ -110,12 +108,12 @@ def mail_values(
         report_id=report_id,
         to_addrs=join_addrs(to),
         cc_addrs=join_addrs(cc),
-        subject=render_block(text, "subject", **context),
-        body_text=render_block(text, "body", **context) + "\n",
+        subject=blocks["subject"],
+        body_text=blocks["body"] + "\n",
         body_html=render(f"email/{kind}.html", **context),
         in_reply_to=in_reply_to,
         attachment_version_id=attachment_version_id,
-        attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
+        attachment_name=blocks.get("attachment_name"),
         ics=ics,
         pending_recipients=None,
         status=OutboxStatus.PENDING.value,
