@@ -21,6 +21,7 @@ from models.pending import Item
 from models.reminders import Line, PersonMail
 from models.tables import Cycle, InboundMessage, OutboxMessage, Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import compose
+from services.reminders import Wording
 from tests.drafts import report_text
 
 
@@ -83,7 +84,8 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "ready_to_file": {"coordinator": PERSON},
     "auto_filed": {"coordinator": PERSON},
     "delivery_failed": {"mail": FAILED},
-    "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None},
+    "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None,
+                 "said": Wording(date(2026, 12, 22))},
 }
 
 
