@@ -1,7 +1,8 @@
 """Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters.
 
-Written in batches of BATCH units, a few statements each whatever the batch's size: the reports (one
-INSERT), their audit events, and their kickoff mails (one Core INSERT, as the reminder sweep writes)."""
+Written in batches of BATCH units, a few statements each whatever the batch's size (Core inserts of many
+rows, as the reminder sweep writes): the reports (one INSERT, their ids read back in one SELECT), their
+audit events (one INSERT) and their kickoff mails (one INSERT)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,10 @@ from models.calendar import load_calendar
 from models.chain import Refused, Role
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
-from models.tables import Assignment, Cycle, OutboxMessage, Person, Report, Unit
+from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, Person, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import mail_values
-from services.audit import audit
+from services.audit import audit, audit_event
 from services.stages import addressee_of, recipients
 
 BATCH = 500  # units per batch of statements
@@ -77,14 +78,17 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     created, addressees = [], {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
-        reports = [Report(ref=f"R-{year}-{count + start + i:03d}", unit_id=unit.id, cycle_id=cycle.id)
-                   for i, unit in enumerate(batch, 1)]
-        stages = [report.stage for report in reports]  # read before the flush expires them
-        session.add_all(reports)
-        session.flush()  # the batch's reports, their ids returned
+        new = [Report(ref=f"R-{year}-{count + start + i:03d}", unit_id=unit.id, cycle_id=cycle.id)
+               for i, unit in enumerate(batch, 1)]
+        session.execute(insert(Report.__table__), [report.model_dump(exclude={"id"}) for report in new])
+        reports = {report.unit_id: report for report in session.exec(  # their ids, in one SELECT
+            select(Report).where(Report.cycle_id == cycle.id, Report.unit_id.in_([unit.id for unit in batch])))}
+        reports = [reports[unit.id] for unit in batch]
+        session.execute(insert(AuditEvent.__table__), [
+            audit_event(report.id, actor, "report_opened", to_stage=report.stage).model_dump(exclude={"id"})
+            for report in reports])
         mails = []
-        for unit, report, stage in zip(batch, reports, stages, strict=True):
-            audit(session, report, actor, "report_opened", to_stage=stage)
+        for unit, report in zip(batch, reports, strict=True):
             if unit.parent_id not in addressees:
                 addressees[unit.parent_id] = addressee_of(session, unit)
             skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
@@ -94,7 +98,6 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
                       for drafter in drafters[unit.id]]
         if mails:  # new reports: no mail of theirs can exist yet
             session.execute(insert(OutboxMessage.__table__), mails)
-        session.flush()
         created += reports
     return created
 
