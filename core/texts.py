@@ -57,6 +57,12 @@ def render_blocks(template: str, context: dict) -> dict[str, str]:
     return {name: LINE_BREAKS.sub(" ", text) if name in HEADER_BLOCKS else text for name, text in texts.items()}
 
 
+def template_module(template: str, **context):
+    """A plain-text template's top-level variables and macros, evaluated once with `context`: what each of
+    a batch's mails would otherwise evaluate again by importing it `with context`."""
+    return environment().get_template(template).make_module(context)
+
+
 def message(key: str, /, **params) -> str:
     """A CLI/status message by key, e.g. message("refused.not_allowed_here", stage=…, event=…)."""
     module = environment().get_template("cli/messages.j2").module

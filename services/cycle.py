@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from core.clock import today_in
 from core.settings import Settings
+from core.texts import template_module
 from documents.kit import drafting_skeleton
 from models.calendar import load_calendar
 from models.chain import Refused, Role
@@ -75,6 +76,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     for unit_id, person in session.exec(assigned):
         drafters[unit_id].append(person)
     context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
+    context["schedule"] = template_module("email/_schedule.j2", **context)  # the same timetable in every kickoff
     created, addressees = [], {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
