@@ -22,11 +22,13 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest -n auto
 
-# Benchmarks print JSON and keep their figures in bench/results.json.
+# Benchmarks print JSON and keep their figures in bench/results.json: each figure with a baseline measured
+# in the same run, the ratio, and the peak memory.
 bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
+	$(VENV)/bin/python -m bench.cycle_open
 	$(VENV)/bin/python -m bench.hostile_files
 	$(VENV)/bin/python -m bench.reply_reader
 	$(VENV)/bin/python -m bench.web_board
@@ -36,6 +38,7 @@ bench-smoke: install
 	$(VENV)/bin/python -m bench.outbox_smtp 100
 	$(VENV)/bin/python -m bench.replies_imap 50
 	$(VENV)/bin/python -m bench.sweep 200
+	$(VENV)/bin/python -m bench.cycle_open 50
 	$(VENV)/bin/python -m bench.hostile_files --small
 	$(VENV)/bin/python -m bench.reply_reader --smoke
 	$(VENV)/bin/python -m bench.web_board 100 400

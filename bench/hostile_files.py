@@ -34,36 +34,17 @@ bench/results.json; exits 1 when a hostile file is not refused, or (at full size
 from __future__ import annotations
 
 import os
-import re
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from bench import measured, process_peak
 from models.tables import InboundOutcome
 
 TARGET_SECONDS, TARGET_MB = 2.0, 200  # per hostile file, per door
 GENUINE_SECONDS = 1.0  # read, and diff, of the genuine report
 MAX_GROWTH = 6.0  # diff time 8k lines / 2k lines: linear is 4, quadratic 16
 REFUSED_BY_MAIL = ({"draft_refused": 1}, {"too_large": 1})
-
-
-def vm(field: str) -> float:
-    return int(re.search(rf"{field}:\s+(\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024
-
-
-def measured(operation):
-    """(result, seconds, MB of peak resident memory above the resident set before the operation)."""
-    Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again from here
-    before = vm("VmRSS")
-    started = time.perf_counter()
-    result = operation()
-    return result, time.perf_counter() - started, vm("VmHWM") - before
-
-
-def process_peak() -> float:
-    """The whole process's peak since the last measurement began (imports, database and all)."""
-    return round(vm("VmHWM"), 1)
 
 
 def hostile_files(small: bool) -> dict[str, tuple[str, bytes]]:

@@ -30,7 +30,7 @@ from imapclient import IMAPClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bench import record
+from bench import fail, measured, record
 from core.settings import load_settings
 from documents.reading import read_draft
 from models.db import create_tables, get_engine
@@ -132,14 +132,9 @@ def unseen(dovecot: Dovecot) -> int:
         return len(client.search(["UNSEEN"]))
 
 
-def fail(problem: str) -> None:
-    print(f"bench.replies_imap FAILED: {problem}", file=sys.stderr)
-    raise SystemExit(1)
-
-
 def main(count: int = 1000) -> dict:
     if not DOVECOT.exists() or os.geteuid() != 0:
-        fail(f"needs Dovecot ({DOVECOT}; apt-get install -y dovecot-imapd) and root")
+        fail("replies_imap", f"needs Dovecot ({DOVECOT}; apt-get install -y dovecot-imapd) and root")
     work = Path(tempfile.mkdtemp(prefix="reportchain-bench-"))
     database_url = f"sqlite:///{work / 'bench.db'}"
     try:
@@ -160,19 +155,17 @@ def main(count: int = 1000) -> dict:
 
             bare_seconds, raws = bare_fetch(dovecot)
             if len(raws) != count:
-                fail(f"the bare fetch found {len(raws)} messages, not {count}")
+                fail("replies_imap", f"the bare fetch found {len(raws)} messages, not {count}")
             parse_seconds, decisions = parse_only(raws)
             if decisions != Counter(approve=count):
-                fail(f"read_reply did not read every reply as approve: {dict(decisions)}")
+                fail("replies_imap", f"read_reply did not read every reply as approve: {dict(decisions)}")
 
             with Session(get_engine(settings.database_url), expire_on_commit=False) as session:
                 inbox = ImapInbox(settings.imap)
-                started = time.perf_counter()
                 try:
-                    result = intake(session, settings, inbox)
+                    result, intake_seconds, intake_mb = measured(lambda: intake(session, settings, inbox))
                 finally:
                     inbox.close()
-                intake_seconds = time.perf_counter() - started
                 stages = Counter(dict(session.exec(select(Report.stage, func.count()).group_by(Report.stage)).all()))
             left_unseen = unseen(dovecot)
     finally:
@@ -182,9 +175,11 @@ def main(count: int = 1000) -> dict:
     outcomes = dict(result.outcomes)
     if result.fetched != count or outcomes != {InboundOutcome.APPLIED: count} \
             or stages != Counter(committee_review=count) or left_unseen:
-        fail(f"not every reply was applied: fetched {result.fetched}, outcomes {outcomes}, "
+        fail("replies_imap", f"not every reply was applied: fetched {result.fetched}, outcomes {outcomes}, "
              f"report stages {dict(stages)}, {left_unseen} messages left unseen")
     bare_rate, intake_rate = count / bare_seconds, count / intake_seconds
+    print(f"bench.replies_imap N={count}: intake {intake_rate:.0f} replies/s (bare fetch {bare_rate:.0f}/s, "
+          f"reading alone {count / parse_seconds:.0f}/s; peak +{intake_mb:.0f} MB)", file=sys.stderr)
     return {
         "benchmark": "replies_imap",
         "replies": count,
@@ -197,6 +192,9 @@ def main(count: int = 1000) -> dict:
         "intake_seconds": round(intake_seconds, 3),
         "intake_per_second": round(intake_rate, 1),
         "ratio": round(intake_rate / bare_rate, 4),
+        "read_only_baseline": "read_reply alone over the same fetched bytes",
+        "ratio_to_read_only": round(intake_seconds and parse_seconds / intake_seconds, 4),
+        "intake_peak_mb": round(intake_mb, 1),
         "outcomes": outcomes,
         "bytes": sum(len(raw) for raw in raws),
         "setup_seconds": round(setup_seconds, 1),

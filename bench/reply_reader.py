@@ -20,11 +20,12 @@ import sys
 import time
 from pathlib import Path
 
+from bench import record
+from notifications.decision import APPROVE
 from notifications.reply import UnreadableMessage, read_reply
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ROOT.parent / "shared" / "peers"
-RESULTS = Path(__file__).parent / "results.json"
 
 
 SHAPES = ("-" * 30, "> " * 20 + "同意", "On Mon, 1 Jan 2026 10:00, x <x@y.cn> wrote:", "发件人: x <x@y.cn>")
@@ -65,7 +66,7 @@ def main(argv: list[str]) -> int:
                 problems.append(f"unreadable: {exc}")
                 continue
             read += 1
-            approvals += reply.decision == "approve"
+            approvals += reply.decision == APPROVE
     elapsed = time.perf_counter() - started
     if read != rounds * len(raws):
         problems.append(f"read {read} of {rounds * len(raws)}")
@@ -78,17 +79,16 @@ def main(argv: list[str]) -> int:
         slowest[name] = round(time.process_time() - t0, 3)
         if slowest[name] > 1.0:
             problems.append(f"1 MB pathological body {name} took {slowest[name]:.2f} s")
-        if reply.decision == "approve":
+        if reply.decision == APPROVE:
             problems.append(f"the pathological body {name} was read as an approval")
     result = {"benchmark": "reply_reader", "messages": len(raws), "rounds": rounds,
               "messages_per_second": round(rounds * len(raws) / elapsed, 1) if raws else None,
               **({} if raws else {"skipped": f"no peer fixtures at {PEERS}: the pathological bodies only"}),
               "pathological_1mb_cpu_seconds": slowest, "problems": problems}
-    print(json.dumps(result, ensure_ascii=False))
-    if not smoke:
-        recorded = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-        recorded["reply_reader"] = result
-        RESULTS.write_text(json.dumps(recorded, ensure_ascii=False, indent=1) + "\n")
+    if smoke:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        record(result)
     return 1 if problems else 0
 
 

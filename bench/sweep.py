@@ -40,10 +40,10 @@ from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, insert, text
+from sqlalchemy import func, insert, text
 from sqlmodel import Session, select
 
-from bench import record
+from bench import Statements, fail, floor, measured, record
 from core.settings import load_settings
 from models.calendar import WorkingCalendar
 from models.db import create_tables, get_engine
@@ -77,25 +77,6 @@ DRAFT = "一、主要举措\n依法行政，严格规范公正文明执法。\n�
 STAGES = ["drafting"] * 10 + ["legal_review"] * 6 + ["committee_review"] * 3 + ["filed"]  # 50/30/15/5 %
 
 
-class Statements:
-    """Cursor executions on an engine (each executemany page counts), by first SQL keyword."""
-
-    def __init__(self, engine) -> None:
-        self.engine, self.kinds = engine, Counter()
-        event.listen(engine, "before_cursor_execute", self.count)
-
-    def count(self, conn, cursor, statement, parameters, context, executemany) -> None:
-        self.kinds[statement.lstrip().split(None, 1)[0].upper()] += 1
-
-    def take(self) -> tuple[int, dict]:
-        """Statements since the last take."""
-        kinds, self.kinds = dict(self.kinds), Counter()
-        return sum(kinds.values()), kinds
-
-    def close(self) -> None:
-        event.remove(self.engine, "before_cursor_execute", self.count)
-
-
 class Expected:
     """What the sweep should write, worked out from the generated data with the default policy's ladder
     (budgets in working days; reminders 3 and 1 working days before, on the day, 1/3/5 days late; the
@@ -126,11 +107,6 @@ class Expected:
             self.rows["coordinator"] = sum(min(n, MAX_LISTED) for n in self.watched.values())
         return {"mails": len(self.people), "reminder_rows": sum(self.rows.values()),
                 "reminder_rows_by_role": dict(sorted(self.rows.items()))}
-
-
-def fail(problem: str) -> None:
-    print(f"bench.sweep FAILED: {problem}", file=sys.stderr)
-    raise SystemExit(1)
 
 
 def at(day: date, hour: int) -> datetime:
@@ -266,6 +242,29 @@ def populate(session: Session, count: int) -> dict:
             "outbox_before": len(outbox), "expected": told.figures()}
 
 
+def write_floor(engine, today: date) -> float:
+    """The database's share of writing the sweep: the mails and Reminder rows it wrote, inserted again as
+    ready values (keys and day changed so that the unique keys hold), in a transaction rolled back."""
+    with Session(engine) as session:
+        mails = [dict(row._mapping) for row in session.execute(
+            select(OutboxMessage.__table__).where(OutboxMessage.kind == "reminder"))]
+        reminders = [dict(row._mapping) for row in session.execute(
+            select(Reminder.__table__).where(Reminder.day == today))]
+    for mail in mails:
+        del mail["id"]
+        mail.update(idempotency_key=f"floor:{mail['idempotency_key']}", message_id=f"<floor.{mail['message_id'][1:]}")
+    for reminder in reminders:
+        del reminder["id"]
+        reminder["day"] = today + timedelta(days=1)
+
+    def write(session: Session) -> None:
+        for rows, table in ((mails, OutboxMessage.__table__), (reminders, Reminder.__table__)):
+            for start in range(0, len(rows), BATCH):
+                session.execute(insert(table), rows[start:start + BATCH])
+
+    return floor(engine, write)
+
+
 def stored(session: Session) -> tuple[int, int]:
     mails = session.exec(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "reminder")).one()
     return mails, session.exec(select(func.count()).select_from(Reminder)).one()
@@ -290,18 +289,14 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
     try:
         with Session(engine, expire_on_commit=False) as session:  # as session_scope, which the flow uses
             statements.take()
-            started = time.perf_counter()
-            plan = plan_sweep(session, NOW, settings.timezone)
-            plan_seconds = time.perf_counter() - started
+            plan, plan_seconds, plan_mb = measured(lambda: plan_sweep(session, NOW, settings.timezone))
             plan_statements, plan_kinds = statements.take()
             if plan.quiet:
-                fail(f"{database} N={count}: the sweep at {NOW.isoformat()} is quiet ({plan.quiet})")
+                fail("sweep", f"{database} N={count}: the sweep at {NOW.isoformat()} is quiet ({plan.quiet})")
             planned_mails = len(plan.mails)
             planned_lines = sum(len(m.lines) for m in plan.mails)
             largest = max((len(m.lines) for m in plan.mails), default=0)
-            started = time.perf_counter()
-            written = write_plan(session, settings, plan)
-            write_seconds = time.perf_counter() - started
+            written, write_seconds, write_mb = measured(lambda: write_plan(session, settings, plan))
             write_statements, write_kinds = statements.take()
             mails, reminders = stored(session)
             by_role = stored_by_role(session)
@@ -309,10 +304,10 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
         expected = setup.pop("expected")
         if (mails, reminders, by_role) != (expected["mails"], expected["reminder_rows"],
                                            expected["reminder_rows_by_role"]):
-            fail(f"{database} N={count}: the sweep wrote {mails} mails and Reminder rows {by_role}; the data "
+            fail("sweep", f"{database} N={count}: the sweep wrote {mails} mails and Reminder rows {by_role}; the data "
                  f"calls for {expected['mails']} mails and {expected['reminder_rows_by_role']}")
         if not (written == planned_mails == mails and reminders == planned_lines and plan.already_sent == 0):
-            fail(f"{database} N={count}: planned {planned_mails} mails / {planned_lines} lines, write_plan "
+            fail("sweep", f"{database} N={count}: planned {planned_mails} mails / {planned_lines} lines, write_plan "
                  f"returned {written}, stored {mails} mails / {reminders} Reminder rows, "
                  f"{plan.already_sent} counted as already sent")
 
@@ -325,9 +320,10 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
             after = stored(session)
             statements.take()
         if rewritten or again.mails or after != (mails, reminders) or again.already_sent != planned_mails:
-            fail(f"{database} N={count}: the re-run planned {len(again.mails)} mails and wrote {rewritten} "
+            fail("sweep", f"{database} N={count}: the re-run planned {len(again.mails)} mails and wrote {rewritten} "
                  f"(stored now {after[0]} mails / {after[1]} Reminder rows, before {mails} / {reminders}); "
                  f"{again.already_sent} of {planned_mails} people seen as already sent")
+        floor_seconds = write_floor(engine, NOW.date())
     finally:
         statements.close()
     batches = -(-planned_mails // BATCH)
@@ -341,6 +337,11 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
         "write_seconds": round(write_seconds, 3),
         "write_statements": write_statements,
         "write_statements_by_kind": write_kinds,
+        "baseline": "the same mails and Reminder rows inserted as ready values (Core, 500 a statement), rolled back",
+        "baseline_seconds": round(floor_seconds, 3),
+        "ratio": round(floor_seconds / write_seconds, 3),
+        "plan_peak_mb": round(plan_mb, 1),
+        "write_peak_mb": round(write_mb, 1),
         "mails": mails,
         "reminder_rows": reminders,
         "reminder_rows_by_role": by_role,
@@ -358,7 +359,8 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
         "setup_seconds": round(setup_seconds, 1),
     }
     print(f"bench.sweep {database} N={count}: plan {plan_seconds:.2f} s / {plan_statements} statements, "
-          f"write {write_seconds:.2f} s / {write_statements} statements: {mails} mails, {reminders} Reminder rows "
+          f"write {write_seconds:.2f} s / {write_statements} statements (database alone {floor_seconds:.2f} s, "
+          f"peak +{write_mb:.0f} MB): {mails} mails, {reminders} Reminder rows "
           f"(largest mail {largest} lines); re-run {rerun_seconds:.2f} s / {rerun_statements} statements, "
           f"{rewritten} mails", file=sys.stderr)
     return result
@@ -465,4 +467,4 @@ if __name__ == "__main__":
         result = main(tuple(int(a) for a in args) or SIZES)
         record(result)  # the figures are kept even when a check fails: they are the evidence
         if result["problems"]:
-            fail("; ".join(result["problems"]))
+            fail("sweep", "; ".join(result["problems"]))

@@ -23,8 +23,8 @@ from pathlib import Path
 from openpyxl import load_workbook
 from sqlmodel import Session, select
 
-from bench import record
-from bench.sweep import TZ, Statements, bulk, fail, populate
+from bench import Statements, fail, record
+from bench.sweep import TZ, bulk, populate
 from core.settings import load_settings
 from models.db import create_tables, get_engine
 from models.tables import AuditEvent, Cycle, Report
@@ -59,7 +59,7 @@ def client_for(settings):
     csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)[1]
     signed = client.post("/login", data={"csrf": csrf, "login": LOGIN, "password": PASSWORD})
     if signed.status_code != 303:
-        fail(f"could not sign in: {signed.status_code}")
+        fail("web_board", f"could not sign in: {signed.status_code}")
     return client
 
 
@@ -121,4 +121,4 @@ if __name__ == "__main__":
     result = main(tuple(int(a) for a in sys.argv[1:]) or SIZES)
     record(result)
     if result["problems"]:
-        fail("; ".join(result["problems"]))
+        fail("web_board", "; ".join(result["problems"]))

@@ -32,6 +32,7 @@ def environment(html: bool = False) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        auto_reload=False,  # templates are part of the code: no stat() of the file on every render
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
     env.filters["local_time"] = lambda moment, tz: moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
@@ -48,9 +49,21 @@ def render(template: str, **context) -> str:
 
 def render_block(template: str, block: str, **context) -> str:
     """One block of a plain-text template; a header block is one line, whatever line breaks its values hold."""
+    return render_blocks(template, context)[block]
+
+
+def render_blocks(template: str, context: dict) -> dict[str, str]:
+    """Every block of a plain-text template (`render_block`'s texts), rendered with one context."""
     tmpl = environment().get_template(template)
-    text = "".join(tmpl.blocks[block](tmpl.new_context(context))).strip()
-    return LINE_BREAKS.sub(" ", text) if block in HEADER_BLOCKS else text
+    ctx = tmpl.new_context(context)
+    texts = {name: "".join(block(ctx)).strip() for name, block in tmpl.blocks.items()}
+    return {name: LINE_BREAKS.sub(" ", text) if name in HEADER_BLOCKS else text for name, text in texts.items()}
+
+
+def template_module(template: str, **context):
+    """A plain-text template's top-level variables and macros, evaluated once with `context`: what each of
+    a batch's mails would otherwise evaluate again by importing it `with context`."""
+    return environment().get_template(template).make_module(context)
 
 
 def message(key: str, /, **params) -> str:

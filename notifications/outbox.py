@@ -15,16 +15,16 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.policy import SMTP
+from types import SimpleNamespace
 
 from sqlmodel import Session, or_, select, update
 
 from core.settings import Settings
-from core.texts import environment, message, render, render_block
+from core.texts import message, render, render_blocks
 from models.db import utcnow
 from models.tables import OutboxMessage, OutboxStatus, ReportVersion
 from notifications.backends import MailBackend, Outcome
-from notifications.message import Attachment, build_message, calendar_entry, envelope
+from notifications.message import Attachment, calendar_entry, envelope, message_bytes
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,12 @@ def enqueue(session: Session, settings: Settings, *, key: str, attachment_versio
     return row
 
 
-def compose(
+def compose(settings: Settings, **mail) -> OutboxMessage:
+    """The outbox row of one mail (`mail_values`), not yet added to a session."""
+    return OutboxMessage(**mail_values(settings, **mail))
+
+
+def mail_values(
     settings: Settings,
     *,
     key: str,
@@ -84,37 +89,43 @@ def compose(
     attachment: Attachment | None = None,
     attachment_version_id: int | None = None,
     expires_at: datetime | None = None,
-) -> OutboxMessage:
-    """The outbox row of one mail, rendered and with its bytes, not yet added to a session.
+) -> dict:
+    """Every column of one mail's outbox row, rendered and with its bytes: what a Core INSERT of many
+    takes (services/reminders.py, services/cycle.py), or `compose` makes a row of.
 
     Optional blocks of KIND.txt: `attachment_name` names the attachment; `calendar_summary`
     adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
-    text = f"email/{kind}.txt"
-    blocks = environment().get_template(text).blocks
+    blocks = render_blocks(f"email/{kind}.txt", context)
     message_id = new_message_id(settings.message_id_domain)
     ics = None
     if "calendar_summary" in blocks and context.get("due"):
-        ics = calendar_entry(message_id, context["due"], render_block(text, "calendar_summary", **context),
-                             settings.timezone)
-    row = OutboxMessage(
+        ics = calendar_entry(message_id, context["due"], blocks["calendar_summary"], settings.timezone)
+    values = dict(
         idempotency_key=key,
         message_id=message_id,
         kind=kind,
         report_id=report_id,
         to_addrs=join_addrs(to),
         cc_addrs=join_addrs(cc),
-        subject=render_block(text, "subject", **context),
-        body_text=render_block(text, "body", **context) + "\n",
+        subject=blocks["subject"],
+        body_text=blocks["body"] + "\n",
         body_html=render(f"email/{kind}.html", **context),
         in_reply_to=in_reply_to,
         attachment_version_id=attachment_version_id,
-        attachment_name=render_block(text, "attachment_name", **context) if "attachment_name" in blocks else None,
+        attachment_name=blocks.get("attachment_name"),
         ics=ics,
+        pending_recipients=None,
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=None,
+        last_error=None,
+        created_at=utcnow(),
+        sent_at=None,
         expires_at=expires_at,
     )
-    row.raw = build_message(settings, row, attachment).as_bytes(policy=SMTP)
-    return row
+    values["raw"] = message_bytes(settings, SimpleNamespace(**values), attachment)
+    return values
 
 
 def claim(session: Session, now: datetime, limit: int, after: int = 0) -> list[OutboxMessage]:

@@ -28,15 +28,18 @@ def through(door: str) -> Iterator[None]:
 
 
 def audit(session: Session, report: Report | None, actor: str, action: str, **detail) -> None:
+    session.add(audit_event(report.id if report else None, actor, action, **detail))
+
+
+def audit_event(report_id: int | None, actor: str, action: str, **detail) -> AuditEvent:
+    """One event, not yet added (a batch writes many as values: `AuditEvent.model_dump`)."""
     if (door := FRONT_DOOR.get()) is not None:
         detail.setdefault("how", door)
-    session.add(
-        AuditEvent(
-            report_id=report.id if report else None,
-            actor=actor,
-            action=action,
-            from_stage=detail.pop("from_stage", None),
-            to_stage=detail.pop("to_stage", None),
-            detail=detail,
-        )
+    return AuditEvent(
+        report_id=report_id,
+        actor=actor,
+        action=action,
+        from_stage=detail.pop("from_stage", None),
+        to_stage=detail.pop("to_stage", None),
+        detail=detail,
     )

@@ -1,24 +1,32 @@
-"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters."""
+"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters.
+
+Written in batches of BATCH units, a few statements each whatever the batch's size (Core inserts of many
+rows, as the reminder sweep writes): the reports (one INSERT, their ids read back in one SELECT), their
+audit events (one INSERT) and their kickoff mails (one INSERT)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import date
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from core.clock import today_in
 from core.settings import Settings
+from core.texts import template_module
 from documents.kit import drafting_skeleton
 from models.calendar import load_calendar
 from models.chain import Refused, Role
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
-from models.tables import Cycle, Report, Unit
+from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, Person, Report, Unit
 from notifications.message import Attachment
-from notifications.outbox import enqueue
-from services.audit import audit
-from services.stages import addressee_of, people_with_role, recipients, report_context
+from notifications.outbox import mail_values
+from services.audit import audit, audit_event
+from services.stages import addressee_of, recipients
+
+BATCH = 500  # units per batch of statements
 
 
 def cycle_under_way(today: date) -> int:
@@ -61,27 +69,38 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     have = set(session.exec(select(Report.unit_id).where(Report.cycle_id == cycle.id)))
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
     units = session.exec(select(Unit).where(Unit.kind != COUNTY_KIND).order_by(Unit.id)).all()
-    created = []
-    for unit in units:
-        if unit.id in have:
-            continue
-        count += 1
-        report = Report(ref=f"R-{year}-{count:03d}", unit_id=unit.id, cycle_id=cycle.id)
-        session.add(report)
-        session.flush()
-        audit(session, report, actor, "report_opened", to_stage=report.stage)
-        skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressee_of(session, unit)))
-        for drafter in people_with_role(session, unit.id, Role.DRAFTER):
-            enqueue(
-                session, settings,
-                key=f"kickoff:{report.id}:{drafter.id}",
-                kind="kickoff",
-                to=recipients([drafter]),
-                report_id=report.id,
-                attachment=skeleton,
-                context={**report_context(session, report), "drafter": drafter, "due": drafting_due},
-            )
-        created.append(report)
+    missing = [unit for unit in units if unit.id not in have]
+    drafters = defaultdict(list)
+    assigned = (select(Assignment.unit_id, Person).join(Person, Assignment.person_id == Person.id)
+                .where(Assignment.role == Role.DRAFTER.value).order_by(Assignment.id))
+    for unit_id, person in session.exec(assigned):
+        drafters[unit_id].append(person)
+    context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
+    context["schedule"] = template_module("email/_schedule.j2", **context)  # the same timetable in every kickoff
+    created, addressees = [], {}
+    for start in range(0, len(missing), BATCH):
+        batch = missing[start:start + BATCH]
+        new = [Report(ref=f"R-{year}-{count + start + i:03d}", unit_id=unit.id, cycle_id=cycle.id)
+               for i, unit in enumerate(batch, 1)]
+        session.execute(insert(Report.__table__), [report.model_dump(exclude={"id"}) for report in new])
+        reports = {report.unit_id: report for report in session.exec(  # their ids, in one SELECT
+            select(Report).where(Report.cycle_id == cycle.id, Report.unit_id.in_([unit.id for unit in batch])))}
+        reports = [reports[unit.id] for unit in batch]
+        session.execute(insert(AuditEvent.__table__), [
+            audit_event(report.id, actor, "report_opened", to_stage=report.stage).model_dump(exclude={"id"})
+            for report in reports])
+        mails = []
+        for unit, report in zip(batch, reports, strict=True):
+            if unit.parent_id not in addressees:
+                addressees[unit.parent_id] = addressee_of(session, unit)
+            skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
+            mails += [mail_values(settings, key=f"kickoff:{report.id}:{drafter.id}", kind="kickoff",
+                                  to=recipients([drafter]), report_id=report.id, attachment=skeleton,
+                                  context={**context, "report": report, "unit": unit, "drafter": drafter})
+                      for drafter in drafters[unit.id]]
+        if mails:  # new reports: no mail of theirs can exist yet
+            session.execute(insert(OutboxMessage.__table__), mails)
+        created += reports
     return created
 
 

@@ -10,7 +10,7 @@ by the end of its working day expires, and one about a report that moved on is c
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert
@@ -18,25 +18,64 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from models.reminders import PersonMail, Plan, mail_key, plan_sweep
+from core.texts import environment
+from models.chain import Role
+from models.db import utcnow
+from models.pending import Item
+from models.reminders import Line, PersonMail, Plan, mail_key, plan_sweep
 from models.tables import OutboxMessage, Reminder
-from notifications.outbox import Recipient, compose
+from notifications.outbox import Recipient, mail_values
 
 log = logging.getLogger(__name__)
 
 BATCH = 500  # people per transaction
 
 
+class Wording:
+    """The pieces of today's reminders, each rendered once by the macros of templates/email/_reminder.j2
+    (the plain-text environment; the HTML part escapes them as it escapes any value) and then reused: an
+    item's line recurs in the text and HTML parts and in the mails of its actors, supervisors and
+    coordinators, and a mail's subject is also its HTML title. Templates call them as `said.line(ln)` etc."""
+
+    def __init__(self, today: date) -> None:
+        self.macros = environment().get_template("email/_reminder.j2").module
+        self.today = today
+        self.lines: dict[tuple, str] = {}
+        self.people: dict[str, str] = {}
+        self.subjects: dict[int, str] = {}
+
+    def line(self, ln: Line) -> str:
+        """What the line macro reads of a line: its item, whether it is a coordinator's, its n/k."""
+        key = (ln.item.key, ln.role == Role.COORDINATOR.value, ln.position, ln.total)
+        if key not in self.lines:
+            self.lines[key] = self.macros.line(ln, self.today)
+        return self.lines[key]
+
+    def who(self, item: Item) -> str:
+        if item.key not in self.people:
+            self.people[item.key] = self.macros.who(item)
+        return self.people[item.key]
+
+    def subject(self, mail: PersonMail, single: Item | None) -> str:
+        if id(mail) not in self.subjects:
+            self.subjects[id(mail)] = self.macros.subject(mail, single, self.today)
+        return self.subjects[id(mail)]
+
+    def unlisted(self, mail: PersonMail) -> str:
+        return self.macros.unlisted(mail)
+
+
 def write_plan(session: Session, settings: Settings, plan: Plan) -> int:
     """Write the plan's mails and Reminder rows, a batch of people per transaction (a fixed number of
     statements per batch); returns the number of mails written."""
     expires = datetime.combine(plan.today, plan.hours[1], ZoneInfo(settings.timezone))
-    return sum(write_batch(session, settings, plan, plan.mails[start:start + BATCH], expires)
+    said = Wording(plan.today)
+    return sum(write_batch(session, settings, plan, plan.mails[start:start + BATCH], expires, said)
                for start in range(0, len(plan.mails), BATCH))
 
 
 def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[PersonMail],
-                expires: datetime) -> int:
+                expires: datetime, said: Wording) -> int:
     """One batch in one transaction: one SELECT of the kickoff mails that lone first-draft reminders
     thread under, one INSERT of the mails, one SELECT of their ids, one INSERT of the Reminder rows
     (Core inserts: the ORM would split them wherever a column is None in one row and set in the
@@ -45,8 +84,8 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
     them. Any other integrity error is raised."""
     kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
         OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
-    rows = {row.idempotency_key: (mail, row) for mail in batch
-            for row in [mail_row(settings, plan, mail, expires, kickoffs)]}
+    rows = {row["idempotency_key"]: (mail, row) for mail in batch
+            for row in [mail_row(settings, plan, mail, expires, kickoffs, said)]}
     while rows:
         taken = set(session.exec(select(OutboxMessage.idempotency_key)
                                  .where(OutboxMessage.idempotency_key.in_(rows))))
@@ -55,14 +94,14 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
         if not rows:
             return 0
         try:
-            mails = [row.model_dump(exclude={"id"}) for _, row in rows.values()]
-            session.execute(insert(OutboxMessage.__table__), mails)
+            session.execute(insert(OutboxMessage.__table__), [row for _, row in rows.values()])
             ids = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.id)
                                     .where(OutboxMessage.idempotency_key.in_(rows))).all())
+            now = utcnow()
             session.execute(insert(Reminder.__table__), [
-                Reminder(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
-                         role=line.role, report_id=line.item.report.id, due=line.item.due,
-                         outbox_id=ids[key]).model_dump(exclude={"id"})
+                dict(item=line.item.key, step=line.step, day=plan.today, person_id=mail.person.id,
+                     role=line.role, report_id=line.item.report.id, due=line.item.due, outbox_id=ids[key],
+                     created_at=now)
                 for key, (mail, _) in rows.items() for line in mail.lines])
             session.commit()
             return len(rows)
@@ -89,14 +128,14 @@ def kickoff_key(mail: PersonMail) -> str:
 
 
 def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime,
-             kickoffs: dict[str, str]) -> OutboxMessage:
+             kickoffs: dict[str, str], said: Wording) -> dict:
     """One person's reminder of the day; alone with one item of their own, it threads under that
     item's prompt (a review) or kickoff mail (a first draft; `kickoffs`: their Message-IDs by key)."""
     single = single_item(mail)
     thread = single.thread if single else None
     if single_first_draft(mail):
         thread = kickoffs.get(kickoff_key(mail))
-    return compose(
+    return mail_values(
         settings,
         key=mail_key(mail.person.id, plan.today),
         kind="reminder",
@@ -104,7 +143,7 @@ def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime
         report_id=single.report.id if single else None,
         in_reply_to=thread,
         expires_at=expires,
-        context={"person": mail.person, "mail": mail, "today": plan.today, "single": single},
+        context={"person": mail.person, "mail": mail, "today": plan.today, "single": single, "said": said},
     )
 
 

@@ -13,6 +13,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from core.settings import PROJECT_ROOT, Settings, load_settings
+from core.texts import template_module
 from documents.check import check
 from documents.diff import changes
 from documents.render import publication_html
@@ -21,6 +22,7 @@ from models.pending import Item
 from models.reminders import Line, PersonMail
 from models.tables import Cycle, InboundMessage, OutboxMessage, Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import compose
+from services.reminders import Wording
 from tests.drafts import report_text
 
 
@@ -64,7 +66,7 @@ REMINDER = PersonMail(person=PERSON, own=[LINE], urge=[LINE], overview=[LINE],
 BASE = {"report": REPORT, "unit": UNIT, "cycle": CYCLE, "policy": default_policy(2026), "version": VERSION,
         "round": ROUND, "reviewer": PERSON, "drafter": PERSON, "due": date(2026, 12, 20)}
 CONTEXTS = {  # every mail kind, with what its flow gives it
-    "kickoff": {},
+    "kickoff": {"schedule": template_module("email/_schedule.j2", policy=default_policy(2026), due=date(2026, 12, 20))},
     "review_prompt": {"reply_code": "ABC234", "seen_version": SEEN, "changes": changes(OLD, NEW),
                       "returned_round": RETURNED, "returned_by": PERSON,
                       "check_warnings": [f for f in FINDINGS if f["severity"] == "warning"]},
@@ -83,7 +85,8 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "ready_to_file": {"coordinator": PERSON},
     "auto_filed": {"coordinator": PERSON},
     "delivery_failed": {"mail": FAILED},
-    "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None},
+    "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None,
+                 "said": Wording(date(2026, 12, 22))},
 }
 
 
