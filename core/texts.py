@@ -49,14 +49,14 @@ def render(template: str, **context) -> str:
 
 def render_block(template: str, block: str, **context) -> str:
     """One block of a plain-text template; a header block is one line, whatever line breaks its values hold."""
-    return render_blocks(template, context)[block]
+    return render_blocks(template, context, only=(block,))[block]
 
 
-def render_blocks(template: str, context: dict) -> dict[str, str]:
-    """Every block of a plain-text template (`render_block`'s texts), rendered with one context."""
+def render_blocks(template: str, context: dict, only: tuple[str, ...] | None = None) -> dict[str, str]:
+    """Every block of a plain-text template (or the `only` ones), rendered with one context."""
     tmpl = environment().get_template(template)
     ctx = tmpl.new_context(context)
-    texts = {name: "".join(block(ctx)).strip() for name, block in tmpl.blocks.items()}
+    texts = {name: "".join(block(ctx)).strip() for name, block in tmpl.blocks.items() if only is None or name in only}
     return {name: LINE_BREAKS.sub(" ", text) if name in HEADER_BLOCKS else text for name, text in texts.items()}
 
 
