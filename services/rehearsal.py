@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import Row
+from sqlalchemy import Row, event
 from sqlmodel import Session, func, select
 
 from models.tables import OutboxMessage
@@ -31,12 +31,24 @@ def mails_since(session: Session, mark: int) -> list[Mail]:
     return list(session.exec(query.order_by(OutboxMessage.id)))
 
 
+class RehearsalCommitted(RuntimeError):
+    """A step tried to commit during a rehearsal: nothing was kept, and the step cannot be rehearsed."""
+
+
+def refuse_commit(session: Session) -> None:
+    raise RehearsalCommitted("a rehearsed step tried to commit; it was rolled back")
+
+
 def rehearse(session: Session, step: Callable[[], T]) -> tuple[T, list[Mail]]:
     """What `step` returns and the mails it writes, with nothing kept (the transaction is rolled back,
-    also when `step` is refused). `step` must return plain values: rows it wrote are gone afterwards."""
+    also when `step` is refused). `step` must return plain values: rows it wrote are gone afterwards.
+    A step that commits is stopped before the commit (RehearsalCommitted): a confirmation page or a
+    --dry-run must never be the act itself."""
+    event.listen(session, "before_commit", refuse_commit)
     try:
         mark = outbox_mark(session)
         result = step()
         return result, mails_since(session, mark)
     finally:
         session.rollback()
+        event.remove(session, "before_commit", refuse_commit)

@@ -390,9 +390,15 @@ def process_safely(session: Session, settings: Settings, inbound: InboundMessage
 # ---------------------------------------------------------------- the intake
 
 
-def mailbox_state(session: Session, name: str) -> MailboxState:
+def mailbox_state(session: Session, name: str, keep: bool = True) -> MailboxState:
+    """Where intake stopped in this mailbox; a mailbox seen for the first time gets its row (kept at once,
+    or with keep=False — a dry run — only flushed, for the caller's rollback)."""
     state = session.exec(select(MailboxState).where(MailboxState.mailbox == name)).first()
-    if state is None:
+    if state is None and not keep:
+        state = MailboxState(mailbox=name)
+        session.add(state)
+        session.flush()
+    elif state is None:
         try:
             session.add(MailboxState(mailbox=name))
             session.commit()
@@ -424,7 +430,7 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
     """Fetch, store, process and mark every new message. With apply=False (a dry run) nothing is
     committed or marked: the caller rolls the session back."""
     report = IntakeReport()
-    state = mailbox_state(session, inbox.name)
+    state = mailbox_state(session, inbox.name, keep=apply)
     free = claim_mailbox(session, state, utcnow()) if apply else not held(state)  # a dry run only looks
     if not free:
         report.busy_since = state.locked_until - LEASE
