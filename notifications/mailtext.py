@@ -446,11 +446,6 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     return OwnText(tuple(pieces), tuple(doubtful), bool(unread) or asked[0] > 2 * TEXT_LIMIT)
 
 
-def own_words(text: str, has_decision_word=lambda line: False, original: str | None = None) -> str:
-    """The writer's own text as one string (pieces separated by a blank line)."""
-    return own_text(text, has_decision_word, original).text
-
-
 def normalise(text: str) -> str:
     """Full-width to half-width, lower case: the form the decision grammar reads."""
     return unicodedata.normalize("NFKC", text).lower()

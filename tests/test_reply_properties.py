@@ -393,7 +393,7 @@ def test_an_empty_reply_over_a_quoted_approval_with_older_nested_quotes_is_not_a
         own, lines, fmt, charset, cte):
     # The quoted original is itself a reply that quotes an older mail with "> " lines (a forwarded thread, a
     # colleague's Gmail answer); only the reviewer's own text, which is empty here, may decide. Found by this
-    # file: own_words took such a reply for bottom-posting and read the quoted 同意 (fixed in f46d5a3).
+    # file: the reader took such a reply for bottom-posting and read the quoted 同意 (fixed in f46d5a3).
     assume(encodable(own + UNPREFIXED_QUOTES[fmt](lines), charset))
     reply = read_reply(build_mail(own + "\n\n" + UNPREFIXED_QUOTES[fmt](lines), charset, cte))
     assert reply.decision != "approve", reply.comment
