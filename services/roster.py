@@ -327,9 +327,10 @@ def plan_roster(session: Session, path: Path) -> RosterPlan:
     return plan
 
 
-def import_roster(session: Session, path: Path) -> dict[str, int]:
-    """Validate the whole file, then upsert units, people and roles in the caller's transaction."""
-    return apply_roster(session, plan_roster(session, path))
+def import_roster(session: Session, path: Path, actor: str | None = None) -> dict[str, int]:
+    """Validate the whole file, then upsert units, people and roles in the caller's transaction
+    (audited when `actor` is given, as every import by a person is)."""
+    return apply_roster(session, plan_roster(session, path), actor)
 
 
 def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -> dict[str, int]:

@@ -76,3 +76,18 @@ def test_an_unknown_parent_is_refused_by_the_preview_with_its_line(session, sett
             "第 5 行：上级单位“不存在的县”不存在")
     session.expire_all()
     assert counts(session) == before
+
+
+def test_an_import_from_the_cli_is_audited_with_who_did_it(session, settings, tmp_path, imported):
+    from sqlmodel import select
+
+    from models.tables import AuditEvent
+
+    county, yehe, shangshe = (dict(r) for r in imported)
+    shangshe["filing_to"] = "new-ban@qingshan.example.gov.cn"
+    ok(cli("units", "import", write_csv(tmp_path / "second.csv", [county, yehe, shangshe]),
+           "--by", "yfzx@qingshan.example.gov.cn"))
+    session.expire_all()
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "roster_imported")).all()
+    assert [e.actor for e in events] == ["coordinator", "yfzx@qingshan.example.gov.cn"]  # the fixture's, then ours
+    assert events[-1].detail["changes"] == 1  # the one changed 报送邮箱

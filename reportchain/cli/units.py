@@ -31,6 +31,7 @@ def init() -> None:
 def units_import(
     file: Annotated[Path, typer.Argument(help="名册文件（.csv 或 .yaml），每行一个单位。")],
     dry: Annotated[bool, typer.Option("--dry-run", help="预览：检查名册并列出将要发生的变化，不写入数据库。")] = False,
+    by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
     """导入单位名册；有任何错误行则全部不导入，并逐行说明。加 --dry-run 先预览变化。"""
     settings = load_settings()
@@ -39,7 +40,7 @@ def units_import(
             plan = plan_roster(session, file)
             session.rollback()
             return show_plan(plan)
-        counts = import_roster(session, file)
+        counts = import_roster(session, file, actor=by)
         session.commit()
     out.print(message("import.done", **counts))
 
