@@ -31,6 +31,14 @@ SESSION_COOKIE = "reportchain_session"
 SESSION_HOURS = 12
 
 
+def refusal(exc: Refused) -> str:
+    """The service's refusal in the console's words where the CLI's name a command-line option."""
+    try:
+        return message(f"console.refused.{exc.code}", **exc.params)
+    except KeyError:
+        return message(f"refused.{exc.code}", **exc.params)
+
+
 def create_app(settings: Settings) -> FastAPI:
     create_tables(settings.database_url)  # harmless when they exist; adds the console's tables
     with Session(get_engine(settings.database_url)) as session:
@@ -74,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
-        return error(request, 409, "refused", message(f"refused.{exc.code}", **exc.params))
+        return error(request, 409, "refused", refusal(exc))
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, _exc) -> Response:

@@ -109,6 +109,16 @@ def test_a_phone_decision_is_confirmed_then_recorded_once(app, session, settings
     assert len([e for e in audited(session, "approve") if e.actor == COORDINATOR]) == 1
 
 
+
+def test_a_return_without_comments_is_refused_in_the_consoles_words(app, session, console):
+    """The service's refusal, worded for the form (the CLI's names its --comment option)."""
+    client = signed_in(app, "county_coordinator")
+    data = {"ref": console.yehe, "stage": "legal_review", "round": "2", "decision": "return", "comment": " "}
+    refused = post(client, "/act/decide", **data)
+    assert refused.status_code == 409 and "请在“意见”栏写明修改意见" in refused.text and "--comment" not in refused.text
+    session.expire_all()
+    assert open_round_of(session, find_report(session, console.yehe)).decision is None
+
 def test_file_then_publish_in_the_console(app, session, settings, console):
     for _ in range(2):
         approve_by_service(session, settings, console.yehe)
