@@ -61,13 +61,20 @@ def browser():
         chromium.close()
 
 
+def go(page, selector: str) -> None:
+    """Click what leads to another page, and wait for that page (a click alone does not: on a loaded
+    machine the next assertion would read the old page)."""
+    with page.expect_navigation():
+        page.click(selector)
+
+
 def log_in(page, base: str, email: str) -> None:
     page.goto(base + "/")
     assert "/login" in page.url
     page.screenshot(path=SHOTS / "login.png", full_page=True)
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    go(page, "button[type=submit]")
 
 
 def test_the_coordinator_reads_filters_exports_and_opens_a_report(server, browser, console):
@@ -79,7 +86,7 @@ def test_the_coordinator_reads_filters_exports_and_opens_a_report(server, browse
     assert page.locator("table.board tbody tr").count() == 13
     page.screenshot(path=SHOTS / "board.png", full_page=True)
     page.check("input[name=overdue]")
-    page.click("form.filters button[type=submit]")
+    go(page, "form.filters button[type=submit]")
     assert "overdue=1" in page.url
     late = page.locator("table.board tbody tr.late").count()
     assert late == page.locator("table.board tbody tr").count() and late >= 11
@@ -88,7 +95,7 @@ def test_the_coordinator_reads_filters_exports_and_opens_a_report(server, browse
         page.click("text=导出督办清单")
     book = load_workbook(io.BytesIO(Path(download.value.path()).read_bytes()))
     assert len(list(book.active.iter_rows(min_row=2))) == late
-    page.click(f"text={console.yehe}")
+    go(page, f"text={console.yehe}")
     assert "野鹤镇" in page.locator("h1").inner_text()
     assert page.locator("ol.timeline li").count() >= 5
     assert page.locator("ul.diff ins").count() >= 1 and "原因在于" in page.locator("ul.diff").first.inner_text()
@@ -109,10 +116,10 @@ def test_a_clerk_sees_its_own_report_only(server, browser, console):
 
 def submit_form(page, shot: str) -> None:
     """下一步：核对 → (screenshot of the confirmation) → 确认执行."""
-    page.click("form.action button[type=submit]")
+    go(page, "form.action button[type=submit]")
     assert page.locator("section.confirm").count() == 1, page.content()
     page.screenshot(path=SHOTS / f"{shot}-confirm.png", full_page=True)
-    page.click("form.confirm button[type=submit]")
+    go(page, "form.confirm button[type=submit]")
     assert page.locator("p.flash").count() == 1, page.content()
 
 
@@ -129,31 +136,31 @@ def test_the_whole_chain_in_the_console(server, browser, console, session, setti
     draft = tmp_path / "第三稿.md"
     draft.write_text(report_text("野鹤镇").replace("全年审查", "XX镇全年审查"), encoding="utf-8")
     page.set_input_files("section.upload input[type=file]", str(draft))
-    page.click("section.upload button[type=submit]")
+    go(page, "section.upload button[type=submit]")
     assert "尚未提交" in page.content() and "XX" in page.locator("ul.findings").inner_text()
     page.screenshot(path=SHOTS / "clerk-draft-check.png", full_page=True)
-    page.click("form[action$=\"/draft/submit\"] button")
+    go(page, "form[action$=\"/draft/submit\"] button")
     assert "暂未送法律顾问审核" in page.locator("p.flash").inner_text()
     page.screenshot(path=SHOTS / "clerk-draft-held.png", full_page=True)
-    page.click("header button.link")  # 退出登录
+    go(page, "header button.link")  # 退出登录
 
     log_in(page, server, COORDINATOR)
     page.goto(f"{server}/reports/{console.yehe}")
-    page.click("text=仍按此稿送审")
+    go(page, "text=仍按此稿送审")
     page.screenshot(path=SHOTS / "accept.png", full_page=True)
     submit_form(page, "accept")
     for stage in ("法律顾问审核", "党委审议"):
-        page.click("text=录入电话告知的审核意见")
+        go(page, "text=录入电话告知的审核意见")
         assert stage in page.locator("form.action").inner_text()
         page.screenshot(path=SHOTS / f"decide-{stage}.png", full_page=True)
         submit_form(page, f"decide-{stage}")
-    page.click("text=报送上级")
+    go(page, "text=报送上级")
     submit_form(page, "file")
     deadline = time.monotonic() + 10  # the filing mail goes out in the background
     while "已报送" not in page.locator("section.standing").inner_text() and time.monotonic() < deadline:
         time.sleep(0.2)
         page.reload()
-    page.click("text=登记公开")
+    go(page, "text=登记公开")
     page.fill("input[name=url]", "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html")
     page.check("input[name=reviewed]")
     page.fill("input[name=reviewed_by]", "李保密")
