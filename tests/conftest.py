@@ -7,6 +7,7 @@ import atexit
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -29,30 +30,51 @@ from core.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
 from models.db import create_tables, get_engine  # noqa: E402
 from models.tables import Report, Unit  # noqa: E402
 from services.roster import import_roster  # noqa: E402
-from tests.pg import PG_DEFAULT, postgres_schema, reachable_postgres  # noqa: E402
+from tests.pg import PG_DEFAULT, SchemaPool, reachable_postgres  # noqa: E402
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """An empty database with every table, made once per test process: each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "reportchain.db"
+    url = f"sqlite:///{path}"
+    create_tables(url)
+    get_engine(url).dispose()  # checkpoints the WAL: the file alone is the whole database
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_schemas() -> Iterator[SchemaPool | None]:
+    """This test process's PostgreSQL schemas, each emptied before it is lent again (None: not reachable)."""
+    base = reachable_postgres()
+    if base is None:
+        yield None
+        return
+    with SchemaPool(base) as pool:
+        yield pool
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request, tmp_path):
-    """A database with every table created, empty; PostgreSQL gets a schema of its own per test."""
+def database_url(request, tmp_path, sqlite_template):
+    """A database with every table created, empty; on PostgreSQL a schema lent to this test alone."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'reportchain.db'}"
-        create_tables(url)
+        path = tmp_path / "reportchain.db"
+        shutil.copyfile(sqlite_template, path)
+        url = f"sqlite:///{path}"
         yield url
         get_engine(url).dispose()
         return
-    base = reachable_postgres()
-    if base is None:
+    pool = request.getfixturevalue("postgres_schemas")
+    if pool is None:
         reason = (f"PostgreSQL is not reachable at {os.environ.get('TEST_DATABASE_URL', PG_DEFAULT)}: "
                   "start it or set TEST_DATABASE_URL to run the PostgreSQL half of the suite")
         if os.environ.get("CI"):
             pytest.fail(reason + " (CI must run these tests)")
         pytest.skip(reason)
-    with postgres_schema(base) as url:
-        create_tables(url)
+    with pool.lend() as url:
         yield url
 
 
