@@ -121,7 +121,8 @@ def test_a_mail_too_big_for_any_allowed_draft_is_kept_unread_and_the_drafter_tol
     assert intake(session, settings, FolderInbox(settings.inbox_folder)).outcomes == {InboundOutcome.TOO_LARGE: 2}
     session.expire_all()
     assert session.get(Report, report.id).stage == "drafting"
-    kept = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.TOO_LARGE)).all()
+    kept = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.TOO_LARGE)
+                        .order_by(InboundMessage.id)).all()
     assert kept[0].raw == raw and {k.notice for k in kept} == {InboundOutcome.TOO_LARGE}
     answer = latest(session, "draft_received")  # the drafter only: the advisor's mail proves no draft
     assert "zhangwei@" in answer.to_addrs and "超过 1 MB" in answer.body_text
