@@ -502,9 +502,9 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
             named = (i > 0 and _person_name(piece[i - 1]) and not has_decision_word(piece[i - 1])
                      and (i < 2 or not piece[i - 2].strip()) and any(x.strip() for x in piece[:i - 1]))
             return piece[:i - 1] if named else piece[:i]  # "Stavros X\nvia mobile", "陈明\n发自我的iPhone"
-        rest = nonblank[n + 1:]
-        if len(rest) > 10:
+        if len(nonblank) - n > 11:
             continue  # a signature block is a few lines at the end
+        rest = nonblank[n + 1:]
         below = [piece[k] for k in rest]
         if RULE.match(line) and len(below) <= (10 if any(_contact(x) for x in below) else 6) \
                 and all((len(x.strip()) <= 40 or _contact(x)) and not has_decision_word(x) for x in below):
