@@ -147,7 +147,9 @@ CONTACT_LIKE = re.compile(r"@|https?://|www\.|\+?\d[\d\s()-]{6,}\d|律师|主任
 # a line that is nothing but a contact: an address, a phone number (after a short label: "t. 555-…", "Bel mij
 # +31 …"), a web address
 CONTACT_ONLY = re.compile(r"^\s*(?:[\w.+-]+@[\w-]+(?:\.[\w-]+)+|"
-                          r"(?:[^\W\d_][\w.]{0,9}(?:\s[^\W\d_]\w{0,9})?\s*[.:：]?\s+)?\+?\(?\d[\d\s().-]{6,}\d(?:\s*<[^<>\s]{1,40}>)?|(?:https?://|www\.)\S+)\s*$")
+                          r"(?:[^\W\d_][\w.]{0,9}(?:\s[^\W\d_]\w{0,9})?\s*[.:：]?\s+)?"
+                          r"\+?\(?\d[\d\s().-]{6,}\d(?:\s*<[^<>\s]{1,40}>)?|"
+                          r"(?:https?://|www\.)\S+)\s*$")
 ID_LINE = re.compile(r"^[A-Z]{2,5}:?\s+(?=[A-Z\d .-]*\d)[A-Z\d][A-Z\d .-]{4,30}$")  # "KVK 50000000", "BTW NL0000000AA0"
 # "Street 2, City, Zeeland, 4694EG, NL", "Beatrixlaan 2, 4694EG Scherpenisse"
 POSTAL = re.compile(r"^[\w .'’-]*\d[\w .'’-]*(?:,[\w .'’-]+){2,}$|"
@@ -545,7 +547,7 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     # 1. where an unmarked original starts, everything below it is somebody else's — unless nothing of the
     # writer's stands above it: a forward, a message that starts with its own header, a client that puts the
     # attribution above the answer. Then the text below is read as text under somebody else's quote (step 2).
-    cut, written, under_header, i = len(lines), None, False, 0
+    cut, written, under_header, i = None, None, False, 0
     while i < len(lines):
         if kinds[i] != "text":
             i += 1
@@ -569,7 +571,8 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
             written = None
         under_header = under_header or how == "unmarked"
         i = end
-    unread = unread if cut == len(lines) else 0
+    unread, cut = (unread, len(lines)) if cut is None else (0, cut)
+    known, known_lines = kinds.known, kinds.known_lines
     lines, kinds = lines[:cut], [kinds[k] for k in range(cut)]
     # 2. Text below or between "> " blocks (bottom and inline posting) is the writer's. It decides only when the
     # quotes it answers are our prompt: when the prompt's text is known, every quoted line above it is a line
@@ -580,7 +583,6 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     # so is text under a header with nothing of the writer's above it (step 1).
     # The same holds for a paragraph right under a "> " line with no blank between, which may be a wrapped
     # quoted line; one line between two quoted lines is taken for one.
-    known, known_lines = _known(original) if original else ("", frozenset())
     doubtful, marker, foreign, quoted_above, i = [], False, under_header, under_header, 0
     while i < len(lines):
         if kinds[i] != "text":

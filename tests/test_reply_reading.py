@@ -212,9 +212,10 @@ def test_a_lone_from_line_at_the_top_is_still_the_quoted_originals():
 
 
 def test_an_attribution_on_the_writers_last_line_is_split_off():
-    body = "Approved, thanks. On Sun, Dec 20, 2026 at 9:13 AM Qingshan <fzb@qingshan.example.gov.cn> wrote:\n> 请审核\n"
+    body = ("Approved, thanks. On Sun, Dec 20, 2026 at 9:13 AM Qingshan <fzb@qingshan.example.gov.cn> wrote:\n"
+            "> 请审核\n\nSee section 3 too.\n")
     reply = read_reply(mail(body))
-    assert (reply.comment, reply.decision) == ("Approved, thanks.", "approve")
+    assert (reply.comment, reply.decision) == ("Approved, thanks.\n\nSee section 3 too.", "approve")
 
 
 # ---------------------------------------------------------------- bodies too long to read to the end
