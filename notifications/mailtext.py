@@ -491,7 +491,8 @@ def _signature_cut(piece: list[str], has_decision_word) -> list[str]:
         k = nonblank[-1]
         while k > 0 and piece[k - 1].strip().startswith(tag.group()):
             k -= 1
-        piece = piece[:k] + [x.strip().removeprefix(tag.group()) for x in piece[k:]]
+        if k < nonblank[-1]:
+            piece = piece[:k] + [x.strip().removeprefix(tag.group()) for x in piece[k:]]
     for n, i in enumerate(nonblank):
         line = piece[i]
         if len(line) <= 5 * LONG_LINE and DISCLAIMER.search(line):

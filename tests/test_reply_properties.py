@@ -429,7 +429,7 @@ SIGNATURES = ["", "\n\n-- \n陈明\n北京某某律师事务所", "\n\n发自我
               "\n\n此致\n敬礼！\n\n陈明\n2026年12月20日", "\n\n顺祝商祺！\n王建国\n青山县司法局", "\n\n-Chen Ming",
               "\n\n陈明\n发自我的iPhone",
               "\n\nChen Ming | Partner\nM. +86 138 0000 1234\n[image: Lvshi A logo]\nRenmin Road 1, Changsha",
-              "\n\n#sig#Chen Ming\n#sig#chen.lawyer@lvshi-a.example.cn"]
+              "\n\n#sig#Chen Ming\n#sig#chen.lawyer@lvshi-a.example.cn\n#sig#www.lvshi-a.example.cn"]
 PROMPT_TEXT = ("##- 请在此行以上回复 -##\n\n陈律师：\n\n"
                "您好！野鹤镇2026年度法治政府建设年度报告（第1稿）已提交，请您进行法律顾问审核。报告全文见附件。\n\n"
                "请于 2026年12月31日 前直接回复本邮件：\n"

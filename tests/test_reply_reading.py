@@ -170,6 +170,7 @@ def test_lines_that_only_resemble_a_sign_off_are_kept(body):
     ("Noted.\n\nBest regards,\nApproved", "Approved", "approve"),
     ("收到。\n\n顺祝商祺！\n同意", "同意", "approve"),
     ("Read it.\n\nOK\nSent from my iPhone", "OK", "unclear"),  # a name-shaped "OK" above a phone footer
+    ('Noted.\n\nRegards,\n"OK" Chen', '"OK" Chen', "unclear"),  # a quoted word is no tag to read a line without
     ("第三部分已看。\n\n" + CONTACT + "\n不同意", "不同意", "return"),  # a decision at the end of a contact block
 ])
 def test_a_sign_off_like_block_holding_a_decision_word_is_never_cut_silently(body, kept, decision):
