@@ -22,6 +22,7 @@ An approval is the writer's own present, unconditional approval (DESIGN §4). Th
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -185,12 +186,19 @@ def fold(text: str) -> str:
     return normalise(text).translate(TRADITIONAL)
 
 
+KINDS = {f"{kind}{i}": kind for i, (kind, _) in enumerate(TOKENS)}  # the scanner's group names
+REMEMBERED = 1_000  # texts up to this long are scanned once: a reply's lines and pieces are read by several
+# rules, and footers, separators and short answers ("发自我的iPhone", "原始邮件", "同意。") recur from mail to mail
+
+
+@functools.lru_cache(maxsize=1024)
+def _scan(folded: str) -> tuple[Token, ...]:
+    return tuple(Token(KINDS[m.lastgroup], m.group()) for m in SCANNER.finditer(folded))
+
+
 def tokens(text: str) -> list[Token]:
-    found = []
-    for match in SCANNER.finditer(fold(text)):
-        kind = re.sub(r"\d+$", "", match.lastgroup)
-        found.append(Token(kind, match.group()))
-    return found
+    folded = fold(text)
+    return list(_scan(folded) if len(folded) <= REMEMBERED else _scan.__wrapped__(folded))
 
 
 def has_decision_word(text: str) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
@@ -33,7 +34,7 @@ from models.db import create_tables, get_engine
 from models.tables import InboundMessage, InboundOutcome, Report, Unit
 from notifications.decision import CLAUSE_DOUBTS, UNCLEAR, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
-from notifications.mailtext import OwnText
+from notifications.mailtext import OwnText, nfkc
 from notifications.reply import Reply, UnreadableMessage, decide, read_reply
 from services.cycle import open_cycle
 from services.replies import intake, message_id_of
@@ -424,7 +425,11 @@ PHRASES = [p["text"] for p in yaml.safe_load((Path(__file__).parent / "security"
 REMARKS = ["收到。", "第三部分的数据请再核实一下。", "辛苦了！", "Thanks for sending this.", "见附件批注。", "陈明"]
 SIGNATURES = ["", "\n\n-- \n陈明\n北京某某律师事务所", "\n\n发自我的iPhone", "\n\nSent from my iPhone",
               "\n\n来自企业微信", "\n\n陈明\n电话：0731-88881234\n地址：青山县人民路1号", "\n\n获取 Outlook for iOS",
-              "\n\n发自网易邮箱大师"]
+              "\n\n发自网易邮箱大师", "\n\nBest regards,\nChen Ming\nPartner",
+              "\n\n此致\n敬礼！\n\n陈明\n2026年12月20日", "\n\n顺祝商祺！\n王建国\n青山县司法局", "\n\n-Chen Ming",
+              "\n\n陈明\n发自我的iPhone",
+              "\n\nChen Ming | Partner\nM. +86 138 0000 1234\n[image: Lvshi A logo]\nRenmin Road 1, Changsha",
+              "\n\n#sig#Chen Ming\n#sig#chen.lawyer@lvshi-a.example.cn\n#sig#www.lvshi-a.example.cn"]
 PROMPT_TEXT = ("##- 请在此行以上回复 -##\n\n陈律师：\n\n"
                "您好！野鹤镇2026年度法治政府建设年度报告（第1稿）已提交，请您进行法律顾问审核。报告全文见附件。\n\n"
                "请于 2026年12月31日 前直接回复本邮件：\n"
@@ -505,6 +510,19 @@ def test_the_writers_own_text_survives_the_stripping_and_decides_as_written(case
             assert " ".join(line.split()) in " ".join(reply.comment.split()), (line, reply.comment)
     assert "审核码" not in reply.comment and "请在此行以上回复" not in reply.comment
     assert reply.decision == decide(OwnText(tuple(pieces), ())), pieces  # as if the reader had cut it by hand
+
+
+# Folding text (NFKC, which the grammar and the prompt's quoted lines are read in) takes a shortcut for Chinese
+# text's compatibility characters: it must fold exactly as NFKC does, combining marks after them included.
+FOLDED_CHARS = st.one_of(st.characters(),
+                         st.sampled_from(list("，。！？（）：；～＋…\u3000ＡａＺ０９\u0301\u0308\u3099ｶﾞ")))
+
+
+@budget(500)
+@given(text=st.text(FOLDED_CHARS, max_size=40))
+@example(text="Ａ\u0301（同意）…")
+def test_the_readers_nfkc_is_nfkc(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
 # ---------------------------------------------------------------- 4. negation is never approval

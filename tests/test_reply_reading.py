@@ -122,6 +122,103 @@ def test_a_contact_block_above_a_long_disclaimer_is_the_signature():
     assert (reply.decision, reply.comment) == ("approve", "Approved.")
 
 
+# ---------------------------------------------------------------- sign-offs, names and contact blocks by shape
+
+CONTACT = "Chen Ming | Partner\nM. +86 138 0000 1234\n[image: Lvshi A logo]\nRenmin Road 1, Changsha"
+
+
+@pytest.mark.parametrize(("body", "comment", "decision"), [
+    ("Approved.\n\nBest regards,\nChen Ming\nPartner, Lvshi A Law Firm", "Approved.", "approve"),
+    ("Approved.\n\nMet vriendelijke groeten,\nChen Ming", "Approved.", "approve"),
+    ("退回，第三部分缺少数据分析。\n\n此致\n敬礼！\n\n陈明\n2026年12月20日", "退回，第三部分缺少数据分析。", "return"),
+    ("同意。\n\n顺祝商祺！\n王建国\n青山县司法局", "同意。", "approve"),
+    ("Approved, no further comments.\n\n-Chen Ming", "Approved, no further comments.", "approve"),
+    ("同意。\n\n陈明\n发自我的iPhone", "同意。", "approve"),
+    ("Noted, I will read it tonight.\n\nChen Ming\nvia mobile", "Noted, I will read it tonight.", "unclear"),
+    ("Please send it back: section 3 needs a rewrite.\n\n" + CONTACT, "Please send it back: section 3 needs a rewrite.",
+     "return"),
+    ("Approved.\n\n#sig#Chen Ming\n#sig#Partner\n#sig#chen.lawyer@lvshi-a.example.cn\n#sig#www.lvshi-a.example.cn",
+     "Approved.", "approve"),
+    ("Approved.\n\n----------------\n\nLVSHI_LOGO\n\nChen Ming\n\nPartner\n\nLvshi A Law Firm\n\nt. 0731-8888-1234\n\n"
+     "skype: chenming\n\nf. 0731-8888-1235\n\nhttp://lvshi-a.example.cn/", "Approved.", "approve"),
+    ("Approved.\n\n-Chen Ming\n\n_______________________________________________\nreviewers mailing list\n"
+     "reviewers@lists.example.cn\nhttp://lists.example.cn/mailman/listinfo/reviewers", "Approved.", "approve"),
+])
+def test_a_sign_off_at_the_end_of_the_writers_text_is_cut_by_its_shape(body, comment, decision):
+    for raw in (mail(body), mail(body + "\n\n" + bottom_posted(PROMPT, "").split("\n\n-- ")[0])):
+        reply = read_reply(raw)
+        assert (reply.comment, reply.decision) == (comment, decision)
+
+
+@pytest.mark.parametrize("body", [
+    "谢谢",  # the writer's only words; and thanks are said to the reader, not a closing formula
+    "谢谢！\n陈明",
+    "同意。\n\n谢谢！\n陈明",
+    "此致\n敬礼！\n陈明",  # a sign-off that is all the reply holds
+    "Approved.\n\nSincerely,\nSuper Domain Name Manager",  # four capitalised words: a role, not a name
+    "Approved.\n\nBest regards\n\nChen Ming",  # no comma and a line apart: a closing line, then a line of its own
+    "Approved, but fix these:\n\n- Table Three\n- Section Two",
+])
+def test_lines_that_only_resemble_a_sign_off_are_kept(body):
+    assert read_reply(mail(body)).comment == body
+
+
+@pytest.mark.parametrize(("body", "kept", "decision"), [
+    ("收到。\n\n此致\n敬礼！\n陈明\n退回，第三部分需重写。", "退回，第三部分需重写。", "return"),  # below the name
+    ("此致\n敬礼！\n\n另：第三部分请退回修改。", "退回", "return"),  # a valediction, then a sentence that returns
+    ("Noted.\n\nBest regards,\nNot Approved", "Not Approved", "return"),  # a name-shaped decision
+    ("Noted.\n\nBest regards,\nApproved", "Approved", "approve"),
+    ("收到。\n\n顺祝商祺！\n同意", "同意", "approve"),
+    ("Read it.\n\nOK\nSent from my iPhone", "OK", "unclear"),  # a name-shaped "OK" above a phone footer
+    ('Noted.\n\nRegards,\n"OK" Chen', '"OK" Chen', "unclear"),  # a quoted word is no tag to read a line without
+    ("第三部分已看。\n\n" + CONTACT + "\n不同意", "不同意", "return"),  # a decision at the end of a contact block
+])
+def test_a_sign_off_like_block_holding_a_decision_word_is_never_cut_silently(body, kept, decision):
+    reply = read_reply(mail(body))
+    assert kept in reply.comment
+    assert reply.decision == decision
+
+
+# ---------------------------------------------------------------- a header with nothing of the writer's above it
+
+
+def test_a_forward_with_nothing_written_above_it_shows_its_text_but_never_decides():
+    body = ("---------- Forwarded message ---------\nFrom: 王科长 <wang@qingshan.example.gov.cn>\n"
+            "Date: Sun, Dec 20, 2026 at 9:00 AM\nSubject: 请审核\nTo: 陈明 <chen.lawyer@lvshi-a.example.cn>\n\n"
+            "同意，请上报。\n\n第三部分的数据来源见附件。\n")
+    reply = read_reply(mail(body))
+    assert (reply.comment, reply.decision) == ("第三部分的数据来源见附件。", UNCLEAR)
+
+
+@pytest.mark.parametrize("answer", ["Approved.", "同意", "审核通过。"])
+def test_an_answer_below_an_attribution_at_the_top_never_decides(answer):
+    # Polymail and some mobile clients put "On … wrote:" above the text; the text may as well be the original's
+    body = ("On Sun, Dec 20, 2026 at 9:13 AM 青山县委依法治县办\n<fzb@qingshan.example.gov.cn> wrote:\n\n"
+            f"{answer}\n\nSection 3 needs its sources.\n")
+    reply = read_reply(mail(body))
+    assert reply.decision == UNCLEAR
+    assert reply.comment == "Section 3 needs its sources."
+
+
+def test_a_message_that_starts_with_its_own_header_block_keeps_the_text_below_it():
+    body = ("发件人：陈明 <chen.lawyer@lvshi-a.example.cn>\n发送时间：2026年12月20日 10:00\n主题：回复：请审核\n\n"
+            "陈主任：\n\n报告已收到，我看一下。\n")
+    reply = read_reply(mail(body))
+    assert (reply.comment, reply.decision) == ("陈主任：\n\n报告已收到，我看一下。", UNCLEAR)
+
+
+def test_a_lone_from_line_at_the_top_is_still_the_quoted_originals():
+    reply = read_reply(mail("From: 王科长 <wang@qingshan.example.gov.cn>\n\n同意\n"))
+    assert (reply.comment, reply.decision) == ("", UNCLEAR)
+
+
+def test_an_attribution_on_the_writers_last_line_is_split_off():
+    body = ("Approved, thanks. On Sun, Dec 20, 2026 at 9:13 AM Qingshan <fzb@qingshan.example.gov.cn> wrote:\n"
+            "> 请审核\n\nSee section 3 too.\n")
+    reply = read_reply(mail(body))
+    assert (reply.comment, reply.decision) == ("Approved, thanks.\n\nSee section 3 too.", "approve")
+
+
 # ---------------------------------------------------------------- bodies too long to read to the end
 
 
