@@ -2,9 +2,9 @@
 
 Both yield new messages oldest first, in batches (one FETCH of the IMAP inbox), and mark a batch once the
 caller has processed it (one STORE or MOVE over its UIDs). The IMAP inbox fetches by UID above the last one
-processed (UIDs from the server are filtered, since
-`UID n:*` always returns the newest message), never sets \\Seen while reading (BODY.PEEK), fetches
-large messages on their own, and reconnects after a dropped connection to carry on where it was.
+processed (UIDs from the server are filtered, since `UID n:*` always returns the newest message), never
+sets \\Seen while reading (BODY.PEEK), fetches large messages on their own, and reconnects after a dropped
+connection to carry on where it was.
 """
 
 from __future__ import annotations
@@ -140,10 +140,10 @@ class ImapInbox:
                 uids = sorted(uid for uid in found if uid > last_uid)
                 for batch in self._batches(client, uids):
                     bodies = client.fetch(batch, ["BODY.PEEK[]"])
-                    found = [Fetched(f"imap:{self.settings.folder}:{uid}", bodies[uid][b"BODY[]"], uid=uid)
-                             for uid in batch if b"BODY[]" in bodies.get(uid, {})]  # not there: expunged meanwhile
-                    if found:
-                        yield found
+                    fetched = [Fetched(f"imap:{self.settings.folder}:{uid}", bodies[uid][b"BODY[]"], uid=uid)
+                               for uid in batch if b"BODY[]" in bodies.get(uid, {})]  # not there: expunged meanwhile
+                    if fetched:
+                        yield fetched
                     last_uid = batch[-1]
                 return
             except CONNECTION_ERRORS as exc:

@@ -17,8 +17,9 @@ and act:
   goes on.
 The batch's work and its last UID commit together, then the batch is marked in the mailbox (one
 command). A crash at any point loses nothing and applies nothing twice: a message stored but not
-processed is processed by the next run, one fetched again is recognised as stored. What needs a person's eye is
-marked on the message and reaches the coordinators in one digest a day (`write_notice_digests`).
+processed is processed by the next run, one fetched again is recognised as stored. What needs a
+person's eye is marked on the message and reaches the coordinators in one digest a day
+(`write_notice_digests`).
 """
 
 from __future__ import annotations
