@@ -7,7 +7,8 @@ contact, legal advisors shared by ten law firms), the 2026 cycle, a draft submit
 round ("同意。", from the round's advisor, QQ Mail style, alternately UTF-8 and GBK) appended over one
 connection. Timed: the bare fetch (connect, login, select, search, BODY.PEEK[] in reportchain's batch
 size), `read_reply` alone over the same bytes, and `intake` (each approval commits the decision, a
-receipt and the committee prompt, then flags the message \\Seen). Every report must end in
+receipt and the committee prompt; each batch is flagged \\Seen with one STORE), with the SQL statements it
+takes per reply. Every report must end in
 committee_review, or the benchmark fails instead of printing a number.
 
 Needs Dovecot (apt-get install -y dovecot-imapd) and root, like the IMAP tests.
@@ -30,7 +31,7 @@ from imapclient import IMAPClient
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from bench import fail, measured, record
+from bench import Statements, fail, measured, record
 from core.settings import load_settings
 from documents.reading import read_draft
 from models.db import create_tables, get_engine
@@ -160,12 +161,15 @@ def main(count: int = 1000) -> dict:
             if decisions != Counter(approve=count):
                 fail("replies_imap", f"read_reply did not read every reply as approve: {dict(decisions)}")
 
+            statements = Statements(get_engine(settings.database_url))
             with Session(get_engine(settings.database_url), expire_on_commit=False) as session:
                 inbox = ImapInbox(settings.imap)
                 try:
                     result, intake_seconds, intake_mb = measured(lambda: intake(session, settings, inbox))
                 finally:
                     inbox.close()
+                intake_statements, statement_kinds = statements.take()
+                statements.close()
                 stages = Counter(dict(session.exec(select(Report.stage, func.count()).group_by(Report.stage)).all()))
             left_unseen = unseen(dovecot)
     finally:
@@ -179,7 +183,8 @@ def main(count: int = 1000) -> dict:
              f"report stages {dict(stages)}, {left_unseen} messages left unseen")
     bare_rate, intake_rate = count / bare_seconds, count / intake_seconds
     print(f"bench.replies_imap N={count}: intake {intake_rate:.0f} replies/s (bare fetch {bare_rate:.0f}/s, "
-          f"reading alone {count / parse_seconds:.0f}/s; peak +{intake_mb:.0f} MB)", file=sys.stderr)
+          f"reading alone {count / parse_seconds:.0f}/s; {intake_statements / count:.1f} SQL statements per reply; "
+          f"peak +{intake_mb:.0f} MB)", file=sys.stderr)
     return {
         "benchmark": "replies_imap",
         "replies": count,
@@ -195,6 +200,8 @@ def main(count: int = 1000) -> dict:
         "read_only_baseline": "read_reply alone over the same fetched bytes",
         "ratio_to_read_only": round(intake_seconds and parse_seconds / intake_seconds, 4),
         "intake_peak_mb": round(intake_mb, 1),
+        "intake_statements_per_reply": round(intake_statements / count, 1),
+        "intake_statements": statement_kinds,
         "outcomes": outcomes,
         "bytes": sum(len(raw) for raw in raws),
         "setup_seconds": round(setup_seconds, 1),

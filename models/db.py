@@ -37,6 +37,15 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def hold_transaction(session: Session) -> None:
+    """Begin the session's database transaction now, so that savepoints nest in it. The SQLite driver
+    begins one only before a write: a SAVEPOINT before any write would be a transaction of its own,
+    committed by its RELEASE. (Immediate: the writes that follow will not wait on another writer.)"""
+    connection = session.connection()
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def normalise_url(url: str) -> str:
     """Accept plain postgresql:// URLs and use the psycopg 3 driver for them."""
     if url.startswith("postgresql://") or url.startswith("postgres://"):

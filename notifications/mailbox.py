@@ -1,9 +1,10 @@
 """Where replies come from: an IMAP folder, or a folder of .eml files (the embedded default).
 
-Both yield new messages oldest first and mark each one once the caller has processed it. The IMAP
-inbox fetches by UID above the last one processed (UIDs from the server are filtered, since
-`UID n:*` always returns the newest message), never sets \\Seen while reading (BODY.PEEK), fetches
-large messages on their own, and reconnects after a dropped connection to carry on where it was.
+Both yield new messages oldest first, in batches (one FETCH of the IMAP inbox), and mark a batch once the
+caller has processed it (one STORE or MOVE over its UIDs). The IMAP inbox fetches by UID above the last one
+processed (UIDs from the server are filtered, since `UID n:*` always returns the newest message), never
+sets \\Seen while reading (BODY.PEEK), fetches large messages on their own, and reconnects after a dropped
+connection to carry on where it was.
 """
 
 from __future__ import annotations
@@ -49,20 +50,23 @@ class FolderInbox:
         self.name = f"folder:{path.resolve()}"
         self.uidvalidity = None
 
-    def messages(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[Fetched]:
+    def batches(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[list[Fetched]]:
         if not self.path.is_dir():
             return
-        for file in sorted(self.path.glob("*.eml")):
-            yield Fetched(f"folder:{file.name}", file.read_bytes(), path=file)
+        files = sorted(self.path.glob("*.eml"))
+        for start in range(0, len(files), BATCH_MESSAGES):
+            yield [Fetched(f"folder:{file.name}", file.read_bytes(), path=file)
+                   for file in files[start:start + BATCH_MESSAGES]]
 
-    def mark(self, fetched: Fetched) -> None:
+    def mark(self, batch: list[Fetched]) -> None:
         done = self.path / "processed"
         done.mkdir(exist_ok=True)
-        target = done / fetched.path.name
-        n = 1
-        while target.exists():
-            target, n = done / f"{fetched.path.stem}-{n}{fetched.path.suffix}", n + 1
-        shutil.move(fetched.path, target)
+        for fetched in batch:
+            target = done / fetched.path.name
+            n = 1
+            while target.exists():
+                target, n = done / f"{fetched.path.stem}-{n}{fetched.path.suffix}", n + 1
+            shutil.move(fetched.path, target)
 
     def close(self) -> None:
         pass
@@ -121,9 +125,9 @@ class ImapInbox:
         if batch:
             yield batch
 
-    def messages(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[Fetched]:
+    def batches(self, last_uid: int = 0, uidvalidity: int | None = None) -> Iterator[list[Fetched]]:
         """Messages with a UID above `last_uid` (all of them if the folder's UIDVALIDITY is no longer
-        `uidvalidity`); after a dropped connection, reconnect and go on."""
+        `uidvalidity`), one FETCH at a time; after a dropped connection, reconnect and go on."""
         self.uidvalidity = self.uidvalidity or uidvalidity
         failures = 0
         while True:
@@ -136,11 +140,11 @@ class ImapInbox:
                 uids = sorted(uid for uid in found if uid > last_uid)
                 for batch in self._batches(client, uids):
                     bodies = client.fetch(batch, ["BODY.PEEK[]"])
-                    for uid in batch:
-                        raw = bodies.get(uid, {}).get(b"BODY[]")
-                        if raw is not None:  # None: expunged meanwhile
-                            yield Fetched(f"imap:{self.settings.folder}:{uid}", raw, uid=uid)
-                        last_uid = uid
+                    fetched = [Fetched(f"imap:{self.settings.folder}:{uid}", bodies[uid][b"BODY[]"], uid=uid)
+                               for uid in batch if b"BODY[]" in bodies.get(uid, {})]  # not there: expunged meanwhile
+                    if fetched:
+                        yield fetched
+                    last_uid = batch[-1]
                 return
             except CONNECTION_ERRORS as exc:
                 self.client = None
@@ -149,26 +153,28 @@ class ImapInbox:
                     raise MailboxError(f"connection to {self.settings.host} keeps dropping: {exc}") from exc
                 log.warning("IMAP connection lost (%s); reconnecting (%d of %d)", exc, failures, self.reconnects)
 
-    def mark(self, fetched: Fetched) -> None:
-        """Flag as read or move away; a failure here loses nothing (the UID bookkeeping still holds)."""
+    def mark(self, batch: list[Fetched]) -> None:
+        """Flag a batch as read or move it away, one command over its UIDs; a failure here loses nothing
+        (the UID bookkeeping still holds)."""
+        uids = [fetched.uid for fetched in batch]
         for _ in range(2):
             try:
                 client = self.client or self.connect()
                 if self.settings.mark == "move" and client.has_capability("MOVE"):
-                    client.move([fetched.uid], self.settings.move_to)
+                    client.move(uids, self.settings.move_to)
                 elif self.settings.mark == "move":
-                    client.copy([fetched.uid], self.settings.move_to)
-                    client.delete_messages([fetched.uid])
+                    client.copy(uids, self.settings.move_to)
+                    client.delete_messages(uids)
                     if client.has_capability("UIDPLUS"):
-                        client.uid_expunge([fetched.uid])
+                        client.uid_expunge(uids)
                     else:
                         client.expunge()
                 else:
-                    client.add_flags([fetched.uid], [SEEN])
+                    client.add_flags(uids, [SEEN])
                 return
             except CONNECTION_ERRORS as exc:
                 self.client = None
-                log.warning("could not mark %s (%s)", fetched.source, exc)
+                log.warning("could not mark %d messages from %s on (%s)", len(batch), batch[0].source, exc)
 
 
 def inbox_for(settings: Settings) -> ImapInbox | FolderInbox:

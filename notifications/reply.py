@@ -9,7 +9,7 @@ decision is "unclear", which moves nothing.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email import message_from_bytes, policy
 from email.errors import InvalidHeaderDefect
 from email.header import Header, decode_header
@@ -57,6 +57,7 @@ class Reply:
     comment: str  # the sender's own words
     decision: str
     attachments: tuple[Attachment, ...]
+    machine_sent: bool = False  # the headers or the subject say a machine sent it, whatever the body says
 
     @property
     def thread_ids(self) -> list[str]:
@@ -92,8 +93,8 @@ class Reply:
 AUTO_PRECEDENCE = ("auto_reply", "bulk", "junk")  # Precedence header values of machine-sent mail
 
 
-def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
-    """RFC 3834 and the vendors' own headers, then the subject and the first words of the body."""
+def is_machine_sent(msg: Message, subject: str) -> bool:
+    """RFC 3834 and the vendors' own headers, a delivery status notification, then the subject."""
     auto_submitted = header_text(msg.get("Auto-Submitted")).lower()
     if auto_submitted and auto_submitted != "no":
         return True
@@ -103,7 +104,7 @@ def is_auto_reply(msg: Message, subject: str, own: str) -> bool:
         return True
     if msg.get_content_type() == "multipart/report" or BOUNCE_SENDER.match(header_text(msg.get("From"))):
         return True  # a delivery status notification
-    return bool(AUTO_SUBJECT.search(subject) or AUTO_BODY.search(own))
+    return bool(AUTO_SUBJECT.search(subject))
 
 
 def body_and_attachments(msg: Message) -> tuple[str, tuple[Attachment, ...]]:
@@ -191,7 +192,7 @@ def first_id(value: str) -> str | None:
 
 def read_reply(raw: bytes, original: str | None = None) -> Reply:
     """The message read; `original`, the text of the prompt it answers when known, marks its lines quoted
-    even where the client quoted them without "> "."""
+    even where the client quoted them without "> " (the same as `reread` of the reply read without it)."""
     try:
         msg = message_from_bytes(raw, policy=policy.compat32)
         if not msg.keys() or msg.get("From") is None:
@@ -199,11 +200,8 @@ def read_reply(raw: bytes, original: str | None = None) -> Reply:
         subject = header_text(msg.get("Subject"))
         name, address, problem = sender(msg)
         text, attachments = body_and_attachments(msg)
-        own = own_text(text, has_decision_word, original)
-        comment = own.text
-        auto = is_auto_reply(msg, subject, comment)
         tag = SUBJECT_TAG.search(subject)
-        return Reply(
+        return reread(Reply(
             message_id=first_id(header_text(msg.get("Message-ID"))),
             from_address=address,
             from_name=name.strip(),
@@ -213,13 +211,22 @@ def read_reply(raw: bytes, original: str | None = None) -> Reply:
             subject_tag=tag.group(1).upper() if tag else None,
             in_reply_to=first_id(header_text(msg.get("In-Reply-To"))),
             references=tuple(MESSAGE_ID.findall(header_text(msg.get("References")))),
-            auto_reply=auto,
+            auto_reply=False,
             text=text,
-            comment=comment,
-            decision=UNCLEAR if auto else decide(own),
+            comment="",
+            decision=UNCLEAR,
             attachments=attachments,
-        )
+            machine_sent=is_machine_sent(msg, subject),
+        ), original)
     except UnreadableMessage:
         raise
     except Exception as exc:  # the email package gives up (deep nesting, broken structure, odd codecs)
         raise UnreadableMessage(f"{type(exc).__name__}: {exc}") from exc
+
+
+def reread(reply: Reply, original: str | None) -> Reply:
+    """The sender's own words, whether it is an auto-reply, and the decision, read from the reply's
+    extracted text (no MIME parsing again); `original` as for `read_reply`."""
+    own = own_text(reply.text, has_decision_word, original)
+    auto = reply.machine_sent or bool(AUTO_BODY.search(own.text))
+    return replace(reply, comment=own.text, auto_reply=auto, decision=UNCLEAR if auto else decide(own))

@@ -11,6 +11,7 @@ from typing import TypeVar
 from sqlalchemy import Row, event
 from sqlmodel import Session, func, select
 
+from models.db import hold_transaction
 from models.tables import OutboxMessage
 
 T = TypeVar("T")
@@ -36,6 +37,8 @@ class RehearsalCommitted(RuntimeError):
 
 
 def refuse_commit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: still inside the rehearsal's transaction
+        return
     raise RehearsalCommitted("a rehearsed step tried to commit; it was rolled back")
 
 
@@ -46,6 +49,7 @@ def rehearse(session: Session, step: Callable[[], T]) -> tuple[T, list[Mail]]:
     --dry-run must never be the act itself."""
     event.listen(session, "before_commit", refuse_commit)
     try:
+        hold_transaction(session)  # a savepoint in the step nests in the transaction rolled back below
         mark = outbox_mark(session)
         result = step()
         return result, mails_since(session, mark)

@@ -1,9 +1,11 @@
 """Reviewers' replies in: keep every message raw, match it to a review round, apply only what is certain.
 
-One intake runs at a time per mailbox (a lease on its MailboxState row). For each new message:
-store the raw bytes and commit (nothing is ever lost), then, in one transaction, read it, check who
-sent it, match it (a thread under a mail of that round — our Message-IDs are random, so a thread is
-proof of having received it — or the round's 审核码) and act:
+One intake runs at a time per mailbox (a lease on its MailboxState row, renewed with every batch).
+Messages come in batches (one IMAP FETCH): store the raw bytes of the batch and commit (nothing is
+ever lost), read every message once, then process each in a savepoint of one transaction (a failure
+rolls back only that message's work): check who sent it, match it (a thread under a mail of that
+round — our Message-IDs are random, so a thread is proof of having received it — or the round's 审核码)
+and act:
 - applied: the decision, the receipt and the next stage's prompt commit together;
 - unclear: nothing moves; the reviewer is asked once a day per round to answer 同意 or 退回;
 - never applied: not exactly one From address, a DMARC/SPF/DKIM failure stamped by our own mail
@@ -13,8 +15,11 @@ proof of having received it — or the round's 审核码) and act:
 - a drafter's reply threaded under a mail we sent them, with a draft attached, becomes a new version;
 - a message that breaks the reader, or too big to read, is kept, marked and reported, and the batch
   goes on.
-Then the message is marked in the mailbox and the last UID is recorded. What needs a person's eye is
-marked on the message and reaches the coordinators in one digest a day (`write_notice_digests`).
+The batch's work and its last UID commit together, then the batch is marked in the mailbox (one
+command). A crash at any point loses nothing and applies nothing twice: a message stored but not
+processed is processed by the next run, one fetched again is recognised as stored. What needs a
+person's eye is marked on the message and reaches the coordinators in one digest a day
+(`write_notice_digests`).
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, or_, select
@@ -39,9 +44,10 @@ from core.settings import Settings
 from core.texts import message
 from documents.reading import SUPPORTED, UnreadableDocument, read_draft
 from models.chain import Refused, Role
-from models.db import utcnow
+from models.db import hold_transaction, utcnow
 from models.tables import (
     Assignment,
+    Cycle,
     InboundMessage,
     InboundOutcome,
     MailboxState,
@@ -54,9 +60,9 @@ from models.tables import (
 )
 from notifications.authresults import authentication_failure
 from notifications.decision import UNCLEAR
-from notifications.mailbox import Fetched, FolderInbox, ImapInbox
+from notifications.mailbox import BATCH_MESSAGES, Fetched, FolderInbox, ImapInbox
 from notifications.outbox import enqueue
-from notifications.reply import Reply, UnreadableMessage, read_reply
+from notifications.reply import Reply, UnreadableMessage, read_reply, reread
 from services.decisions import record_decision
 from services.drafts import is_held, submit_draft
 from services.stages import (
@@ -66,6 +72,7 @@ from services.stages import (
     people_with_role,
     recipients,
     report_context,
+    roster_read_once,
 )
 
 log = logging.getLogger(__name__)
@@ -100,34 +107,103 @@ def message_id_of(raw: bytes) -> str:
     return " ".join(str(value).split())[:998]
 
 
-def store(session: Session, fetched: Fetched) -> InboundMessage | None:
-    """Keep the raw message; None when it was stored before (same Message-ID or same bytes)."""
-    sha = hashlib.sha256(fetched.raw).hexdigest()
-    mid = message_id_of(fetched.raw)
-    same = InboundMessage.sha256 == sha
-    query = select(InboundMessage.id).where(or_(same, InboundMessage.message_id == mid) if mid else same)
-    if session.exec(query.limit(1)).first() is not None:
-        return None
-    row = InboundMessage(message_id=mid, sha256=sha, raw=fetched.raw, source=fetched.source[:255])
-    session.add(row)
-    session.flush()
-    return row
+def store(session: Session, batch: list[Fetched]) -> list[InboundMessage | None]:
+    """Keep the raw messages of a batch; None in place of each one stored before, by an earlier run or
+    earlier in the batch (same Message-ID or same bytes)."""
+    keys = [(hashlib.sha256(fetched.raw).hexdigest(), message_id_of(fetched.raw)) for fetched in batch]
+    shas, mids = {sha for sha, _ in keys}, {mid for _, mid in keys if mid}
+    known = session.exec(select(InboundMessage.sha256, InboundMessage.message_id)
+                         .where(or_(InboundMessage.sha256.in_(shas), InboundMessage.message_id.in_(mids)))).all()
+    known_shas, known_mids = {sha for sha, _ in known}, {mid for _, mid in known if mid}
+    new, now = [], utcnow()
+    for fetched, (sha, mid) in zip(batch, keys, strict=True):
+        if sha in known_shas or mid in known_mids:
+            continue
+        new.append(dict(message_id=mid, sha256=sha, raw=fetched.raw, source=fetched.source[:255], received_at=now,
+                        from_address="", subject="", outcome=InboundOutcome.NEW.value))
+        known_shas.add(sha)
+        if mid:
+            known_mids.add(mid)
+    if not new:
+        return [None] * len(batch)
+    session.execute(insert(InboundMessage), new)  # one statement (SQLite returns no ids from a batch insert)
+    stored = {row.sha256: row for row in session.exec(
+        select(InboundMessage).where(InboundMessage.sha256.in_([values["sha256"] for values in new])))}
+    return [stored.pop(sha, None) for sha, _ in keys]  # pop: the same bytes twice in the batch are stored once
+
+
+# ---------------------------------------------------------------- reading a batch
+
+
+OURS = (OutboxMessage.message_id, OutboxMessage.in_reply_to, OutboxMessage.kind, OutboxMessage.report_id,
+        OutboxMessage.to_addrs, OutboxMessage.cc_addrs, OutboxMessage.body_text)
+IN_LIST = 500  # values in one IN (...) of a query: References headers can be long
+
+
+def chunks(values: set, size: int = IN_LIST) -> list[list]:
+    ordered = sorted(values)
+    return [ordered[start:start + size] for start in range(0, len(ordered), size)]
+
+
+def our_mails(session: Session, message_ids: set[str]) -> dict:
+    """Our mails with these Message-IDs (the columns OURS), by Message-ID."""
+    return {row.message_id: row for ids in chunks(message_ids)
+            for row in session.exec(select(*OURS).where(OutboxMessage.message_id.in_(ids)))}
+
+
+def thread_of(ours: dict, reply: Reply) -> list:
+    """Our mails this message answers, In-Reply-To first."""
+    return [ours[i] for i in dict.fromkeys(reply.thread_ids) if i in ours]
+
+
+@dataclass
+class Batch:
+    """A batch of stored messages, each read once before any is processed, and what they refer to, read in
+    a few queries: our mails they answer and the rounds of those mails' prompts, with their reports,
+    units, cycles and versions (kept here, so the session answers `get` for them without a query). A mail
+    written while the batch is processed is never among the mails answered: it is not sent yet, and its
+    Message-ID is random."""
+    replies: dict[int, Reply | UnreadableMessage | None]  # by inbound id; None: too big to read
+    ours: dict  # our mails by Message-ID (`our_mails`)
+    rounds: dict[str, ReviewRound]  # by their prompt's Message-ID
+    loaded: list  # the rows read for the session's identity map
+    unit_ids: set[int]
+
+
+def read_batch(session: Session, settings: Settings, rows: list[InboundMessage]) -> Batch:
+    replies: dict[int, Reply | UnreadableMessage | None] = {}
+    for inbound in rows:
+        if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
+            replies[inbound.id] = None
+            continue
+        try:
+            replies[inbound.id] = read_reply(inbound.raw)
+        except UnreadableMessage as exc:
+            replies[inbound.id] = exc
+    ours = our_mails(session, {i for r in replies.values() if isinstance(r, Reply) for i in r.thread_ids})
+    prompts = {row.message_id if row.kind == "review_prompt" else row.in_reply_to for row in ours.values()} - {None}
+    rounds = {rnd.prompt_message_id: rnd for ids in chunks(prompts)
+              for rnd in session.exec(select(ReviewRound).where(ReviewRound.prompt_message_id.in_(ids)))}
+    report_ids = ({rnd.report_id for rnd in rounds.values()} | {row.report_id for row in ours.values()}) - {None}
+    reports = [r for ids in chunks(report_ids) for r in session.exec(select(Report).where(Report.id.in_(ids)))]
+    unit_ids = {r.unit_id for r in reports}
+    loaded = [*reports,
+              *session.exec(select(Unit).where(Unit.id.in_(unit_ids))),
+              *session.exec(select(Cycle).where(Cycle.id.in_({r.cycle_id for r in reports}))),
+              *session.exec(select(ReportVersion).where(ReportVersion.id.in_({r.version_id for r in rounds.values()})))
+              ] if reports else []
+    return Batch(replies, ours, rounds, loaded, unit_ids)
 
 
 # ---------------------------------------------------------------- matching
 
 
-def round_by_thread(session: Session, reply: Reply) -> ReviewRound | None:
+def round_by_thread(batch: Batch, reply: Reply) -> ReviewRound | None:
     """The round whose prompt (or a mail threaded under it) this message answers."""
-    if not reply.thread_ids:
-        return None
-    ours = session.exec(select(OutboxMessage.message_id, OutboxMessage.in_reply_to, OutboxMessage.kind)
-                        .where(OutboxMessage.message_id.in_(reply.thread_ids))).all()
-    prompts = {mid if kind == "review_prompt" else parent for mid, parent, kind in ours} - {None}
-    if not prompts:
-        return None
-    query = select(ReviewRound).where(ReviewRound.prompt_message_id.in_(prompts))
-    return session.exec(query.order_by(ReviewRound.id.desc())).first()
+    prompts = {row.message_id if row.kind == "review_prompt" else row.in_reply_to
+               for row in thread_of(batch.ours, reply)}
+    found = [batch.rounds[p] for p in prompts if p in batch.rounds]
+    return max(found, key=lambda rnd: rnd.id) if found else None
 
 
 def round_by_code(session: Session, reply: Reply) -> ReviewRound | None:
@@ -152,39 +228,29 @@ def round_by_code(session: Session, reply: Reply) -> ReviewRound | None:
     return None
 
 
-def addressees(row: OutboxMessage) -> set[str]:
+def addressees(row) -> set[str]:
     return {addr.lower() for _, addr in getaddresses([row.to_addrs, row.cc_addrs])}
 
 
-def report_mailed_to_sender(session: Session, reply: Reply) -> Report | None:
+def report_mailed_to_sender(session: Session, ours: dict, reply: Reply) -> Report | None:
     """The report of a mail of ours that was sent to this sender and that this message answers."""
-    if not reply.thread_ids:
-        return None
-    ours = session.exec(select(OutboxMessage).where(OutboxMessage.message_id.in_(reply.thread_ids),
-                                                     OutboxMessage.report_id.is_not(None))).all()
-    for row in ours:
-        if reply.from_address in addressees(row):
+    for row in thread_of(ours, reply):
+        if row.report_id is not None and reply.from_address in addressees(row):
             return session.get(Report, row.report_id)
     return None
 
 
-def answers_notice(session: Session, reply: Reply) -> bool:
+def answers_notice(ours: dict, reply: Reply) -> bool:
     """A message threaded under one of our notices to coordinators (an auto-reply without headers,
     say): answering it, or telling the coordinators about it, could start a mail loop."""
-    if not reply.thread_ids:
-        return False
-    query = select(OutboxMessage.id).where(OutboxMessage.message_id.in_(reply.thread_ids),
-                                           OutboxMessage.kind.in_(NOTICE_KINDS))
-    return session.exec(query.limit(1)).first() is not None
+    return any(row.kind in NOTICE_KINDS for row in thread_of(ours, reply))
 
 
-def report_of_reply(session: Session, reply: Reply) -> Report | None:
+def report_of_reply(session: Session, ours: dict, reply: Reply) -> Report | None:
     """The report a message is about: a mail of ours it answers, else a [#R-…] tag."""
-    if reply.thread_ids:
-        report_id = session.exec(select(OutboxMessage.report_id).where(
-            OutboxMessage.message_id.in_(reply.thread_ids), OutboxMessage.report_id.is_not(None))).first()
-        if report_id is not None:
-            return session.get(Report, report_id)
+    for row in thread_of(ours, reply):
+        if row.report_id is not None:
+            return session.get(Report, row.report_id)
     for ref in reply.tags:
         report = session.exec(select(Report).where(Report.ref == ref)).first()
         if report is not None:
@@ -280,7 +346,7 @@ def too_large(session: Session, settings: Settings, inbound: InboundMessage) -> 
     report = None
     if reply and not reply.sender_problem and not authentication_failure(
             reply.authentication, settings.authserv_id, reply.from_address):
-        report = report_mailed_to_sender(session, reply)
+        report = report_mailed_to_sender(session, our_mails(session, set(reply.thread_ids)), reply)
         if report is not None and reply.from_address in drafters_of(session, report):
             problem = message("document.too_large", filename="邮件及附件", detail=settings.drafts.max_mb)
             refuse_draft(session, settings, reply, report, problem, inbound.raw)
@@ -318,52 +384,59 @@ def is_drafter_with_draft(session: Session, reply: Reply, report: Report) -> boo
     return has_draft and reply.from_address in drafters_of(session, report)
 
 
-def read_with_prompt(session: Session, inbound: InboundMessage, rnd: ReviewRound) -> Reply | None:
-    """The message read again knowing the text of the round's prompt: lines of it quoted without "> ", or
-    with our first line cut, are then recognised as ours (None when the prompt is not found)."""
-    prompt = session.exec(select(OutboxMessage.body_text)
-                          .where(OutboxMessage.message_id == rnd.prompt_message_id)).first()
+def with_prompt(session: Session, batch: Batch, inbound: InboundMessage, reply: Reply,
+                rnd: ReviewRound) -> Reply:
+    """The reply read again (from its text, not its bytes) knowing the text of the round's prompt: lines of
+    it quoted without "> ", or with our first line cut, are then recognised as ours. It replaces the
+    batch's first reading of the message."""
+    mail = batch.ours.get(rnd.prompt_message_id)
+    prompt = mail.body_text if mail is not None else session.exec(
+        select(OutboxMessage.body_text).where(OutboxMessage.message_id == rnd.prompt_message_id)).first()
     if prompt is None:
-        return None
-    reply = read_reply(inbound.raw, original=prompt)
-    inbound.decision = reply.decision
-    return reply
+        return reply
+    batch.replies[inbound.id] = reread(reply, prompt)
+    return batch.replies[inbound.id]
 
 
-def process(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
-    """Read one stored message and act on it; returns the outcome (also stored on the row)."""
-    if len(inbound.raw) > settings.drafts.max_mail_bytes:  # parsing it would cost seconds and memory
+def process(session: Session, settings: Settings, inbound: InboundMessage, batch: Batch) -> InboundOutcome:
+    """Act on one stored message of a batch; returns the outcome (also stored on the row, with what was read)."""
+    reply = batch.replies[inbound.id]
+    if reply is None:
         return too_large(session, settings, inbound)
-    try:
-        reply = read_reply(inbound.raw)
-    except UnreadableMessage as exc:
-        return finish(inbound, InboundOutcome.UNREADABLE, str(exc), notice="unreadable")
-    inbound.from_address, inbound.subject = reply.from_address[:320], reply.subject[:998]
-    inbound.decision = reply.decision
+    if isinstance(reply, UnreadableMessage):
+        return finish(inbound, InboundOutcome.UNREADABLE, str(reply), notice="unreadable")
+    outcome = act(session, settings, inbound, reply, batch)
+    read = batch.replies[inbound.id]  # as finally read: with the round's prompt, if one was matched
+    inbound.from_address, inbound.subject, inbound.decision = read.from_address[:320], read.subject[:998], read.decision
+    return outcome
+
+
+def act(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply, batch: Batch) -> InboundOutcome:
+    """What a readable message makes happen."""
     if reply.auto_reply or reply.from_address == settings.mail_from.lower():
         detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
-        return finish(inbound, InboundOutcome.AUTO_REPLY, detail, report_of_reply(session, reply))
+        return finish(inbound, InboundOutcome.AUTO_REPLY, detail, report_of_reply(session, batch.ours, reply))
     if reply.sender_problem:
-        return finish(inbound, InboundOutcome.BAD_SENDER, reply.sender_problem, report_of_reply(session, reply),
-                      notice="bad_sender")
+        return finish(inbound, InboundOutcome.BAD_SENDER, reply.sender_problem,
+                      report_of_reply(session, batch.ours, reply), notice="bad_sender")
     failure = authentication_failure(reply.authentication, settings.authserv_id, reply.from_address)
     if failure:
-        return finish(inbound, InboundOutcome.UNAUTHENTICATED, failure, report_of_reply(session, reply),
+        return finish(inbound, InboundOutcome.UNAUTHENTICATED, failure, report_of_reply(session, batch.ours, reply),
                       notice="unauthenticated")
-    if answers_notice(session, reply):
+    if answers_notice(batch.ours, reply):
         return finish(inbound, InboundOutcome.NOTICE_REPLY, "answers a notice of ours: recorded, never answered")
-    rnd = round_by_thread(session, reply) or round_by_code(session, reply)
+    rnd = round_by_thread(batch, reply) or round_by_code(session, reply)
     if rnd is not None:
-        reply = read_with_prompt(session, inbound, rnd) or reply
+        reply = with_prompt(session, batch, inbound, reply, rnd)
         report = session.get(Report, rnd.report_id)
         if reply.subject_tag not in (None, report.ref):  # answers one report's prompt, names another
             return finish(inbound, InboundOutcome.UNMATCHED,
                           f"subject names {reply.subject_tag}, thread is {report.ref}", report, rnd, notice="unmatched")
         return answer_round(session, settings, inbound, reply, rnd, report)
-    mailed = report_mailed_to_sender(session, reply)  # a new version by mail needs the same proof as a decision
+    mailed = report_mailed_to_sender(session, batch.ours, reply)  # a new version by mail needs the same proof
     if mailed is not None and reply.subject_tag in (None, mailed.ref) and is_drafter_with_draft(session, reply, mailed):
         return new_draft(session, settings, inbound, reply, mailed)
-    report = report_of_reply(session, reply)
+    report = report_of_reply(session, batch.ours, reply)
     # A coordinator's unmatched mail is news to nobody, and telling the coordinators about it could make
     # their auto-replies answer each other's digests day after day.
     notice = "unmatched" if report is not None and not is_coordinator(session, reply.from_address) else None
@@ -371,20 +444,35 @@ def process(session: Session, settings: Settings, inbound: InboundMessage) -> In
                   "no review round or mail of ours to this sender matches this message", report, notice=notice)
 
 
-def process_safely(session: Session, settings: Settings, inbound: InboundMessage) -> InboundOutcome:
-    """`process`, called right after the raw message was committed: if anything unexpected happens,
-    its half-done work is rolled back, the message stays kept, is marked and reported, and the batch
-    goes on."""
+def process_safely(session: Session, settings: Settings, inbound: InboundMessage, batch: Batch) -> InboundOutcome:
+    """`process` in a savepoint: if anything unexpected happens, only this message's half-done work is
+    rolled back; the message stays kept, is marked and reported, and the batch goes on."""
     try:
-        return process(session, settings, inbound)
+        with session.begin_nested():
+            return process(session, settings, inbound, batch)
     except StaleDataError:
-        session.rollback()
         log.warning("inbound %s: the report changed meanwhile; it stays new and is retried", inbound.id)
         return InboundOutcome.NEW
     except Exception as exc:
-        session.rollback()
         log.exception("inbound %s could not be processed", inbound.id)
         return finish(inbound, InboundOutcome.UNREADABLE, f"{type(exc).__name__}: {exc}"[:2000], notice="unreadable")
+
+
+def process_batch(session: Session, settings: Settings, state: MailboxState, report: IntakeReport,
+                  rows: list[InboundMessage], apply: bool) -> None:
+    """Read the stored messages of a batch, then process each in a savepoint of one transaction, which the
+    caller commits."""
+    hold_transaction(session)
+    if apply:
+        state.locked_until = utcnow() + LEASE  # still here: the lease goes on
+        session.add(state)
+        session.flush()
+    if not rows:
+        return
+    batch = read_batch(session, settings, rows)
+    with roster_read_once(session, batch.unit_ids):  # nothing here changes the roster or the calendar
+        for inbound in rows:
+            summarise(session, report, inbound, process_safely(session, settings, inbound, batch))
 
 
 # ---------------------------------------------------------------- the intake
@@ -456,26 +544,23 @@ def held(state: MailboxState) -> bool:
 def read_new_messages(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox, state: MailboxState,
                       report: IntakeReport, apply: bool) -> None:
     commit = session.commit if apply else session.flush
-    leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.NEW)).all()
-    for inbound in leftovers:  # stored by a run that was interrupted before processing them
-        summarise(session, report, inbound, process_safely(session, settings, inbound))
+    leftovers = session.exec(select(InboundMessage).where(InboundMessage.outcome == InboundOutcome.NEW)
+                             .order_by(InboundMessage.id)).all()
+    for start in range(0, len(leftovers), BATCH_MESSAGES):  # stored by a run interrupted before processing them
+        process_batch(session, settings, state, report, leftovers[start:start + BATCH_MESSAGES], apply)
         commit()
-    for fetched in inbox.messages(state.last_uid, state.uidvalidity):
-        report.fetched += 1
-        inbound = store(session, fetched)
-        if inbound is None:
-            report.duplicates += 1
-        else:
-            commit()  # the raw message is kept before anything else happens
-            summarise(session, report, inbound, process_safely(session, settings, inbound))
-        if fetched.uid is not None:
-            state.last_uid, state.uidvalidity, state.updated_at = fetched.uid, inbox.uidvalidity, utcnow()
-        if apply:
-            state.locked_until = utcnow() + LEASE  # still here: the lease goes on
+    for batch in inbox.batches(state.last_uid, state.uidvalidity):
+        report.fetched += len(batch)
+        rows = store(session, batch)
+        report.duplicates += sum(row is None for row in rows)
+        commit()  # the raw messages are kept before anything else happens
+        process_batch(session, settings, state, report, [row for row in rows if row is not None], apply)
+        if batch[-1].uid is not None:
+            state.last_uid, state.uidvalidity, state.updated_at = batch[-1].uid, inbox.uidvalidity, utcnow()
         session.add(state)
-        commit()
+        commit()  # the batch's work and where it ends, together
         if apply:
-            inbox.mark(fetched)
+            inbox.mark(batch)
     if inbox.uidvalidity is not None and state.uidvalidity != inbox.uidvalidity:
         state.uidvalidity, state.last_uid = inbox.uidvalidity, 0  # rebuilt folder, nothing new in it yet
         session.add(state)

@@ -3,21 +3,25 @@
 `move` applies the chain rules, checks the row version and writes the audit event; entering a
 review stage opens a round and writes the reviewer's prompt; a return tells the drafters. All of
 it happens in the caller's transaction, so a stage change and its mails commit together.
+Work that changes no roster and no calendar on many reports at once (a batch of the reply intake)
+reads the units' people and the calendar once, with `roster_read_once`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 
-from sqlalchemy import func
 from sqlmodel import Session, select, update
 
 from core.settings import Settings
 from documents.diff import changes
 from documents.render import piece
-from models.calendar import load_calendar
+from models.calendar import WorkingCalendar, load_calendar
 from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
@@ -45,7 +49,42 @@ def chain_of(session: Session, report: Report) -> tuple[StageDef, ...]:
     return get_chain(session.get(Unit, report.unit_id).chain)
 
 
+ROSTER = "reportchain.roster"  # the key of a RosterSnapshot in session.info
+
+
+@dataclass(frozen=True)
+class RosterSnapshot:
+    units: frozenset[int]
+    people: dict[tuple[int, str], list[Person]]  # (unit id, role value) -> people, in assignment order
+    calendar: WorkingCalendar
+
+
+@contextmanager
+def roster_read_once(session: Session, unit_ids: set[int]) -> Iterator[None]:
+    """Inside the block, `people_with_role` for these units and `working_calendar` answer from one read
+    of the roster and one of the calendar, taken here. Only for work that changes neither."""
+    people = defaultdict(list)
+    rows = session.exec(select(Assignment.unit_id, Assignment.role, Person)
+                        .join(Person, Person.id == Assignment.person_id)
+                        .where(Assignment.unit_id.in_(unit_ids)).order_by(Assignment.id)) if unit_ids else []
+    for unit_id, role, person in rows:
+        people[(unit_id, role)].append(person)
+    session.info[ROSTER] = RosterSnapshot(frozenset(unit_ids), dict(people), load_calendar(session))
+    try:
+        yield
+    finally:
+        del session.info[ROSTER]
+
+
+def working_calendar(session: Session) -> WorkingCalendar:
+    held = session.info.get(ROSTER)
+    return held.calendar if held is not None else load_calendar(session)
+
+
 def people_with_role(session: Session, unit_id: int, role: Role) -> list[Person]:
+    held = session.info.get(ROSTER)
+    if held is not None and unit_id in held.units:
+        return list(held.people.get((unit_id, role.value), ()))
     query = (
         select(Person)
         .join(Assignment, Assignment.person_id == Person.id)
@@ -124,9 +163,9 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
         unit = session.get(Unit, report.unit_id)
         raise Refused("missing_role", unit=unit.name, role=stage.actor.value)
     reviewer = reviewers[0]
-    number = 1 + session.exec(
-        select(func.count()).where(ReviewRound.report_id == report.id, ReviewRound.stage == stage.name)
-    ).one()
+    earlier = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
+                           .order_by(ReviewRound.id.desc())).all()
+    number = 1 + sum(r.stage == stage.name for r in earlier)
     code = "".join(secrets.choice(REPLY_CODE_ALPHABET) for _ in range(6))
     rnd = ReviewRound(
         report_id=report.id,
@@ -142,7 +181,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     session.flush()
     context = report_context(session, report)
     opened = local_day(rnd.opened_at, context["unit"].timezone)
-    due = round_due(context["policy"], load_calendar(session), stage.name, opened)
+    due = round_due(context["policy"], working_calendar(session), stage.name, opened)
     prompt = enqueue(
         session,
         settings,
@@ -151,7 +190,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
         to=recipients([reviewer]),
         report_id=report.id,
         attachment_version_id=version.id,
-        context={**context, **since_last_seen(session, rnd, version), "due": due, "round": rnd,
+        context={**context, **since_last_seen(session, earlier, reviewer, version), "due": due, "round": rnd,
                  "reviewer": reviewer, "version": version, "reply_code": code,
                  "check_warnings": [f for f in version.findings if f["severity"] == "warning"]},
     )
@@ -160,12 +199,11 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     return rnd
 
 
-def since_last_seen(session: Session, rnd: ReviewRound, version: ReportVersion) -> dict:
+def since_last_seen(session: Session, rounds: Sequence[ReviewRound], reviewer: Person,
+                    version: ReportVersion) -> dict:
     """For a prompt on version n > 1: what changed since the version this reviewer last saw, and the
-    comment of the round that sent the report back."""
-    rounds = session.exec(select(ReviewRound).where(ReviewRound.report_id == rnd.report_id, ReviewRound.id != rnd.id)
-                          .order_by(ReviewRound.id.desc())).all()
-    seen = next((r for r in rounds if r.reviewer_id == rnd.reviewer_id and r.version_id != version.id), None)
+    comment of the round that sent the report back (`rounds`: the report's earlier rounds, newest first)."""
+    seen = next((r for r in rounds if r.reviewer_id == reviewer.id and r.version_id != version.id), None)
     returned = next((r for r in rounds if r.decision == "return"), None)
     if seen is None:  # first time this reviewer sees the report: nothing to compare with
         return {"seen_version": None, "changes": [], "returned_round": None, "returned_by": None}
@@ -187,7 +225,7 @@ def enter_stage(session: Session, settings: Settings, report: Report, version: R
     elif stage.kind is StageKind.DRAFT and returned_by is not None:
         reviewer = session.get(Person, returned_by.reviewer_id)
         context = report_context(session, report)
-        due = draft_due(context["policy"], load_calendar(session),
+        due = draft_due(context["policy"], working_calendar(session),
                         local_day(returned_by.decided_at or utcnow(), context["unit"].timezone))
         for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
             enqueue(

@@ -33,3 +33,24 @@ def test_a_step_that_commits_is_stopped_and_nothing_is_kept(session, settings, c
     audit(session, None, "someone", "after_the_rehearsal")  # the session commits normally again
     session.commit()
     assert count(session, AuditEvent) == 1
+
+
+def test_a_step_may_use_savepoints_but_a_commit_inside_one_is_still_stopped(session, settings, county):
+    def in_savepoints():  # what the reply intake does for each message
+        with session.begin_nested():
+            audit(session, None, "someone", "first")
+        with session.begin_nested():
+            audit(session, None, "someone", "second")
+        return count(session, AuditEvent)
+
+    assert rehearse(session, in_savepoints)[0] == 2
+    assert count(session, AuditEvent) == 0
+
+    def commits_inside_one():
+        session.begin_nested()
+        audit(session, None, "someone", "rehearsal_probe")
+        session.commit()
+
+    with pytest.raises(RehearsalCommitted):
+        rehearse(session, commits_inside_one)
+    assert count(session, AuditEvent) == 0
