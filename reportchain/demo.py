@@ -62,6 +62,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         os.environ.pop(name, None)  # the demo never touches real mail servers
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server; on a busy 2-core machine starting it takes longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     step = lambda text: out.print(message("demo.step", text=text))  # noqa: E731
 
     from sqlmodel import select
