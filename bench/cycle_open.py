@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 from bench import Statements, fail, floor, measured, record
 from bench.replies_imap import write_roster
 from core.settings import load_settings
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.tables import AuditEvent, Cycle, OutboxMessage, Report
 from services.cycle import open_cycle
 from services.roster import import_roster
@@ -75,7 +75,8 @@ def open_case(database: str, url: str, work: Path, count: int) -> dict:
     os.environ.update(REPORTCHAIN_DATABASE_URL=url, REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
                       REPORTCHAIN_SMTP_HOST="")
     settings = load_settings()
-    engine = create_tables(url)
+    upgrade_database(url)
+    engine = get_engine(url)
     roster = work / "roster.csv"
     write_roster(roster, count)
     started = time.perf_counter()

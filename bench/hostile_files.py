@@ -81,7 +81,7 @@ class Doors:
         from typer.testing import CliRunner
 
         from core.settings import PROJECT_ROOT, load_settings
-        from models.db import create_tables, get_engine
+        from models.db import get_engine, upgrade_database
         from models.tables import OutboxMessage, Report, Unit
         from reportchain.cli import app
         from services.cycle import open_cycle
@@ -91,7 +91,7 @@ class Doors:
         os.chdir(work)  # no stray .env
         self.work, self.app, self.runner, self.drop, self.reply_to = work, app, CliRunner(), drop, reply_to
         self.settings = load_settings()
-        create_tables(self.settings.database_url)
+        upgrade_database(self.settings.database_url)
         self.session = Session(get_engine(self.settings.database_url), expire_on_commit=False)
         import_roster(self.session, PROJECT_ROOT / "examples" / "sample_county.yaml")
         open_cycle(self.session, self.settings, 2026)

@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 
 from bench import record
 from core.settings import load_settings
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.tables import OutboxMessage
 from notifications.message import build_message, envelope
 from notifications.outbox import deliver, new_message_id
@@ -77,7 +77,7 @@ def main(count: int = 2000) -> dict:
     os.environ.update(REPORTCHAIN_DATABASE_URL=f"sqlite:///{work / 'bench.db'}", REPORTCHAIN_SMTP_HOST="127.0.0.1",
                       REPORTCHAIN_SMTP_PORT=str(port), REPORTCHAIN_SMTP_SECURITY="none")
     settings = load_settings()
-    create_tables(settings.database_url)
+    upgrade_database(settings.database_url)
     sink = start_sink(port)
     try:
         fill_outbox(settings, count, 0)

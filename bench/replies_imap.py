@@ -34,7 +34,7 @@ from sqlmodel import Session, select
 from bench import Statements, fail, measured, record
 from core.settings import load_settings
 from documents.reading import read_draft
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.tables import InboundOutcome, Person, Report
 from notifications.mailbox import BATCH_MESSAGES, ImapInbox
 from notifications.reply import read_reply
@@ -147,7 +147,7 @@ def main(count: int = 1000) -> dict:
                               REPORTCHAIN_IMAP_PASSWORD=dovecot.password, REPORTCHAIN_IMAP_FOLDER="INBOX",
                               REPORTCHAIN_IMAP_MARK="seen", REPORTCHAIN_SMTP_HOST="")
             settings = load_settings()
-            create_tables(settings.database_url)
+            upgrade_database(settings.database_url)
 
             started = time.perf_counter()
             replies = prepare(settings, work, count)

@@ -46,7 +46,7 @@ from sqlmodel import Session, select
 from bench import Statements, fail, floor, measured, record
 from core.settings import load_settings
 from models.calendar import WorkingCalendar
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.deadlines import default_policy
 from models.reminders import MAX_LISTED, plan_sweep
 from models.tables import (
@@ -279,7 +279,8 @@ def sweep_case(database: str, url: str, work: Path, count: int) -> dict:
                       REPORTCHAIN_SMTP_HOST="", REPORTCHAIN_TIMEZONE=TZ,
                       REPORTCHAIN_MAIL_FROM=f"fzb@{DOMAIN}", REPORTCHAIN_MAIL_FROM_NAME="青山县委依法治县办")
     settings = load_settings()
-    engine = create_tables(url)
+    upgrade_database(url)
+    engine = get_engine(url)
     started = time.perf_counter()
     with Session(engine) as session:
         setup = populate(session, count)
@@ -443,7 +444,8 @@ def profile(count: int = 2000, top: int = 10) -> None:
         os.environ.update(REPORTCHAIN_DATABASE_URL=url, REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
                           REPORTCHAIN_SMTP_HOST="", REPORTCHAIN_TIMEZONE=TZ)
         settings = load_settings()
-        engine = create_tables(url)
+        upgrade_database(url)
+        engine = get_engine(url)
         with Session(engine) as session:
             populate(session, count)
         with Session(engine, expire_on_commit=False) as session:

@@ -26,7 +26,7 @@ from sqlmodel import Session, select
 from bench import Statements, fail, record
 from bench.sweep import TZ, bulk, populate
 from core.settings import load_settings
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.tables import AuditEvent, Cycle, Report
 from services.accounts import add_account, set_password
 from web.pages import PAGE_ROWS
@@ -78,7 +78,8 @@ def board_case(count: int) -> dict:
                       REPORTCHAIN_SMTP_HOST="", REPORTCHAIN_TIMEZONE=TZ)
     try:
         settings = load_settings()
-        engine = create_tables(url)
+        upgrade_database(url)
+        engine = get_engine(url)
         with Session(engine) as session:
             populate(session, count)
             audit_rows(session)

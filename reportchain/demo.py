@@ -62,6 +62,8 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         os.environ.pop(name, None)  # the demo never touches real mail servers
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect waits 20 s for its temporary server; on a busy 2-core machine starting it takes longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     step = lambda text: out.print(message("demo.step", text=text))  # noqa: E731
 
     from sqlmodel import select
@@ -73,14 +75,14 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from flows.filing import file_report_flow
     from flows.reminders import sweep_flow
     from flows.replies import fetch_replies_flow
-    from models.db import create_tables, session_scope
+    from models.db import session_scope, upgrade_database
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
     from reportchain.board import print_board
     from services.board import status
     from services.roster import import_roster
 
     out.print(message("demo.start", workdir=str(workdir)))
-    create_tables(db_url)
+    upgrade_database(db_url)
     with session_scope(db_url) as session:
         import_roster(session, SAMPLE_ROSTER)
     step("导入样例县名册，开启 2026 年度周期（首次运行需启动 Prefect 临时服务器，约 20 秒）")
@@ -193,11 +195,11 @@ def demo_accounts(db_url: str) -> list[tuple[str, str, str]]:
 
     from sqlmodel import select
 
-    from models.db import create_tables, session_scope
+    from models.db import session_scope, upgrade_database
     from models.tables import Account
     from services.accounts import add_account, find_person, set_password
 
-    create_tables(db_url)
+    upgrade_database(db_url)
     made = []
     with session_scope(db_url) as session:
         for role, login, unit in DEMO_ACCOUNTS:

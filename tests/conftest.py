@@ -27,10 +27,10 @@ import pytest  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from core.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
-from models.db import create_tables, get_engine  # noqa: E402
+from models.db import get_engine, upgrade_database  # noqa: E402
 from models.tables import Report, Unit  # noqa: E402
 from services.roster import import_roster  # noqa: E402
-from tests.pg import PG_DEFAULT, SchemaPool, reachable_postgres  # noqa: E402
+from tests.pg import PG_DEFAULT, SchemaPool, postgres_schema, reachable_postgres  # noqa: E402
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
 SEEDS = PROJECT_ROOT.parent / "shared" / "seeds"
@@ -41,7 +41,7 @@ def sqlite_template(tmp_path_factory) -> Path:
     """An empty database with every table, made once per test process: each test gets a copy."""
     path = tmp_path_factory.mktemp("template") / "reportchain.db"
     url = f"sqlite:///{path}"
-    create_tables(url)
+    upgrade_database(url)
     get_engine(url).dispose()  # checkpoints the WAL: the file alone is the whole database
     return path
 
@@ -67,6 +67,24 @@ def database_url(request, tmp_path, sqlite_template):
         yield url
         get_engine(url).dispose()
         return
+    with postgres_pool(request).lend() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path):
+    """A database without any table (for the migrations to make); on PostgreSQL a new schema, dropped after."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        yield url
+        get_engine(url).dispose()
+        return
+    with postgres_schema(postgres_pool(request).base, "m") as url:
+        yield url
+
+
+def postgres_pool(request) -> SchemaPool:
+    """This test process's pool of PostgreSQL schemas; the test is skipped (failed in CI) without PostgreSQL."""
     pool = request.getfixturevalue("postgres_schemas")
     if pool is None:
         reason = (f"PostgreSQL is not reachable at {os.environ.get('TEST_DATABASE_URL', PG_DEFAULT)}: "
@@ -74,13 +92,16 @@ def database_url(request, tmp_path, sqlite_template):
         if os.environ.get("CI"):
             pytest.fail(reason + " (CI must run these tests)")
         pytest.skip(reason)
-    with pool.lend() as url:
-        yield url
+    return pool
 
 
 @pytest.fixture
 def settings(database_url, tmp_path, monkeypatch) -> Settings:
     """Settings as the flows and the CLI read them: this test's database and mail folder."""
+    return settings_for(database_url, tmp_path, monkeypatch)
+
+
+def settings_for(database_url: str, tmp_path: Path, monkeypatch) -> Settings:
     monkeypatch.chdir(tmp_path)  # no stray .env is read
     monkeypatch.setenv("REPORTCHAIN_DATABASE_URL", database_url)
     monkeypatch.setenv("REPORTCHAIN_MAIL_FOLDER", str(tmp_path / "mail"))

@@ -89,27 +89,31 @@ class SchemaPool:
                 drop_schema(self.base, schema)
 
     def new(self) -> str:
-        from models.db import create_tables
+        from models.db import upgrade_database
 
         schema = create_schema(self.base, "p")
         self.made.append(schema)
-        create_tables(schema_url(self.base, schema))
+        upgrade_database(schema_url(self.base, schema))
         return schema
 
     def empty(self, schema: str) -> bool:
         """Delete every row (children first) and restart every id sequence: for the few rows a test
-        writes this is many times cheaper than TRUNCATE, which replaces each table's files."""
+        writes this is many times cheaper than TRUNCATE, which replaces each table's files. The schema's
+        revision (alembic_version) stays."""
         import psycopg
         from sqlmodel import SQLModel
+
+        from models.db import revisions
 
         ours = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
         try:
             with psycopg.connect(self.base, autocommit=True) as conn:
                 conn.execute("SET lock_timeout = '10s'")  # a connection the test left open: drop it instead
                 found = conn.execute("SELECT array(SELECT tablename FROM pg_tables WHERE schemaname = %s), "
-                                     "array(SELECT sequencename FROM pg_sequences WHERE schemaname = %s)",
+                                     "array(SELECT sequencename FROM pg_sequences WHERE schemaname = %s), "
+                                     f'array(SELECT version_num FROM "{schema}".alembic_version)',
                                      (schema, schema)).fetchone()
-                if set(found[0]) != set(ours):
+                if set(found[0]) != {*ours, "alembic_version"} or found[2] != [revisions().get_current_head()]:
                     return False  # the test changed the schema itself
                 conn.execute("BEGIN; " + "".join(f'DELETE FROM "{schema}"."{n}"; ' for n in ours)
                              + "".join(f'ALTER SEQUENCE "{schema}"."{n}" RESTART; ' for n in found[1]) + "COMMIT")

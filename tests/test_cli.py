@@ -93,7 +93,7 @@ def advance(tmp_path, to: str) -> None:
 
 def test_init_twice_is_harmless_and_keeps_the_data(county, settings):
     for _ in range(2):
-        assert "数据库已就绪" in ok(cli("init"))
+        assert "数据库结构已是最新版本" in ok(cli("init"))
     tables = set(inspect(get_engine(settings.database_url)).get_table_names())
     assert {"unit", "cycle", "report", "reportversion", "reviewround", "outboxmessage", "auditevent"} <= tables
     assert stored(settings)["units"] == 14
@@ -362,7 +362,8 @@ def test_read_only_commands_never_import_prefect(county, settings, tmp_path):
 
 
 HELP = {  # command → a word its Chinese help must contain
-    "": "报告", "init": "数据库", "units": "名册", "units import": "名册", "cycle": "报告周期",
+    "": "报告", "init": "数据库", "db": "数据库", "db upgrade": "备份", "db current": "结构版本", "units": "名册",
+    "units import": "名册", "cycle": "报告周期",
     "cycle open": "截止日期", "draft": "稿件", "draft submit": "法律顾问审核", "decide": "退回", "file": "报送",
     "deliver": "邮件", "status": "逾期", "history": "流转记录", "demo": "演示", "sweep": "提醒",
     "deadlines": "截止日期", "deadlines show": "审核时限", "deadlines set": "截止日期", "calendar": "调休",

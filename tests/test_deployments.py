@@ -271,10 +271,10 @@ def test_the_server_schedules_runs_from_the_stored_schedules(server, deployed):
 def test_a_worker_started_elsewhere_runs_the_flow_in_the_project(server, deployed, tmp_path):
     """The pull step at work: a process worker started in an unrelated directory runs deliver-outbox,
     whose entrypoint is relative to the project root. Its settings come from the environment."""
-    from models.db import create_tables, get_engine
+    from models.db import get_engine, upgrade_database
 
     database_url = f"sqlite:///{tmp_path / 'reportchain.db'}"
-    create_tables(database_url)
+    upgrade_database(database_url)
     get_engine(database_url).dispose()
     run = server.post(f"/deployments/{deployed['deliver-outbox']['id']}/create_flow_run",
                       {"work_queue_name": "probe"})  # a queue of its own: the scheduled runs stay put

@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from bench.sweep import NOW, TZ, populate
 from core.settings import PROJECT_ROOT, load_settings
 from models.chain import Stage
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.reminders import plan_sweep
 from models.tables import OutboxMessage, Person, Report, Unit
 from services.reminders import write_plan
@@ -40,7 +40,8 @@ def sweep_mails(tmp_path, monkeypatch) -> tuple[dict[str, dict], list[str]]:
                         "TIMEZONE": TZ}.items():
         monkeypatch.setenv(f"REPORTCHAIN_{name}", value)
     settings = load_settings()
-    engine = create_tables(url)
+    upgrade_database(url)
+    engine = get_engine(url)
     try:
         with Session(engine, expire_on_commit=False) as session:
             populate(session, 120)

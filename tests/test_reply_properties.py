@@ -30,7 +30,7 @@ from sqlmodel import Session, select
 
 from core.settings import load_settings
 from models.chain import get_chain
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.tables import InboundMessage, InboundOutcome, Report, Unit
 from notifications.decision import CLAUSE_DOUBTS, UNCLEAR, has_decision_word, normalise, read_decision, tokens
 from notifications.mailbox import FolderInbox
@@ -604,7 +604,7 @@ def fresh_yehe(tmp_path, monkeypatch) -> Callable:
         url = f"sqlite:///{root / 'reportchain.db'}"
         monkeypatch.setenv("REPORTCHAIN_DATABASE_URL", url)
         monkeypatch.setenv("REPORTCHAIN_MAIL_FOLDER", str(root / "mail"))
-        create_tables(url)
+        upgrade_database(url)
         settings = dataclasses.replace(load_settings(), inbox_folder=root / "inbox")
         try:
             with Session(get_engine(url), expire_on_commit=False) as session:

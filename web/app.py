@@ -3,6 +3,7 @@ files, the error pages and the routes (web/login.py, web/pages.py)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
@@ -18,7 +19,7 @@ from core.settings import Settings
 from core.texts import message
 from documents.reading import UnreadableDocument
 from models.chain import Refused
-from models.db import create_tables, get_engine
+from models.db import get_engine, upgrade_database
 from models.deadlines import PolicyError
 from services.accounts import site_secret
 from services.roster import RosterError
@@ -26,6 +27,7 @@ from web import actions, login, pages, uploads
 from web.render import page
 from web.security import SECURITY_HEADERS, CsrfRefused, Forbidden, Invalid, LoginRequired, NotFound, csrf_guard
 
+log = logging.getLogger("reportchain.web")
 STATIC = Path(__file__).resolve().parent / "static"
 SESSION_COOKIE = "reportchain_session"
 SESSION_HOURS = 12
@@ -40,7 +42,9 @@ def refusal(exc: Refused) -> str:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    create_tables(settings.database_url)  # harmless when they exist; adds the console's tables
+    schema = upgrade_database(settings.database_url)  # refused (not started) on a database newer than the code
+    if schema.before != schema.head:
+        log.warning("database schema brought from revision %s to %s", schema.before, schema.head)
     with Session(get_engine(settings.database_url)) as session:
         secret = settings.web.secret or site_secret(session, "web_session")
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None, dependencies=[Depends(csrf_guard)])

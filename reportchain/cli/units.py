@@ -1,4 +1,4 @@
-"""Setting up: the database and the roster of units and people."""
+"""Setting up: the roster of units and people."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import typer
 
 from core.settings import load_settings
 from core.texts import message
-from models.db import create_tables, normalise_url
 from reportchain.cli.common import app, out, session_for, titled_table
 from services.roster import RosterPlan, import_roster, plan_roster
 
@@ -17,14 +16,6 @@ units_app = typer.Typer(help="单位名册：导入单位、人员及其职责�
 
 
 app.add_typer(units_app, name="units")
-
-
-@app.command()
-def init() -> None:
-    """创建数据库表（重复执行无害）。"""
-    settings = load_settings()
-    create_tables(settings.database_url)
-    out.print(message("init_done", url=normalise_url(settings.database_url)))
 
 
 @units_app.command("import")

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from core.settings import load_settings
 from core.texts import message
-from models.db import create_tables
+from models.db import upgrade_database
 from models.tables import AccountRole
 from reportchain.cli.common import app, out, session_for, shown
 from services.accounts import account_of, add_account, disable_account, listing, make_setup_link, set_password
@@ -24,9 +24,10 @@ ROLE_HELP = "角色：county_coordinator（县统筹协调人）| unit_clerk（�
 
 
 def accounts_session():
-    """A session on the configured database, which gains the accounts table if it predates it."""
+    """A session on the configured database, brought to the newest schema (a database made before the
+    console had no accounts table)."""
     settings = load_settings()
-    create_tables(settings.database_url)
+    upgrade_database(settings.database_url)
     return session_for(settings)
 
 

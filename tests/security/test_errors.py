@@ -43,7 +43,7 @@ def command_paths(group, prefix: tuple[str, ...] = ()) -> set[str]:
 
 
 COMMANDS = {  # each command with arguments that pass the command line parser
-    "init": [], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
+    "init": [], "db upgrade": [], "db current": [], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
     "draft submit": ["yehe", "{draft}"], "draft accept": ["R-2026-001", "--by", "吴协调"],
     "decide": ["R-2026-001", "approve"], "file": ["R-2026-001"],
     "publish": ["R-2026-001", "https://www.qingshan.example.gov.cn/r1", "--confidentiality-reviewed",
