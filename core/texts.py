@@ -42,6 +42,7 @@ def environment(html: bool = False) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,  # templates are part of the code: no stat() of the file on every render
+        cache_size=-1,  # ... and few: a plain dict keeps them all (an LRU cache reorders itself on every render)
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
     env.filters["local_time"] = lambda moment, tz: moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")

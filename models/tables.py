@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import DDL, JSON, Column, Integer, LargeBinary, UniqueConstraint, event
 from sqlmodel import Field, SQLModel
 
 from models.chain import Stage
@@ -186,6 +186,13 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = _when()
     sent_at: datetime | None = _maybe_when()
     expires_at: datetime | None = _maybe_when()  # a reminder not sent by then is dropped (status expired)
+
+
+# PostgreSQL stores a long `raw` out of line; by default it first tries to compress it (pglz), which costs
+# ~3 ms for a kickoff's 60 KB and saves nothing on base64. EXTERNAL stores it as is: the same size on disk,
+# ten times faster to write a cycle's kickoffs or a sweep's reminders.
+event.listen(OutboxMessage.__table__, "after_create",
+             DDL("ALTER TABLE outboxmessage ALTER COLUMN raw SET STORAGE EXTERNAL").execute_if(dialect="postgresql"))
 
 
 class InboundMessage(SQLModel, table=True):

@@ -210,6 +210,12 @@ def address_list(name: str, value: str) -> str | None:
     return fold(name, atoms)
 
 
+def message_id(name: str, value: str) -> str | None:
+    """A header of one message id, on the header's line or alone on the next; None when it is not a plain
+    id or too long for a line of its own."""
+    return fold(name, [value]) if MSG_ID.fullmatch(value) and len(value) < MAX_LINE else None
+
+
 @lru_cache(maxsize=4096)
 def percent_encoded(char: str) -> str:
     return quote(char, safe="!#$&+-.^_`|~")
@@ -277,15 +283,14 @@ def fast_message(settings: Settings, row: OutboxMessage, attachment: Attachment 
     fixed = fixed_headers(settings.mail_from_name, settings.mail_from, settings.reply_to)
     to = address_list("To", row.to_addrs)
     cc = address_list("Cc", row.cc_addrs) if row.cc_addrs else ""
-    thread = row.in_reply_to
-    if fixed is None or to is None or cc is None or (thread and not (MSG_ID.fullmatch(thread) and len(thread) < 60)) \
-            or not MSG_ID.fullmatch(row.message_id) or not TOKEN.fullmatch(row.kind):
+    ids = [message_id("Message-ID", row.message_id)]
+    if row.in_reply_to:
+        ids += [message_id("In-Reply-To", row.in_reply_to), message_id("References", row.in_reply_to)]
+    if fixed is None or to is None or cc is None or None in ids or not TOKEN.fullmatch(row.kind):
         return None
     head = [fixed[0], to, cc, fixed[1], unstructured("Subject", row.subject),
-            f"Date: {format_datetime(row.created_at)}\r\n", f"Message-ID: {row.message_id}\r\n"]
-    if thread:
-        head += [f"In-Reply-To: {thread}\r\n", f"References: {thread}\r\n"]
-    head += [f"X-Reportchain-Kind: {row.kind}\r\n", "MIME-Version: 1.0\r\n"]
+            f"Date: {format_datetime(row.created_at)}\r\n", *ids,
+            f"X-Reportchain-Kind: {row.kind}\r\n", "MIME-Version: 1.0\r\n"]
     content_type, body = multipart("alternative", [
         leaf("text/plain", ['charset="utf-8"'], text_data(row.body_text)),
         leaf("text/html", ['charset="utf-8"'], text_data(row.body_html))])

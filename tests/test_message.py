@@ -118,6 +118,20 @@ def test_a_gbk_text_file_goes_as_its_own_bytes(settings):
     assert part.get_content_type() == "application/octet-stream" and part.get_content() == gbk
 
 
+@pytest.mark.parametrize("domain", ["x.cn", "qingshan.example.gov.cn", "sifaju.qingshan.example.gov.cn",
+                                    "fazhi-bangongshi.qingshan-xian.example.gov.cn"])
+def test_message_ids_of_every_length_take_the_fast_path(settings, domain):
+    """Ids as new_message_id makes them: on the header's line, alone on the next, or (too long) not fast."""
+    mail = row("receipt", thread=True)
+    mail.message_id, mail.in_reply_to = new_message_id(domain), new_message_id(domain)
+    if len(mail.message_id) < 78:
+        fast = assert_equivalent(settings, mail)
+        assert parsed(fast)["In-Reply-To"].strip() == parsed(fast)["References"].strip() == mail.in_reply_to
+    else:
+        assert fast_message(settings, mail) is None
+        assert parsed(message_bytes(settings, mail))["Message-ID"] == mail.message_id
+
+
 @pytest.mark.parametrize("subject", ["=?utf-8?b?5LyqwKA=?= forged", "x" * 120, "  spaced   out  ", "tab\there",
                                      "中" * 200, "Re: 关于 R-2026-001 的 \"意见\""])
 def test_awkward_subjects_read_back_unchanged(settings, subject):
