@@ -35,13 +35,11 @@ ICS_NAME = "截止日期.ics"
 def calendar_entry(uid: str, due: date, summary: str, timezone: str, stamp: datetime) -> str:
     """An all-day calendar entry on the due date, as the unit's calendar shows it (RFC 5545, written
     directly: the content lines icalendar writes for it, which tests/test_message.py holds it equal to)."""
-    lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", f"PRODID:{ICS_PRODID}", "METHOD:PUBLISH",
-        f"X-WR-TIMEZONE:{ics_text(timezone)}",
-        "BEGIN:VEVENT", f"SUMMARY:{ics_text(summary)}", f"DTSTART;VALUE=DATE:{due:%Y%m%d}",
-        f"DTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}", f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}",
-        f"UID:{ics_text(uid.strip('<>'))}", "TRANSP:TRANSPARENT", "END:VEVENT", "END:VCALENDAR"]
-    return "".join(ics_fold(line) + "\r\n" for line in lines)
+    return (f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:{ICS_PRODID}\r\nMETHOD:PUBLISH\r\n"
+            f"{ics_line('X-WR-TIMEZONE', timezone)}BEGIN:VEVENT\r\n{ics_line('SUMMARY', summary)}"
+            f"DTSTART;VALUE=DATE:{due:%Y%m%d}\r\nDTEND;VALUE=DATE:{due + timedelta(days=1):%Y%m%d}\r\n"
+            f"DTSTAMP:{stamp.astimezone(UTC):%Y%m%dT%H%M%SZ}\r\n{ics_line('UID', uid.strip('<>'))}"
+            "TRANSP:TRANSPARENT\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 
 
 ICS_PRODID = "-//reportchain//法治政府建设年度报告//ZH"
@@ -49,15 +47,12 @@ ICS_ESCAPES = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", 
 ICS_LINE = 75  # octets of a content line, the folding space of a continuation line included
 
 
-def ics_text(value: str) -> str:
-    """A TEXT value escaped (RFC 5545 §3.3.11); a CRLF is one line break."""
-    return value.replace("\r\n", "\n").translate(ICS_ESCAPES)
-
-
-def ics_fold(line: str) -> str:
-    """A content line folded within ICS_LINE octets, never inside a character or a backslash escape."""
+def ics_line(name: str, value: str) -> str:
+    """A content line of a TEXT value: escaped (RFC 5545 §3.3.11; a CRLF is one line break) and folded
+    within ICS_LINE octets, never inside a character or a backslash escape."""
+    line = name + ":" + value.replace("\r\n", "\n").translate(ICS_ESCAPES)
     if len(line.encode()) < ICS_LINE:
-        return line
+        return line + "\r\n"
     pieces, current, size = [], "", 0
     for token in re.findall(r"\\.|.", line, re.S):
         width = len(token.encode())
@@ -66,7 +61,7 @@ def ics_fold(line: str) -> str:
             current, size = "", 0
         current += token
         size += width
-    return "\r\n ".join([*pieces, current])
+    return "\r\n ".join([*pieces, current]) + "\r\n"
 
 
 def attachment_type(filename: str) -> tuple[str, str]:
