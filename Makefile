@@ -26,6 +26,7 @@ test: install
 # in the same run, the ratio, and the peak memory.
 bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
+	$(VENV)/bin/python -m bench.compose
 	$(VENV)/bin/python -m bench.replies_imap
 	$(VENV)/bin/python -m bench.sweep
 	$(VENV)/bin/python -m bench.cycle_open
@@ -36,6 +37,7 @@ bench: install
 # Every benchmark at a small size (CI runs it after the tests): a benchmark that breaks fails here.
 bench-smoke: install
 	$(VENV)/bin/python -m bench.outbox_smtp 100
+	$(VENV)/bin/python -m bench.compose 50
 	$(VENV)/bin/python -m bench.replies_imap 50
 	$(VENV)/bin/python -m bench.sweep 200
 	$(VENV)/bin/python -m bench.cycle_open 50

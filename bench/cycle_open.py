@@ -10,12 +10,16 @@ same reports, audit events and mails inserted as ready values (Core) in a transa
 
 SQLite (a file in a temporary directory) and, when reachable, PostgreSQL (a fresh schema, dropped after).
 `python -m bench.cycle_open [N ...]` (default 1000 10000). Prints one JSON object, kept in bench/results.json.
+`python -m bench.cycle_open --profile [N]` prints the top functions of `open_cycle` under cProfile (SQLite,
+N = 2000) instead.
 """
 
 from __future__ import annotations
 
+import cProfile
 import io
 import os
+import pstats
 import shutil
 import sys
 import tempfile
@@ -71,18 +75,23 @@ def write_floor(engine) -> float:
     return floor(engine, write)
 
 
-def open_case(database: str, url: str, work: Path, count: int) -> dict:
+def imported_roster(url: str, work: Path, count: int):
+    """(the settings, the engine) of a database holding the roster of `count` units, imported."""
     os.environ.update(REPORTCHAIN_DATABASE_URL=url, REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
                       REPORTCHAIN_SMTP_HOST="")
-    settings = load_settings()
     upgrade_database(url)
     engine = get_engine(url)
     roster = work / "roster.csv"
     write_roster(roster, count)
-    started = time.perf_counter()
     with Session(engine) as session:
         import_roster(session, roster)
         session.commit()
+    return load_settings(), engine
+
+
+def open_case(database: str, url: str, work: Path, count: int) -> dict:
+    started = time.perf_counter()
+    settings, engine = imported_roster(url, work, count)
     setup_seconds = time.perf_counter() - started
 
     statements = Statements(engine)
@@ -162,5 +171,28 @@ def main(sizes: tuple[int, ...] = SIZES) -> dict:
     }
 
 
+def profile(count: int = 2000, top: int = 10) -> None:
+    """cProfile of open_cycle for N units on SQLite: the top functions by cumulative time."""
+    work = Path(tempfile.mkdtemp(prefix="reportchain-bench-"))
+    url = f"sqlite:///{work / 'bench.db'}"
+    try:
+        settings, engine = imported_roster(url, work, count)
+        with Session(engine, expire_on_commit=False) as session:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            created = len(open_cycle(session, settings, YEAR))
+            session.commit()
+            profiler.disable()
+        print(f"open_cycle, N={count} units: {created} reports", file=sys.stderr)
+        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+    finally:
+        get_engine(url).dispose()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    record(main(tuple(int(a) for a in sys.argv[1:]) or SIZES))
+    args = sys.argv[1:]
+    if args[:1] == ["--profile"]:
+        profile(int(args[1]) if len(args) > 1 else 2000)
+    else:
+        record(main(tuple(int(a) for a in args) or SIZES))

@@ -22,10 +22,19 @@ HEADER_BLOCKS = ("subject", "attachment_name", "calendar_summary")  # blocks tha
 LINE_BREAKS = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
 
 
+class TextEnvironment(Environment):
+    """Jinja's environment with each template's globals in one plain dict instead of a ChainMap over the
+    environment's: every render copies them into its context, and a ChainMap copies slowly (a mail is
+    two renders). The environment's globals are all set before the first template loads."""
+
+    def make_globals(self, d: dict | None) -> dict:
+        return {**self.globals, **(d or {})}
+
+
 @lru_cache(maxsize=2)
 def environment(html: bool = False) -> Environment:
     """The plain-text environment, or (`html`) the one that escapes everything it renders."""
-    env = Environment(
+    env = TextEnvironment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=html,
         undefined=StrictUndefined,
@@ -33,12 +42,12 @@ def environment(html: bool = False) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
         auto_reload=False,  # templates are part of the code: no stat() of the file on every render
+        cache_size=-1,  # ... and few: a plain dict keeps them all (an LRU cache reorders itself on every render)
     )
     env.filters["cn_date"] = lambda d: f"{d.year}年{d.month}月{d.day}日" if d else "—"
     env.filters["local_time"] = lambda moment, tz: moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-    env.filters["stage_name"] = lambda stage: message("stage_label", stage=stage)
-    env.globals["stage_label"] = lambda stage: message("stage_label", stage=stage)
-    env.globals["decision_label"] = lambda decision: message("decision_label", decision=decision)
+    env.filters["stage_name"] = env.globals["stage_label"] = stage_label
+    env.globals["decision_label"] = decision_label
     env.globals["message"] = message
     return env
 
@@ -68,8 +77,24 @@ def template_module(template: str, **context):
 
 def message(key: str, /, **params) -> str:
     """A CLI/status message by key, e.g. message("refused.not_allowed_here", stage=…, event=…)."""
-    module = environment().get_template("cli/messages.j2").module
-    macro = getattr(module, key.replace(".", "__"), None)
+    macro = getattr(messages(), key.replace(".", "__"), None)
     if macro is None:
         raise KeyError(f"no message {key!r} in templates/cli/messages.j2")
     return str(macro(**params)).strip()
+
+
+@lru_cache(maxsize=1)
+def messages():
+    """The macros of cli/messages.j2."""
+    return environment().get_template("cli/messages.j2").module
+
+
+@lru_cache(maxsize=64)
+def stage_label(stage: str) -> str:
+    """A stage's name as users read it (every mail and page names a few: worded once per stage)."""
+    return message("stage_label", stage=stage)
+
+
+@lru_cache(maxsize=16)
+def decision_label(decision: str) -> str:
+    return message("decision_label", decision=decision)

@@ -5,15 +5,19 @@ headings, each with one grey line of guidance. Its texts are in templates/docume
 
 python-docx builds the kit once per cycle and layout (whether there is a 主送 line, the issuer's width,
 which sets the 落款's indent) with placeholder characters for the unit's texts; each unit's copy is that
-prepared document with the texts substituted (XML-escaped) into the two parts that hold them, appended
-to a zip of the unchanged parts: the same document python-docx would build for the unit, ~100× faster.
+prepared document with the texts substituted (XML-escaped) into the two parts that hold them, deflated
+and written after the unchanged parts' zip entries: the same document python-docx would build for the
+unit, in a fraction of a millisecond instead of ~40 ms.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
+import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from xml.sax.saxutils import escape
@@ -63,22 +67,49 @@ def drafting_skeleton(unit_name: str, year: int, addressee: str, issuer: str | N
     texts = {UNIT: unit_name.lstrip(), ADDRESSEE: addressee, ISSUER: issuer}
     if any(NOT_XML.search(text) for text in texts.values()):
         return build_skeleton(unit_name, year, addressee, issuer)  # python-docx refuses it, as it should
-    base, parts = prepared_skeleton(year, bool(addressee), round(2 * _width(issuer)))
-    out = io.BytesIO(base)
-    with zipfile.ZipFile(out, "a", zipfile.ZIP_DEFLATED) as kit:
-        for name, xml in parts:
-            for placeholder, text in texts.items():
-                xml = re.sub(f"{placeholder}+", lambda _, text=text: escape(text), xml)
-            kit.writestr(zipfile.ZipInfo(name, date_time=FIXED_DATE), xml.encode(), compress_type=zipfile.ZIP_DEFLATED)
-    return out.getvalue()
+    kit = prepared_skeleton(year, bool(addressee), round(2 * _width(issuer)))
+    escaped = {placeholder: escape(text).encode() for placeholder, text in texts.items()}
+    return kit.personalised([(name, b"".join(escaped[piece] if i % 2 else piece for i, piece in enumerate(pieces)))
+                             for name, pieces in kit.parts])
 
 
+PLACEHOLDERS = re.compile(f"([{UNIT}{ADDRESSEE}{ISSUER}])\\1*")  # a run of one placeholder: one text
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+DOS_DATE = 1 << 5 | 1  # FIXED_DATE as a zip entry's date and time (0)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The kit built once with placeholders: the zip entries of the parts without them (the local entries,
+    then their central directory records) and the parts with them, each cut at its placeholders (the
+    pieces between them as bytes, each run of a placeholder as its character)."""
+
+    entries: bytes
+    directory: bytes
+    count: int
+    parts: tuple[tuple[str, tuple[bytes | str, ...]], ...]
+
+    def personalised(self, parts: list[tuple[str, bytes]]) -> bytes:
+        """The kit with `parts` (the parts with placeholders, substituted) deflated and added: a zip written
+        directly, not read back and rewritten per unit."""
+        entries, directory = [self.entries], [self.directory]
+        for name, data in parts:
+            deflate = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -15)  # raw, as zipfile's
+            packed = deflate.compress(data) + deflate.flush()
+            # method, time, date, CRC-32, sizes, name length: the fields a local header and a directory record share
+            fields = (zipfile.ZIP_DEFLATED, 0, DOS_DATE, zlib.crc32(data), len(packed), len(data), len(name.encode()))
+            directory.append(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, *fields, 0, 0, 0, 0, 0,
+                                         sum(map(len, entries))) + name.encode())  # ... and the entry's offset
+            entries.append(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, *fields, 0) + name.encode() + packed)
+        count, records = self.count + len(parts), b"".join(directory)
+        offset = sum(map(len, entries))
+        return b"".join(entries) + records + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count,
+                                                          len(records), offset, 0)
 
 
 @lru_cache(maxsize=64)
-def prepared_skeleton(year: int, has_addressee: bool, issuer_halves: int) -> tuple[bytes, tuple[tuple[str, str], ...]]:
-    """The kit built once with placeholders: (a zip of the parts without them, the parts with them as text)."""
+def prepared_skeleton(year: int, has_addressee: bool, issuer_halves: int) -> Prepared:
+    """The kit built once with placeholders, its parts without them zipped."""
     built = build_skeleton(UNIT, year, ADDRESSEE if has_addressee else "", ISSUER * issuer_halves)
     base = io.BytesIO()
     parts = []
@@ -86,11 +117,14 @@ def prepared_skeleton(year: int, has_addressee: bool, issuer_halves: int) -> tup
         for info in src.infolist():
             data = src.read(info)
             if any(p.encode() in data for p in (UNIT, ADDRESSEE, ISSUER)):
-                parts.append((info.filename, data.decode()))
+                pieces = PLACEHOLDERS.split(data.decode())
+                parts.append((info.filename, tuple(p if i % 2 else p.encode() for i, p in enumerate(pieces))))
             else:
                 dst.writestr(zipfile.ZipInfo(info.filename, date_time=FIXED_DATE), data,
                              compress_type=zipfile.ZIP_DEFLATED)
-    return base.getvalue(), tuple(parts)
+    zipped = base.getvalue()  # no comment: the end record is its last 22 bytes
+    _, _, _, count, _, size, offset, _ = struct.unpack("<4s4H2LH", zipped[-22:])
+    return Prepared(zipped[:offset], zipped[offset:offset + size], count, tuple(parts))
 
 
 @lru_cache(maxsize=128)  # the same inputs give the same bytes (fixed file dates); ~40 ms to build one

@@ -97,10 +97,10 @@ def mail_values(
     adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
     blocks = render_blocks(f"email/{kind}.txt", context)
-    message_id = new_message_id(settings.message_id_domain)
+    message_id, created_at = new_message_id(settings.message_id_domain), utcnow()
     ics = None
     if "calendar_summary" in blocks and context.get("due"):
-        ics = calendar_entry(message_id, context["due"], blocks["calendar_summary"], settings.timezone)
+        ics = calendar_entry(message_id, context["due"], blocks["calendar_summary"], settings.timezone, created_at)
     values = dict(
         idempotency_key=key,
         message_id=message_id,
@@ -120,7 +120,7 @@ def mail_values(
         attempts=0,
         next_attempt_at=None,
         last_error=None,
-        created_at=utcnow(),
+        created_at=created_at,
         sent_at=None,
         expires_at=expires_at,
     )

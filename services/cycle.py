@@ -80,15 +80,14 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     created, addressees = [], {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
-        new = [Report(ref=f"R-{year}-{count + start + i:03d}", unit_id=unit.id, cycle_id=cycle.id)
-               for i, unit in enumerate(batch, 1)]
-        session.execute(insert(Report.__table__), [report.model_dump(exclude={"id"}) for report in new])
+        new = Report(ref="", unit_id=0, cycle_id=cycle.id).model_dump(exclude={"id"})  # the model's defaults
+        session.execute(insert(Report.__table__), [{**new, "ref": f"R-{year}-{count + start + i:03d}",
+                                                    "unit_id": unit.id} for i, unit in enumerate(batch, 1)])
         reports = {report.unit_id: report for report in session.exec(  # their ids, in one SELECT
             select(Report).where(Report.cycle_id == cycle.id, Report.unit_id.in_([unit.id for unit in batch])))}
         reports = [reports[unit.id] for unit in batch]
-        session.execute(insert(AuditEvent.__table__), [
-            audit_event(report.id, actor, "report_opened", to_stage=report.stage).model_dump(exclude={"id"})
-            for report in reports])
+        opened = audit_event(None, actor, "report_opened", to_stage=new["stage"]).model_dump(exclude={"id"})
+        session.execute(insert(AuditEvent.__table__), [{**opened, "report_id": report.id} for report in reports])
         mails = []
         for unit, report in zip(batch, reports, strict=True):
             if unit.parent_id not in addressees:

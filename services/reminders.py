@@ -35,31 +35,42 @@ class Wording:
     """The pieces of today's reminders, each rendered once by the macros of templates/email/_reminder.j2
     (the plain-text environment; the HTML part escapes them as it escapes any value) and then reused: an
     item's line recurs in the text and HTML parts and in the mails of its actors, supervisors and
-    coordinators, and a mail's subject is also its HTML title. Templates call them as `said.line(ln)` etc."""
+    coordinators; an item's task and due-date words are those of every item at its stage due that day.
+    `context` gives a mail's template context: its subject (also the HTML title) and the stages of its own
+    items worded and found once for both parts; the templates call the rest as `said.line(ln)` etc."""
 
     def __init__(self, today: date) -> None:
         self.macros = environment().get_template("email/_reminder.j2").module
         self.today = today
         self.lines: dict[tuple, str] = {}
         self.people: dict[str, str] = {}
-        self.subjects: dict[int, str] = {}
+        self.words_by_due: dict[tuple, tuple[str, str]] = {}
+
+    def context(self, mail: PersonMail) -> dict:
+        """What reminder.txt and reminder.html render one person's mail from."""
+        single = single_item(mail)
+        subject = self.macros.subject(mail, single, self.today, *(self.words(single) if single else ("", "")))
+        return {"person": mail.person, "mail": mail, "today": self.today, "single": single, "said": self,
+                "subject": subject, "stages": {ln.item.stage for ln in mail.own}}
+
+    def words(self, item: Item) -> tuple[str, str]:
+        """(what is to be done, when it is due) for `item`."""
+        key = (item.stage, item.overdue, item.due)
+        if key not in self.words_by_due:
+            self.words_by_due[key] = (self.macros.task(item), self.macros.when(item, self.today))
+        return self.words_by_due[key]
 
     def line(self, ln: Line) -> str:
         """What the line macro reads of a line: its item, whether it is a coordinator's, its n/k."""
         key = (ln.item.key, ln.role == Role.COORDINATOR.value, ln.position, ln.total)
         if key not in self.lines:
-            self.lines[key] = self.macros.line(ln, self.today)
+            self.lines[key] = self.macros.line(ln, *self.words(ln.item))
         return self.lines[key]
 
     def who(self, item: Item) -> str:
         if item.key not in self.people:
             self.people[item.key] = self.macros.who(item)
         return self.people[item.key]
-
-    def subject(self, mail: PersonMail, single: Item | None) -> str:
-        if id(mail) not in self.subjects:
-            self.subjects[id(mail)] = self.macros.subject(mail, single, self.today)
-        return self.subjects[id(mail)]
 
     def unlisted(self, mail: PersonMail) -> str:
         return self.macros.unlisted(mail)
@@ -143,7 +154,7 @@ def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime
         report_id=single.report.id if single else None,
         in_reply_to=thread,
         expires_at=expires,
-        context={"person": mail.person, "mail": mail, "today": plan.today, "single": single, "said": said},
+        context=said.context(mail),
     )
 
 

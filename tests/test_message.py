@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import base64
 import email
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.policy import SMTP
 
 import pytest
+from icalendar import Calendar, Event
 
 from core.settings import PROJECT_ROOT, load_settings
 from documents.kit import drafting_skeleton
@@ -25,6 +26,8 @@ ZH_SUBJECT = "[#R-2026-001] 请审核：野鹤镇2026年度法治政府建设年
 EN_SUBJECT = "[#R-2026-001] Please review the annual report"
 ZH_TO = "张三丰 <zhang@yehe.example.gov.cn>, 欧阳·李四 <li.si@lvshi-01.example.cn>, plain@example.cn"
 EN_TO = "Zhang San <zhang@yehe.example.gov.cn>"
+ZH_SUMMARY = "[#R-2026-001] 野鹤镇年度报告初稿提交截止"
+EN_SUMMARY = "[#R-2026-001] Yehe annual report: first draft due"
 BODY = "张三丰同志：\n\n您好！请审核附件中的报告。\n" + "依法行政，严格规范公正文明执法。" * 12 + "\n\nBest regards\n"
 HTML = "<p>张三丰同志：</p>\n<p>您好！&lt;请审核&gt;</p>" + "<p>依法行政</p>" * 40
 
@@ -45,15 +48,15 @@ def monkeypatch_module():
 
 def row(kind: str, *, zh: bool = True, cc: bool = False, thread: bool = False, ics: bool = False,
         attachment_name: str | None = None) -> OutboxMessage:
-    message_id = new_message_id("qingshan.example.gov.cn")
+    message_id, created_at = new_message_id("qingshan.example.gov.cn"), datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     return OutboxMessage(
         idempotency_key=f"test:{kind}", message_id=message_id, kind=kind,
         to_addrs=ZH_TO if zh else EN_TO, cc_addrs="县委办 <xwb@qingshan.example.gov.cn>" if cc else "",
         subject=ZH_SUBJECT if zh else EN_SUBJECT, body_text=BODY if zh else "Dear Zhang San,\n\nPlease review.\n",
-        body_html=HTML if zh else "<p>Dear Zhang San,</p>", created_at=datetime(2026, 12, 1, 9, 30, tzinfo=UTC),
+        body_html=HTML if zh else "<p>Dear Zhang San,</p>", created_at=created_at,
         in_reply_to=new_message_id("yehe.example.gov.cn") if thread else None, attachment_name=attachment_name,
-        ics=calendar_entry(message_id, date(2026, 12, 21), "[#R-2026-001] 野鹤镇年度报告初稿提交截止",
-                           "Asia/Shanghai") if ics else None)
+        ics=calendar_entry(message_id, date(2026, 12, 21), ZH_SUMMARY if zh else EN_SUMMARY, "Asia/Shanghai",
+                           created_at) if ics else None)
 
 
 def parsed(raw: bytes):
@@ -103,7 +106,8 @@ def test_attachment_and_calendar_entry_come_through_byte_for_byte(settings, zh):
     fast = assert_equivalent(settings, row("kickoff", zh=zh, ics=True, attachment_name=name), kit)
     [docx, ics] = parsed(fast).iter_attachments()
     assert docx.get_filename() == name + ".docx" and docx.get_content() == kit.content
-    assert ics.get_filename() == "截止日期.ics" and "野鹤镇年度报告初稿提交截止" in ics.get_content()
+    assert ics.get_filename() == "截止日期.ics"
+    assert (ZH_SUMMARY if zh else EN_SUMMARY) in ics.get_content()
     assert base64.encodebytes(kit.content).replace(b"\n", b"\r\n") in fast  # base64 in lines of 76
 
 
@@ -112,6 +116,20 @@ def test_a_gbk_text_file_goes_as_its_own_bytes(settings):
     fast = assert_equivalent(settings, row("review_prompt", attachment_name="第2稿"), Attachment("draft.txt", gbk))
     [part] = parsed(fast).iter_attachments()
     assert part.get_content_type() == "application/octet-stream" and part.get_content() == gbk
+
+
+@pytest.mark.parametrize("domain", ["x.cn", "qingshan.example.gov.cn", "sifaju.qingshan.example.gov.cn",
+                                    "fazhi-bangongshi.qingshan-xian.example.gov.cn"])
+def test_message_ids_of_every_length_take_the_fast_path(settings, domain):
+    """Ids as new_message_id makes them: on the header's line, alone on the next, or (too long) not fast."""
+    mail = row("receipt", thread=True)
+    mail.message_id, mail.in_reply_to = new_message_id(domain), new_message_id(domain)
+    if len(mail.message_id) < 78:
+        fast = assert_equivalent(settings, mail)
+        assert parsed(fast)["In-Reply-To"].strip() == parsed(fast)["References"].strip() == mail.in_reply_to
+    else:
+        assert fast_message(settings, mail) is None
+        assert parsed(message_bytes(settings, mail))["Message-ID"] == mail.message_id
 
 
 @pytest.mark.parametrize("subject", ["=?utf-8?b?5LyqwKA=?= forged", "x" * 120, "  spaced   out  ", "tab\there",
@@ -132,3 +150,39 @@ def test_addresses_outside_the_fast_path_take_the_email_package(settings, to):
     mail.to_addrs = to
     assert fast_message(settings, mail) is None
     assert parsed(message_bytes(settings, mail))["Message-ID"] == mail.message_id
+
+
+def icalendar_entry(uid: str, due: date, summary: str, timezone: str, stamp: datetime) -> str:
+    """The reference: the entry as the icalendar package writes it."""
+    cal = Calendar()
+    cal.add("prodid", "-//reportchain//法治政府建设年度报告//ZH")
+    cal.add("version", "2.0")
+    cal.add("method", "PUBLISH")
+    cal.add("x-wr-timezone", timezone)
+    event = Event()
+    event.add("uid", uid.strip("<>"))
+    event.add("dtstamp", stamp)
+    event.add("dtstart", due)
+    event.add("dtend", due + timedelta(days=1))
+    event.add("summary", summary)
+    event.add("transp", "TRANSPARENT")
+    cal.add_component(event)
+    return cal.to_ical().decode("utf-8")
+
+
+@pytest.mark.parametrize("summary", [
+    ZH_SUMMARY, EN_SUMMARY,
+    "[#R-2026-00001] 第00001号镇人民政府办公室法治建设工作领导小组年度报告法律审核截止" * 3,  # folded, UTF-8
+    *("[#R-2026-001] " + "a" * n + ",;\\" * 3 + "x" * 70 for n in (50, 51, 52)),  # an escape where the line folds
+    "[#R-2026-001] " + "野" * 18 + "a,,,;;;\\\\\\" * 8,
+    "两行\n的摘要\r\n第三行", "E" * 75])
+@pytest.mark.parametrize("timezone", ["Asia/Shanghai", "Asia/Urumqi"])
+def test_the_calendar_entry_is_the_one_icalendar_writes(summary, timezone):
+    uid, due = new_message_id("qingshan.example.gov.cn"), date(2026, 12, 21)
+    stamp = datetime(2026, 12, 1, 9, 30, 5, tzinfo=UTC)
+    ours = calendar_entry(uid, due, summary, timezone, stamp)
+    assert ours == icalendar_entry(uid, due, summary, timezone, stamp)
+    assert all(len(line) <= 75 for line in ours.encode().split(b"\r\n"))
+    [event] = Calendar.from_ical(ours).walk("VEVENT")
+    assert str(event["summary"]) == summary.replace("\r\n", "\n").replace("\r", "\n")
+    assert event.decoded("dtstart") == due and str(event["uid"]) == uid.strip("<>")

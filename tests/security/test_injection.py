@@ -85,8 +85,7 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "ready_to_file": {"coordinator": PERSON},
     "auto_filed": {"coordinator": PERSON},
     "delivery_failed": {"mail": FAILED},
-    "reminder": {"person": PERSON, "mail": REMINDER, "today": date(2026, 12, 22), "single": None,
-                 "said": Wording(date(2026, 12, 22))},
+    "reminder": Wording(date(2026, 12, 22)).context(REMINDER),
 }
 
 
