@@ -6,7 +6,9 @@ same rows: a baseline measured in the same run, rolled back afterwards)."""
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 import re
 import sys
 import time
@@ -47,6 +49,15 @@ def measured(operation: Callable):
     started = time.perf_counter()
     result = operation()
     return result, time.perf_counter() - started, vm("VmHWM") - before
+
+
+def profiled(operation: Callable, title: str, top: int):
+    """Run `operation` under cProfile and print its top functions by cumulative time (`--profile` runs)."""
+    profiler = cProfile.Profile()
+    result = profiler.runcall(operation)
+    print(title, file=sys.stderr)
+    pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+    return result
 
 
 def process_peak() -> float:

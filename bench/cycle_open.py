@@ -16,10 +16,8 @@ N = 2000) instead.
 
 from __future__ import annotations
 
-import cProfile
 import io
 import os
-import pstats
 import shutil
 import sys
 import tempfile
@@ -31,7 +29,7 @@ import docx
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
-from bench import Statements, fail, floor, measured, record
+from bench import Statements, fail, floor, measured, profiled, record
 from bench.replies_imap import write_roster
 from core.settings import load_settings
 from models.db import get_engine, upgrade_database
@@ -178,13 +176,8 @@ def profile(count: int = 2000, top: int = 10) -> None:
     try:
         settings, engine = imported_roster(url, work, count)
         with Session(engine, expire_on_commit=False) as session:
-            profiler = cProfile.Profile()
-            profiler.enable()
-            created = len(open_cycle(session, settings, YEAR))
+            profiled(lambda: open_cycle(session, settings, YEAR), f"open_cycle, N={count} units", top)
             session.commit()
-            profiler.disable()
-        print(f"open_cycle, N={count} units: {created} reports", file=sys.stderr)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
     finally:
         get_engine(url).dispose()
         shutil.rmtree(work, ignore_errors=True)

@@ -25,10 +25,8 @@ top functions of `write_plan` under cProfile (SQLite, N = 2000) instead.
 
 from __future__ import annotations
 
-import cProfile
 import hashlib
 import os
-import pstats
 import random
 import shutil
 import sys
@@ -43,7 +41,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, insert, text
 from sqlmodel import Session, select
 
-from bench import Statements, fail, floor, measured, record
+from bench import Statements, fail, floor, measured, profiled, record
 from core.settings import load_settings
 from models.calendar import WorkingCalendar
 from models.db import get_engine, upgrade_database
@@ -450,12 +448,7 @@ def profile(count: int = 2000, top: int = 10) -> None:
             populate(session, count)
         with Session(engine, expire_on_commit=False) as session:
             plan = plan_sweep(session, NOW, settings.timezone)
-            profiler = cProfile.Profile()
-            profiler.enable()
-            written = write_plan(session, settings, plan)
-            profiler.disable()
-        print(f"write_plan, N={count} reports: {written} mails", file=sys.stderr)
-        pstats.Stats(profiler, stream=sys.stdout).sort_stats("cumulative").print_stats(top)
+            profiled(lambda: write_plan(session, settings, plan), f"write_plan, N={count} reports", top)
     finally:
         get_engine(url).dispose()
         shutil.rmtree(work, ignore_errors=True)
