@@ -151,6 +151,11 @@ def our_mails(session: Session, message_ids: set[str]) -> dict:
             for row in session.exec(select(*OURS).where(OutboxMessage.message_id.in_(ids)))}
 
 
+def prompt_answered(row) -> str | None:
+    """The review prompt a mail of ours belongs to: itself, or the prompt it was threaded under."""
+    return row.message_id if row.kind == "review_prompt" else row.in_reply_to
+
+
 def thread_of(ours: dict, reply: Reply) -> list:
     """Our mails this message answers, In-Reply-To first."""
     return [ours[i] for i in dict.fromkeys(reply.thread_ids) if i in ours]
@@ -181,7 +186,7 @@ def read_batch(session: Session, settings: Settings, rows: list[InboundMessage])
         except UnreadableMessage as exc:
             replies[inbound.id] = exc
     ours = our_mails(session, {i for r in replies.values() if isinstance(r, Reply) for i in r.thread_ids})
-    prompts = {row.message_id if row.kind == "review_prompt" else row.in_reply_to for row in ours.values()} - {None}
+    prompts = {prompt_answered(row) for row in ours.values()} - {None}
     rounds = {rnd.prompt_message_id: rnd for ids in chunks(prompts)
               for rnd in session.exec(select(ReviewRound).where(ReviewRound.prompt_message_id.in_(ids)))}
     report_ids = ({rnd.report_id for rnd in rounds.values()} | {row.report_id for row in ours.values()}) - {None}
@@ -200,8 +205,7 @@ def read_batch(session: Session, settings: Settings, rows: list[InboundMessage])
 
 def round_by_thread(batch: Batch, reply: Reply) -> ReviewRound | None:
     """The round whose prompt (or a mail threaded under it) this message answers."""
-    prompts = {row.message_id if row.kind == "review_prompt" else row.in_reply_to
-               for row in thread_of(batch.ours, reply)}
+    prompts = {prompt_answered(row) for row in thread_of(batch.ours, reply)}
     found = [batch.rounds[p] for p in prompts if p in batch.rounds]
     return max(found, key=lambda rnd: rnd.id) if found else None
 
