@@ -57,11 +57,13 @@ class Assignment(SQLModel, table=True):
 
 
 class Cycle(SQLModel, table=True):
-    """One year's reporting cycle with its deadline policy (models.deadlines.DeadlinePolicy as JSON)."""
+    """One year's reporting cycle with its deadline policy (models.deadlines.DeadlinePolicy as JSON) and the
+    chains it was opened with (models.chain.ChainSet as JSON; None: the built-in ones)."""
 
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(unique=True, index=True)
     policy: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    chains: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     opened_at: datetime = _when()
 
 
@@ -91,6 +93,7 @@ class Report(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     stage: str = Field(default=Stage.DRAFTING.value, index=True, max_length=32)
+    chain: str | None = Field(default=None, max_length=64)  # its chain in the cycle's chains; None: "default"
     row_version: int = Field(default=1, sa_column=_row_version)
     publication_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()

@@ -13,9 +13,9 @@ from datetime import date, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from core.texts import message
+from core.texts import message, stage_label
 from documents.diff import changes
-from models.chain import Role, Stage, get_chain
+from models.chain import DEFAULT_CHAIN, ChainSet, Role, Stage, StageDef
 from models.deadlines import DeadlinePolicy, local_day
 from models.pending import open_items, read_world
 from models.tables import (
@@ -30,12 +30,13 @@ from models.tables import (
 )
 from notifications.outbox import reason
 
-STAGES = tuple(s.name for s in get_chain())  # the board's six steps, drafting → published
+STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's six steps, drafting → published
 
 
-def step_of(report: Report) -> int:
-    """Which of the six steps the report stands at (1 drafting … 6 published; 0 a stage of another chain)."""
-    return STAGES.index(report.stage) + 1 if report.stage in STAGES else 0
+def step_of(report: Report, chain: tuple[StageDef, ...]) -> int:
+    """Which step of its chain the report stands at (1 drafting … len(chain) published)."""
+    names = [s.name for s in chain]
+    return names.index(report.stage) + 1 if report.stage in names else 0
 
 
 def latest_year(session: Session) -> int | None:
@@ -47,10 +48,11 @@ def years(session: Session) -> list[int]:
 
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
-    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue",
-    "overdue_days", "waiting_on", "supervisors", "returns"}]}` for one cycle (of the `units` given, or
-    of every unit): the due date of what each report waits for now, who it waits on, how many working
-    days late, and how often it was returned (a fixed number of queries)."""
+    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "stage_label", "step", "steps", "due",
+    "overdue", "overdue_days", "waiting_on", "supervisors", "returns"}]}` for one cycle (of the `units` given,
+    or of every unit): where each report stands in its own chain (named as that chain names it), the due
+    date of what it waits for now, who it waits on, how many working days late, and how often it was
+    returned (a fixed number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -70,6 +72,7 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
         if units is not None and unit.id not in units:
             continue
         item = items.get(report.id)
+        chain = world.chains[report.cycle_id].chains[report.chain or "default"]
         due = item.due if item else None
         late = world.calendar.working_days_between(due, today) if due and today > due else 0
         reports.append({
@@ -77,7 +80,9 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "unit": unit.name,
             "unit_kind": unit.kind,
             "stage": report.stage,
-            "step": step_of(report),
+            "stage_label": stage_label(report.stage, chain),
+            "step": step_of(report, chain),
+            "steps": len(chain),
             "due": due.isoformat() if due else None,
             "overdue": bool(due and today > due),
             "overdue_days": late,
@@ -95,7 +100,7 @@ def columns() -> list[str]:
 
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
-    return [[r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+    return [[r["ref"], r["unit"], r["stage_label"], "、".join(r["waiting_on"]) or "—",
              r["due"] or "—", message("overdue") if r["overdue"] else message("on_time")]
             for r in board["reports"]]
 
@@ -171,6 +176,7 @@ def story(session: Session, report: Report) -> dict:
                         .order_by(OutboxMessage.created_at, OutboxMessage.id))
     rounds = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
                           .order_by(ReviewRound.opened_at, ReviewRound.id))
+    chain = ChainSet.from_json(session.get(Cycle, report.cycle_id).chains).chains[report.chain or "default"]
     return {
         "report": report,
         "unit": session.get(Unit, report.unit_id),
@@ -181,7 +187,8 @@ def story(session: Session, report: Report) -> dict:
         "inbound": list(inbound),
         "sent": [{"mail": m, "reason": reason(m.last_error)} for m in sent],
         "filed": reached_filing(report),
-        "step": step_of(report),
+        "chain": chain,
+        "step": step_of(report, chain),
     }
 
 

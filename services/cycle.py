@@ -17,13 +17,14 @@ from core.settings import Settings
 from core.texts import template_module
 from documents.kit import drafting_skeleton
 from models.calendar import load_calendar
-from models.chain import Refused, Role
+from models.chain import ChainSet, Refused, Role
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.pending import COUNTY_KIND
 from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, Person, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import mail_values
 from services.audit import audit, audit_event
+from services.roster import configured_chains
 from services.stages import addressee_of, recipients
 
 BATCH = 500  # units per batch of statements
@@ -55,13 +56,15 @@ def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> 
 
 def open_cycle(session: Session, settings: Settings, year: int, changes: dict | None = None,
                actor: str = "coordinator") -> list[Report]:
-    """Create the cycle (or change its deadline policy) and the reports that are missing; returns new reports."""
+    """Create the cycle (or change its deadline policy) and the reports that are missing; returns new reports.
+    A new cycle keeps the county's chains as they are now; each report starts on its unit's chain in them."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
-        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json())
+        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json(),
+                      chains=configured_chains(settings).as_json())
         session.add(cycle)
         session.flush()
-        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy)
+        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy, chains=cycle.chains)
     elif changes:
         change_policy(session, cycle, changes, actor)
     drafting_due = DeadlinePolicy.from_json(cycle.policy).date_due(load_calendar(session), "drafting")
@@ -70,6 +73,11 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
     units = session.exec(select(Unit).where(Unit.kind != COUNTY_KIND).order_by(Unit.id)).all()
     missing = [unit for unit in units if unit.id not in have]
+    chains = ChainSet.from_json(cycle.chains)
+    chain_of_unit = {unit.id: chains.chain_for(unit.code, unit.kind, unit.chain) for unit in missing}
+    for unit in missing:
+        if chain_of_unit[unit.id] not in chains.chains:  # a unit the roster gave a chain this cycle does not have
+            raise Refused("unknown_chain", unit=unit.name, chain=chain_of_unit[unit.id])
     drafters = defaultdict(list)
     assigned = (select(Assignment.unit_id, Person).join(Person, Assignment.person_id == Person.id)
                 .where(Assignment.role == Role.DRAFTER.value).order_by(Assignment.id))
@@ -82,7 +90,8 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
         batch = missing[start:start + BATCH]
         new = Report(ref="", unit_id=0, cycle_id=cycle.id).model_dump(exclude={"id"})  # the model's defaults
         session.execute(insert(Report.__table__), [{**new, "ref": f"R-{year}-{count + start + i:03d}",
-                                                    "unit_id": unit.id} for i, unit in enumerate(batch, 1)])
+                                                    "unit_id": unit.id, "chain": chain_of_unit[unit.id]}
+                                                   for i, unit in enumerate(batch, 1)])
         reports = {report.unit_id: report for report in session.exec(  # their ids, in one SELECT
             select(Report).where(Report.cycle_id == cycle.id, Report.unit_id.in_([unit.id for unit in batch])))}
         reports = [reports[unit.id] for unit in batch]

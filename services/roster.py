@@ -19,8 +19,10 @@ import yaml
 from sqlmodel import Session, select
 
 from core.names import has_control, name_problem, normalised_address, visible
+from core.settings import Settings
 from core.texts import message
-from models.chain import CHAINS, Role
+from models.chain import BUILT_IN, NEEDS_ACTOR, ChainSet, Role
+from models.chain_file import read_chain_file
 from models.tables import Assignment, Person, Unit
 from services.audit import audit
 
@@ -29,6 +31,11 @@ REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "l
 OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
 LONGEST = {"code": 64, "name": 64, "person": 32}  # characters; the longest real 街道/管委会 name is about 20
+
+
+def configured_chains(settings: Settings) -> ChainSet:
+    """The county's chains: its chain file (REPORTCHAIN_CHAINS_FILE), else the built-in default chain."""
+    return read_chain_file(settings.chains_file, KINDS) if settings.chains_file is not None else BUILT_IN
 
 
 class RosterError(Exception):
@@ -167,7 +174,7 @@ def parent_loops(stored: list[Unit], rows: list[UnitRow]) -> list[tuple[UnitRow,
     return loops
 
 
-def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[UnitRow]:
+def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: ChainSet = BUILT_IN) -> list[UnitRow]:
     problems: list[str] = []
     parsed: list[UnitRow] = []
     seen_codes: dict[str, int] = {}
@@ -200,8 +207,11 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
         seen_codes.setdefault(code, line)
         seen_names.setdefault(name, line)
         chain = row.get("chain") or "default"
-        if chain not in CHAINS:
-            bad(line, message("import.unknown_chain", chain=chain))
+        used = chains.chain_for(code, kind, chain)
+        if used not in chains.chains:
+            bad(line, message("import.unknown_chain", chain=used))
+        acting = ({s.actor: s.role_label or s.actor.value for s in chains.chains[used] if s.kind in NEEDS_ACTOR}
+                  if used in chains.chains else {role: role.value for role in REPORTING_ROLES})  # who acts in it
         people: dict[Role, list[tuple[str, str]]] = {}
         for role in Role:
             value = row.get(role.value, "")
@@ -217,8 +227,8 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
                     bad(line, message("import.bad_name", field=role.value, value=visible(person_name),
                                       problem=problem, limit=LONGEST["person"]))
             people[role] = found or []
-            if found == [] and role in REPORTING_ROLES and kind in KINDS and kind != "county":
-                bad(line, message("import.missing_person", role=role.value))
+            if found == [] and role in acting and kind in KINDS and kind != "county":
+                bad(line, message("import.missing_person", role=acting[role]))
         addresses = {}
         for column in ("filing_to", "filing_cc"):
             addresses[column] = parse_addresses(row.get(column, ""))
@@ -281,10 +291,10 @@ def unit_values(row: UnitRow, parent_code: str) -> dict[str, str]:
             "filing_cc": ", ".join(row.filing_cc)}
 
 
-def plan_roster(session: Session, path: Path) -> RosterPlan:
-    """Validate the file exactly as the import does (RosterError on any problem) and say what the
-    import would change; nothing is written."""
-    rows = validate(session, read_rows(path))
+def plan_roster(session: Session, path: Path, chains: ChainSet = BUILT_IN) -> RosterPlan:
+    """Validate the file exactly as the import does (RosterError on any problem; a unit whose chain is not
+    among `chains` is one) and say what the import would change; nothing is written."""
+    rows = validate(session, read_rows(path), chains)
     plan = RosterPlan(rows)
     units = {u.code: u for u in session.exec(select(Unit))}
     by_id = {u.id: u for u in units.values()}
@@ -327,10 +337,11 @@ def plan_roster(session: Session, path: Path) -> RosterPlan:
     return plan
 
 
-def import_roster(session: Session, path: Path, actor: str | None = None) -> dict[str, int]:
+def import_roster(session: Session, path: Path, actor: str | None = None,
+                  chains: ChainSet = BUILT_IN) -> dict[str, int]:
     """Validate the whole file, then upsert units, people and roles in the caller's transaction
     (audited when `actor` is given, as every import by a person is)."""
-    return apply_roster(session, plan_roster(session, path), actor)
+    return apply_roster(session, plan_roster(session, path, chains), actor)
 
 
 def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -> dict[str, int]:

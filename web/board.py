@@ -43,8 +43,9 @@ class Filters:
 
 
 def stage_counts(rows: list[dict]) -> list[tuple[str, int]]:
+    """Reports per stage: the default chain's six, then the stages only other chains have."""
     counted = Counter(row["stage"] for row in rows)
-    return [(stage, counted[stage]) for stage in STAGES]
+    return [(stage, counted[stage]) for stage in STAGES] + [(s, n) for s, n in counted.items() if s not in STAGES]
 
 
 def xlsx(year: int, rows: list[dict]) -> bytes:
@@ -65,7 +66,7 @@ def xlsx(year: int, rows: list[dict]) -> bytes:
 
 def xlsx_row(row: dict) -> list:
     return [row["ref"], row["unit"], message("kind_label", kind=row["unit_kind"]),
-            message("stage_label", stage=row["stage"]), row["due"] or "",
+            row["stage_label"], row["due"] or "",
             row["overdue_days"] if row["overdue"] else 0, "、".join(row["waiting_on"]),
             "、".join(row["supervisors"]), row["returns"]]
 

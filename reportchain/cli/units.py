@@ -10,7 +10,7 @@ import typer
 from core.settings import load_settings
 from core.texts import message
 from reportchain.cli.common import app, out, session_for, titled_table
-from services.roster import RosterPlan, import_roster, plan_roster
+from services.roster import RosterPlan, configured_chains, import_roster, plan_roster
 
 units_app = typer.Typer(help="单位名册：导入单位、人员及其职责。", no_args_is_help=True)
 
@@ -26,12 +26,13 @@ def units_import(
 ) -> None:
     """导入单位名册；有任何错误行则全部不导入，并逐行说明。加 --dry-run 先预览变化。"""
     settings = load_settings()
+    chains = configured_chains(settings)
     with session_for(settings) as session:
         if dry:
-            plan = plan_roster(session, file)
+            plan = plan_roster(session, file, chains)
             session.rollback()
             return show_plan(plan)
-        counts = import_roster(session, file, actor=by)
+        counts = import_roster(session, file, actor=by, chains=chains)
         session.commit()
     out.print(message("import.done", **counts))
 
