@@ -34,9 +34,9 @@ from typer.testing import CliRunner
 
 from core.settings import PROJECT_ROOT
 from models import db
-from models.chain import Refused, Stage
+from models.chain import DEFAULT_CHAIN, Refused, Stage
 from models.db import SchemaUpgrade, get_engine, revisions, run_migrations, schema_state, upgrade_database
-from models.tables import AuditEvent, OutboxMessage, OutboxStatus, Report
+from models.tables import AuditEvent, Cycle, OutboxMessage, OutboxStatus, Report
 from notifications.mailbox import FolderInbox
 from reportchain.cli import app
 from services.accounts import add_account, set_password, site_secret
@@ -47,6 +47,7 @@ from services.delivery import deliver_all
 from services.reminders import sweep
 from services.replies import intake
 from services.roster import import_roster
+from services.stages import chain_of
 from tests.conftest import settings_for
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 from web.app import create_app
@@ -224,6 +225,9 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         assert [(r["ref"], r["stage"], r["returns"]) for r in board["reports"]] == [
             ("R-2026-001", Stage.DRAFTING, 1), ("R-2026-002", Stage.DRAFTING, 0)]
         yehe = session.execute(select(Report).where(Report.ref == "R-2026-001")).scalar_one()
+        if pinned["revision"] < "0003":  # before chains were configurable: the built-in chain, as the report started
+            assert (yehe.chain, session.get(Cycle, yehe.cycle_id).chains) == (None, None)
+            assert chain_of(session, yehe) == DEFAULT_CHAIN and story(session, yehe)["chain"] == DEFAULT_CHAIN
         told = story(session, yehe)
         [first] = [found["version"] for found in told["versions"]]
         assert hashlib.sha256(first.content).hexdigest() == first.sha256 and first.text.startswith("野鹤镇关于2026年度")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -25,8 +26,10 @@ class Filters:
     q: str = ""
 
     @classmethod
-    def of(cls, stage: str = "", overdue: str = "", kind: str = "", supervisor: str = "", q: str = "") -> Filters:
-        return cls(stage if stage in STAGES else "", overdue in ("1", "on", "true"), kind[:32],
+    def of(cls, stage: str = "", overdue: str = "", kind: str = "", supervisor: str = "", q: str = "",
+           stages: Collection[str] = STAGES) -> Filters:
+        """`stages`: those the board counts (another stage is no filter)."""
+        return cls(stage if stage in stages else "", overdue in ("1", "on", "true"), kind[:32],
                    supervisor.strip()[:100], q.strip()[:100])
 
     def keep(self, row: dict) -> bool:

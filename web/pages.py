@@ -36,7 +36,7 @@ def board_rows(request: Request, session: Session, who: Signer, year: int) -> tu
     rows = status(session, year, today, who.units)["reports"]
     p = request.query_params
     filters = Filters.of(p.get("stage", ""), p.get("overdue", ""), p.get("kind", ""), p.get("supervisor", ""),
-                         p.get("q", ""))
+                         p.get("q", ""), [stage for stage, _ in stage_counts(rows)])
     return rows, [row for row in rows if filters.keep(row)], filters
 
 
