@@ -55,7 +55,8 @@ def mails(settings) -> dict[str, callable]:
     opened = ReviewRound(id=6, report_id=1, stage="committee_review", number=1, reviewer_id=3, version_id=1)
     base = {"report": report, "unit": unit, "cycle": cycle, "policy": policy, "chain": DEFAULT_CHAIN}
     kit = Attachment("template.docx", drafting_skeleton(unit.name, 2026, "青山县人民政府"))
-    schedule = template_module("email/_schedule.j2", cycle=cycle, policy=policy, due=date(2026, 12, 21))
+    schedule = template_module("email/_schedule.j2", cycle=cycle, policy=policy, due=date(2026, 12, 21),
+                               chain=DEFAULT_CHAIN)
     to_reviewer, to_drafter = [Recipient(reviewer.name, reviewer.email)], [Recipient(drafter.name, drafter.email)]
     return {
         "receipt": lambda: (mail_values(

@@ -84,7 +84,8 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     for unit_id, person in session.exec(assigned):
         drafters[unit_id].append(person)
     context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
-    context["schedule"] = template_module("email/_schedule.j2", **context)  # the same timetable in every kickoff
+    schedules = {name: template_module("email/_schedule.j2", **context, chain=chains.chains[name])
+                 for name in set(chain_of_unit.values())}  # the same timetable in every kickoff of a chain
     created, addressees = [], {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
@@ -104,7 +105,8 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
             skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
             mails += [mail_values(settings, key=f"kickoff:{report.id}:{drafter.id}", kind="kickoff",
                                   to=recipients([drafter]), report_id=report.id, attachment=skeleton,
-                                  context={**context, "report": report, "unit": unit, "drafter": drafter})
+                                  context={**context, "schedule": schedules[report.chain], "report": report,
+                                           "unit": unit, "drafter": drafter})
                       for drafter in drafters[unit.id]]
         if mails:  # new reports: no mail of theirs can exist yet
             session.execute(insert(OutboxMessage.__table__), mails)

@@ -137,6 +137,18 @@ def test_a_review_budget_of_the_chain_sets_the_due_date_of_its_prompt_and_remind
     assert any(f"[#{sifaju.ref}]" in m.body_text and "完成法规科合法性审查" in m.body_text for m in reminders)
 
 
+def test_each_kickoff_lists_the_reviews_of_its_unit_s_chain_with_their_budgets(session, settings, county):
+    opened(session, with_chains(settings))
+    kickoff = {code: session.exec(select(OutboxMessage.body_text).where(
+        OutboxMessage.kind == "kickoff", OutboxMessage.report_id == report_of(session, county[code]).id)).one()
+        for code in SHIPPED}
+    assert "政府常务会议审议：收到审核请求后 5 个工作日内" in kickoff["yehe"]
+    assert "法规科合法性审查：收到审核请求后 3 个工作日内" in kickoff["sifaju"]
+    assert "法律顾问审核：收到审核请求后 5 个工作日内" in kickoff["dongcheng"]
+    assert "法律顾问审核" not in kickoff["fengjingqu"]
+    assert "党工委会议审议：收到审核请求后 7 个工作日内" in kickoff["fengjingqu"]
+
+
 # --- a chain file changed mid-cycle ----------------------------------------------------------------
 
 CHANGED = """\

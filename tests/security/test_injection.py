@@ -70,7 +70,8 @@ REMINDER = PersonMail(person=PERSON, own=[LINE], urge=[LINE], overview=[LINE],
 BASE = {"report": REPORT, "unit": UNIT, "cycle": CYCLE, "policy": default_policy(2026), "version": VERSION,
         "round": ROUND, "reviewer": PERSON, "drafter": PERSON, "due": date(2026, 12, 20), "chain": CHAIN}
 CONTEXTS = {  # every mail kind, with what its flow gives it
-    "kickoff": {"schedule": template_module("email/_schedule.j2", policy=default_policy(2026), due=date(2026, 12, 20))},
+    "kickoff": {"schedule": template_module("email/_schedule.j2", policy=default_policy(2026), due=date(2026, 12, 20),
+                                           chain=CHAIN)},
     "review_prompt": {"reply_code": "ABC234", "seen_version": SEEN, "changes": changes(OLD, NEW),
                       "returned_round": RETURNED, "returned_by": PERSON,
                       "check_warnings": [f for f in FINDINGS if f["severity"] == "warning"]},
