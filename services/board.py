@@ -111,7 +111,8 @@ class Flow:
     stage at the day's end (days after `today` are not counted), and the cycle's marked dates."""
 
     days: list[date]
-    counts: dict[str, list[int]]  # stage → one count per day of `days` up to today
+    counts: dict[str, list[int]]  # stage → one count per day of `days` up to today, in the order of the chains
+    labels: dict[str, str]  # stage → its name (as the first of the cycle's chains having it calls it)
     today: date
     filing: date
     disclosure: date
@@ -132,7 +133,8 @@ def cycle_flow(session: Session, year: int, today: date, timezone: str,
     last = max(today, policy.dates["disclosure"], first)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     counted = [d for d in days if d <= today]
-    counts = {stage: [0] * len(counted) for stage in STAGES}
+    labels = stage_names(ChainSet.from_json(cycle.chains))
+    counts = {stage: [0] * len(counted) for stage in labels}
     where: dict[int, tuple[str, int]] = {}  # report → (its stage, from which day index)
 
     def close(report_id: int, until: int) -> None:
@@ -150,7 +152,20 @@ def cycle_flow(session: Session, year: int, today: date, timezone: str,
         where[report_id] = (to_stage, index)
     for report_id in where:
         close(report_id, len(counted))
-    return Flow(days, counts, today, policy.dates["filing"], policy.dates["disclosure"])
+    return Flow(days, counts, labels, today, policy.dates["filing"], policy.dates["disclosure"])
+
+
+def stage_names(chains: ChainSet) -> dict[str, str]:
+    """Every stage of the chains, drafting → published (a stage only some chains have follows the stage
+    before it in the first of them), each with its name in the first chain having it."""
+    order = list(STAGES)
+    labels: dict[str, str] = {}
+    for chain in chains.chains.values():
+        for before, stage in zip([None, *chain], chain, strict=False):
+            if stage.name not in order:
+                order.insert(order.index(before.name) + 1, stage.name)
+            labels.setdefault(stage.name, stage_label(stage.name, chain))
+    return {stage: labels.get(stage) or stage_label(stage) for stage in order}
 
 
 def history(session: Session, report: Report) -> list[AuditEvent]:

@@ -89,7 +89,7 @@ def chart(flow: Flow) -> dict:
     counted = len(flow.counts[STAGES[0]])
     below = [0] * counted
     areas = []
-    for stage in reversed(STAGES):
+    for stage in reversed(flow.counts):
         above = [b + c for b, c in zip(below, flow.counts[stage], strict=True)]
         if counted and any(flow.counts[stage]):
             upper = [f"{x(i)},{y(v)}" for i, v in enumerate(above)]
@@ -106,4 +106,4 @@ def chart(flow: Flow) -> dict:
     ticks = [{"x": x(i), "day": d} for i, d in enumerate(flow.days) if d.day == 1 or i == 0]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM,
             "right": WIDTH - RIGHT, "total": total, "areas": areas, "marks": marks, "ticks": ticks,
-            "stages": STAGES}
+            "stages": list(flow.counts), "labels": flow.labels}
