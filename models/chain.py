@@ -139,13 +139,6 @@ _MOVES: dict[StageKind, dict[Event, str]] = {
 }
 
 
-def get_chain(name: str = "default") -> tuple[StageDef, ...]:
-    try:
-        return CHAINS[name]
-    except KeyError:
-        raise ValueError(f"unknown chain {name!r}; known: {sorted(CHAINS)}") from None
-
-
 def review_stages(chain: tuple[StageDef, ...]) -> list[StageDef]:
     return [s for s in chain if s.kind is StageKind.REVIEW]
 
