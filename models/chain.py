@@ -227,9 +227,10 @@ class Refused(Exception):
     (templates/cli/messages.j2, macro `refused__CODE`); `params` fill it in."""
 
     def __init__(self, code: str, **params) -> None:
-        super().__init__(f"{code} {params}")
+        super().__init__(f"{code} {({k: v for k, v in params.items() if k != 'chain'})}")  # a chain: wording only
         self.code, self.params = code, params
 
     @classmethod
-    def from_transition(cls, t: Transition) -> Refused:
-        return cls(t.refusal, **t.params)
+    def from_transition(cls, t: Transition, **context) -> Refused:
+        """The refusal of `t`, with `context` for its message (the report's chain, which names its stages)."""
+        return cls(t.refusal, **t.params, **context)

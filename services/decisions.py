@@ -76,7 +76,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     if decision == "return" and not comment.strip():
         raise Refused("return_needs_comment", ref=report.ref)
     if report.stage != rnd.stage:
-        raise Refused("round_closed", ref=report.ref, stage=report.stage)
+        raise Refused("round_closed", ref=report.ref, stage=report.stage, chain=chain_of(session, report))
 
     rnd.decision, rnd.comment = decision, comment.strip() or None
     rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor

@@ -45,10 +45,11 @@ def submit_draft(
     version."""
     sha = hashlib.sha256(draft.content).hexdigest()
     latest = latest_version(session, report.id)
-    if report.stage != chain_of(session, report)[0].name:
+    chain = chain_of(session, report)
+    if report.stage != chain[0].name:
         if latest is not None and latest.sha256 == sha:
             return latest  # already submitted: nothing to do
-        raise Refused("not_in_drafting", ref=report.ref, stage=report.stage)
+        raise Refused("not_in_drafting", ref=report.ref, stage=report.stage, chain=chain)
     if latest is not None and latest.sha256 == sha:
         raise Refused("same_as_held" if is_held(session, latest) else "same_as_returned", ref=report.ref,
                       version=latest.number)

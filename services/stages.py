@@ -114,9 +114,10 @@ def recipients(people: Sequence[Person]) -> list[Recipient]:
 
 def move(session: Session, report: Report, event: Event, *, actor: str, **detail) -> str:
     """Apply `event` to the report or raise Refused; returns the stage it left."""
-    t = transition(chain_of(session, report), report.stage, event)
+    chain = chain_of(session, report)
+    t = transition(chain, report.stage, event)
     if not t.allowed:
-        raise Refused.from_transition(t)
+        raise Refused.from_transition(t, chain=chain)
     left = report.stage
     report.stage, report.updated_at = t.to_stage, utcnow()
     session.add(report)

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from core.settings import PROJECT_ROOT
 from core.texts import message
+from documents.reading import read_draft
 from models.calendar import load_calendar
 from models.chain import DEFAULT_CHAIN, Refused
 from models.chain_file import ChainFileError, read_chain_file
@@ -28,6 +29,7 @@ from notifications.outbox import deliver
 from reportchain.cli import app
 from services.board import rows, status
 from services.cycle import open_cycle
+from services.drafts import submit_draft
 from services.filing import confirm_filings, file_report
 from services.reminders import sweep
 from services.replies import intake
@@ -239,6 +241,11 @@ def test_a_phone_decision_names_the_extra_stage_by_its_id_or_its_chinese_name(se
         round_to_decide(session, yehe.ref, "committee_review")
     said = message(f"refused.{refused.value.code}", **refused.value.params)
     assert "还没有进行党委会议审议" in said and "现在等待政府常务会议审议（--stage government_meeting）" in said
+    with pytest.raises(Refused) as refused:
+        submit_draft(session, settings, yehe, read_draft("再稿.md", (report_text() + "\n补充一段。\n").encode()), "张伟")
+    said = message(f"refused.{refused.value.code}", **refused.value.params)
+    assert said.startswith(f"报告 {yehe.ref} 当前处于“政府常务会议审议”环节，不能提交新稿") and "StageDef" not in str(
+        refused.value)
 
 
 # --- the roster and the chains --------------------------------------------------------------------
