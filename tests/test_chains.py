@@ -242,7 +242,7 @@ def test_a_phone_decision_names_the_extra_stage_by_its_id_or_its_chinese_name(se
     said = message(f"refused.{refused.value.code}", **refused.value.params)
     assert "还没有进行党委会议审议" in said and "现在等待政府常务会议审议（--stage government_meeting）" in said
     with pytest.raises(Refused) as refused:
-        submit_draft(session, settings, yehe, read_draft("再稿.md", (report_text() + "\n补充一段。\n").encode()), "张伟")
+        submit_draft(session, settings, yehe, read_draft("再稿.md", (report_text() + "\n补充。\n").encode()), "张伟")
     said = message(f"refused.{refused.value.code}", **refused.value.params)
     assert said.startswith(f"报告 {yehe.ref} 当前处于“政府常务会议审议”环节，不能提交新稿") and "StageDef" not in str(
         refused.value)
