@@ -61,11 +61,12 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
                                 .join(Cycle, Cycle.id == Report.cycle_id)
                                 .where(Cycle.year == year, ReviewRound.decision == "return")
                                 .group_by(ReviewRound.report_id)).all())
-    filed = dict(session.exec(select(OutboxMessage.report_id, OutboxMessage.sent_at)
-                              .join(Report, Report.id == OutboxMessage.report_id)
-                              .join(Cycle, Cycle.id == Report.cycle_id)
-                              .where(Cycle.year == year, Report.stage == Stage.FILED, Report.acknowledged_at.is_(None),
-                                     OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT)).all())
+    filed = dict(session.exec(
+        select(OutboxMessage.report_id, OutboxMessage.sent_at)
+        .join(Report, Report.id == OutboxMessage.report_id)
+        .join(Cycle, Cycle.id == Report.cycle_id)
+        .where(Cycle.year == year, Report.stage == Stage.FILED, Report.acknowledged_at.is_(None),
+               OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT)).all())
     query = (
         select(Report, Unit)
         .join(Unit, Unit.id == Report.unit_id)

@@ -367,7 +367,7 @@ HELP = {  # command → a word its Chinese help must contain
     "cycle open": "截止日期", "draft": "稿件", "draft submit": "法律顾问审核", "decide": "退回", "file": "报送",
     "deliver": "邮件", "status": "逾期", "history": "流转记录", "demo": "演示", "sweep": "提醒",
     "deadlines": "截止日期", "deadlines show": "审核时限", "deadlines set": "截止日期", "calendar": "调休",
-    "calendar show": "调休", "calendar set": "放假",
+    "calendar show": "调休", "calendar set": "放假", "report": "审议会议", "report meeting": "会议纪要编号",
 }
 
 
