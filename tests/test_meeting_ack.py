@@ -22,7 +22,7 @@ from documents.meeting import Meeting, read_meeting
 from models.calendar import load_calendar
 from models.db import utcnow
 from models.deadlines import local_day
-from models.tables import AuditEvent, InboundMessage, OutboxMessage, Report
+from models.tables import AuditEvent, InboundMessage, InboundOutcome, OutboxMessage, Report
 from notifications.mailbox import FolderInbox
 from services.board import rows, status
 from services.delivery import deliver_all
@@ -34,6 +34,7 @@ from tests.test_ready_to_file import ADVISOR, COMMITTEE, approve_by_reply, mails
 
 UPPER = "县委办 <xianwei-ban@qingshan.example.gov.cn>"  # 野鹤镇's filing_to
 TODAY = date(2027, 1, 5)
+NOT_ADDRESSEE = InboundOutcome.NOT_FILING_ADDRESSEE
 
 
 # ---------------------------------------------------------------- reading the words
@@ -214,15 +215,15 @@ def test_only_the_filing_addressees_answer_threaded_under_the_filing_mail_acknow
     report, _, _ = yehe
     filing = filed(session, settings, report)
     attacks = {
-        "a stranger's answer in the thread": (answer(filing, "路人 <someone@elsewhere.example.cn>"), "not_addressee"),
+        "a stranger's answer in the thread": (answer(filing, "路人 <someone@elsewhere.example.cn>"), NOT_ADDRESSEE),
         "the address only in the display name": (
-            answer(filing, '"xianwei-ban@qingshan.example.gov.cn" <evil@attacker.example>'), "not_addressee"),
-        "a forged From without the thread": (answer(filing, UPPER, thread=False), "unmatched"),
-        "two From addresses": (answer(filing, f"{UPPER}, evil@attacker.example"), "bad_sender"),
+            answer(filing, '"xianwei-ban@qingshan.example.gov.cn" <evil@attacker.example>'), NOT_ADDRESSEE),
+        "a forged From without the thread": (answer(filing, UPPER, thread=False), InboundOutcome.UNMATCHED),
+        "two From addresses": (answer(filing, f"{UPPER}, evil@attacker.example"), InboundOutcome.BAD_SENDER),
         "another report's tag in the thread": (answer(filing, UPPER, subject="回复：[#R-2026-002] 已收到"),
-                                               "unmatched"),
+                                               InboundOutcome.UNMATCHED),
         "an out-of-office": (answer(filing, UPPER, "我正在休假。", headers={"Auto-Submitted": "auto-replied"}),
-                             "auto_reply"),
+                             InboundOutcome.AUTO_REPLY),
     }
     for name, (raw, outcome) in attacks.items():
         inbound = take_in(session, settings, raw)
@@ -232,19 +233,19 @@ def test_only_the_filing_addressees_answer_threaded_under_the_filing_mail_acknow
     checked = load_settings()
     forged = answer(filing, UPPER, headers={
         "Authentication-Results": "mx.qingshan.example.gov.cn; dmarc=fail header.from=qingshan.example.gov.cn"})
-    assert take_in(session, checked, forged).outcome == "unauthenticated"
+    assert take_in(session, checked, forged).outcome == InboundOutcome.UNAUTHENTICATED
     assert session.get(Report, report.id).acknowledged_at is None
     assert events(session, report, "acknowledge") == []
 
     inbound = take_in(session, settings, answer(filing, UPPER))
-    assert inbound.outcome == "acknowledged"
+    assert inbound.outcome == InboundOutcome.ACKNOWLEDGED
     report = session.get(Report, report.id)
     assert report.acknowledged_by == "xianwei-ban@qingshan.example.gov.cn"
     assert report.acknowledged_at == inbound.received_at and report.stage == "filed"
     first = report.acknowledged_at
     # a second 回执 (here from the copied office) changes nothing
     again = take_in(session, settings, answer(filing, "依法治县办 <yfzx@qingshan.example.gov.cn>", "收到"))
-    assert again.outcome == "acknowledged" and "nothing changed" in again.detail
+    assert again.outcome == InboundOutcome.ACKNOWLEDGED and "nothing changed" in again.detail
     assert session.get(Report, report.id).acknowledged_at == first
     assert len(events(session, report, "acknowledge")) == 1
     assert "上级确认收到" in ok(cli("history", report.ref))

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
 
 from core.settings import load_settings
 from core.texts import message
-from reportchain.cli.common import app, out, session_for
+from reportchain.cli.common import app, day_option, out, session_for
 
 report_app = typer.Typer(help="报告登记事项：登记审议会议的日期和会议纪要编号。", no_args_is_help=True)
 app.add_typer(report_app, name="report")
-
-
-def meeting_day(value: str | None) -> date | None:
-    """The --date value (a callback): YYYY-MM-DD, or None when not given."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(message("meeting_bad_day", value=value)) from None
 
 
 @report_app.command("meeting")
@@ -37,7 +26,7 @@ def meeting_cmd(
     from services.meeting import record_meeting
     from services.stages import find_report
 
-    on = meeting_day(day)
+    on = day_option(day, "meeting_bad_day")
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
