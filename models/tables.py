@@ -95,6 +95,13 @@ class Report(SQLModel, table=True):
     publication_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    # the committee meeting that approved it (services/meeting.py): the body, its day, the minutes number
+    meeting_body: str | None = Field(default=None, max_length=64)
+    meeting_on: date | None = None
+    meeting_minutes: str | None = Field(default=None, max_length=100)
+    # the upper level's answer to the filing mail (services/filing.py `acknowledge_filing`)
+    acknowledged_at: datetime | None = _maybe_when()
+    acknowledged_by: str | None = Field(default=None, max_length=320)
 
 
 class ReportVersion(SQLModel, table=True):
@@ -158,6 +165,8 @@ class InboundOutcome(StrEnum):
     TOO_LARGE = "too_large"  # not read: bigger than any draft allowed
     TRIAGED = "triaged"  # a coordinator recorded the decision it carries (services/triage.py)
     DISMISSED = "dismissed"  # a coordinator looked at it and set it aside, with a reason
+    ACKNOWLEDGED = "acknowledged"  # the upper level's answer to a filing mail: receipt recorded
+    NOT_FILING_ADDRESSEE = "not_addressee"  # answers a filing mail, but not from the unit's filing_to/filing_cc
 
 
 class OutboxMessage(SQLModel, table=True):

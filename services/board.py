@@ -8,7 +8,7 @@ number of queries whatever the number of reports; a report's story reads one rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -17,18 +17,20 @@ from core.texts import message
 from documents.diff import changes
 from models.chain import Role, Stage, get_chain
 from models.deadlines import DeadlinePolicy, local_day
-from models.pending import open_items, read_world
+from models.pending import World, open_items, read_world
 from models.tables import (
     AuditEvent,
     Cycle,
     InboundMessage,
     OutboxMessage,
+    OutboxStatus,
     Report,
     ReportVersion,
     ReviewRound,
     Unit,
 )
 from notifications.outbox import reason
+from services.filing import FILING_MAIL
 
 STAGES = tuple(s.name for s in get_chain())  # the board's six steps, drafting → published
 
@@ -47,10 +49,11 @@ def years(session: Session) -> list[int]:
 
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
-    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue",
-    "overdue_days", "waiting_on", "supervisors", "returns"}]}` for one cycle (of the `units` given, or
-    of every unit): the due date of what each report waits for now, who it waits on, how many working
-    days late, and how often it was returned (a fixed number of queries)."""
+    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue", "overdue_days",
+    "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days"}]}` for one cycle (of the
+    `units` given, or of every unit): the due date of what each report waits for now, who it waits on, how
+    many working days late, how often it was returned, and whether the upper level acknowledged its filing
+    (a fixed number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -58,6 +61,12 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
                                 .join(Cycle, Cycle.id == Report.cycle_id)
                                 .where(Cycle.year == year, ReviewRound.decision == "return")
                                 .group_by(ReviewRound.report_id)).all())
+    filed = dict(session.exec(
+        select(OutboxMessage.report_id, OutboxMessage.sent_at)
+        .join(Report, Report.id == OutboxMessage.report_id)
+        .join(Cycle, Cycle.id == Report.cycle_id)
+        .where(Cycle.year == year, Report.stage == Stage.FILED, Report.acknowledged_at.is_(None),
+               OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT)).all())
     query = (
         select(Report, Unit)
         .join(Unit, Unit.id == Report.unit_id)
@@ -84,8 +93,29 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "waiting_on": [person.name for person in item.actors] if item else [],
             "supervisors": [p.name for p in world.people.get((unit.id, Role.SUPERVISOR.value), [])],
             "returns": returns.get(report.id, 0),
+            "acknowledged_on": local_day(report.acknowledged_at, unit.timezone).isoformat()
+            if report.acknowledged_at else None,
+            "unacknowledged_days": unacknowledged_days(world, report, unit, filed.get(report.id), today),
         })
     return {"year": year, "reports": reports}
+
+
+def unacknowledged_days(world: World, report: Report, unit: Unit, sent_at: datetime | None, today: date) -> int:
+    """Working days since the filing mail went out, once the cycle's `acknowledgement` days have passed
+    without the upper level's answer (0 before, and for a report not filed or acknowledged)."""
+    if sent_at is None:
+        return 0
+    days = world.calendar.working_days_between(local_day(sent_at, unit.timezone), today)
+    return days if days >= world.policies[report.cycle_id].acknowledgement else 0
+
+
+def state(row: dict) -> str:
+    """The board's 状态 cell: overdue, filed but not acknowledged, or on time."""
+    if row["overdue"]:
+        return message("overdue")
+    if row["unacknowledged_days"]:
+        return message("unacknowledged", days=row["unacknowledged_days"])
+    return message("on_time")
 
 
 def columns() -> list[str]:
@@ -96,7 +126,7 @@ def columns() -> list[str]:
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
     return [[r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
-             r["due"] or "—", message("overdue") if r["overdue"] else message("on_time")]
+             r["due"] or "—", state(r)]
             for r in board["reports"]]
 
 

@@ -224,6 +224,10 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         assert [(r["ref"], r["stage"], r["returns"]) for r in board["reports"]] == [
             ("R-2026-001", Stage.DRAFTING, 1), ("R-2026-002", Stage.DRAFTING, 0)]
         yehe = session.execute(select(Report).where(Report.ref == "R-2026-001")).scalar_one()
+        # revision 0005: no meeting and no acknowledgement recorded for the reports it found
+        assert (yehe.meeting_body, yehe.meeting_on, yehe.meeting_minutes, yehe.acknowledged_at,
+                yehe.acknowledged_by) == (None, None, None, None, None)
+        assert [r["unacknowledged_days"] for r in board["reports"]] == [0, 0]
         told = story(session, yehe)
         [first] = [found["version"] for found in told["versions"]]
         assert hashlib.sha256(first.content).hexdigest() == first.sha256 and first.text.startswith("野鹤镇关于2026年度")

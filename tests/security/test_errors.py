@@ -46,6 +46,7 @@ COMMANDS = {  # each command with arguments that pass the command line parser
     "init": [], "db upgrade": [], "db current": [], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
     "draft submit": ["yehe", "{draft}"], "draft accept": ["R-2026-001", "--by", "吴协调"],
     "decide": ["R-2026-001", "approve"], "file": ["R-2026-001"],
+    "report meeting": ["R-2026-001", "--date", "2026-11-28"],
     "publish": ["R-2026-001", "https://www.qingshan.example.gov.cn/r1", "--confidentiality-reviewed",
                 "--reviewed-by", "李保密"],
     "render": ["R-2026-001", "--out", "{tmp}/out"], "deliver": [], "outbox": [], "outbox retry": ["1"],
