@@ -48,9 +48,10 @@ def years(session: Session) -> list[int]:
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
     """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue",
-    "overdue_days", "waiting_on", "supervisors", "returns"}]}` for one cycle (of the `units` given, or
-    of every unit): the due date of what each report waits for now, who it waits on, how many working
-    days late, and how often it was returned (a fixed number of queries)."""
+    "overdue_days", "waiting_on", "supervisors", "returns", "closed"}]}` for one cycle (of the `units`
+    given, or of every unit): the due date of what each report waits for now, who it waits on, how many
+    working days late, how often it was returned, and why its unit was closed (None: open); a closed
+    unit's report waits on nobody (a fixed number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -84,6 +85,7 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "waiting_on": [person.name for person in item.actors] if item else [],
             "supervisors": [p.name for p in world.people.get((unit.id, Role.SUPERVISOR.value), [])],
             "returns": returns.get(report.id, 0),
+            "closed": unit.closed_reason if unit.closed_at else None,
         })
     return {"year": year, "reports": reports}
 
@@ -95,7 +97,8 @@ def columns() -> list[str]:
 
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
-    return [[r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+    return [[r["ref"], r["unit"], message("unit_closed_mark", reason=r["closed"]) if r["closed"]
+             else message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
              r["due"] or "—", message("overdue") if r["overdue"] else message("on_time")]
             for r in board["reports"]]
 
