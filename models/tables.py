@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from models.chain import Stage
@@ -25,7 +25,9 @@ def _maybe_when():
 
 
 class Unit(SQLModel, table=True):
-    """A reporting unit (乡镇, 街道, 县直部门, 管委会) or the county that runs the cycle."""
+    """A unit of the roster: a reporting unit (县, 区, 乡镇, 街道, 部门, 管委会) or the level that runs
+    the cycle (the roster's root: a province, city or county office), which reports only when `reports`.
+    A unit merged or abolished (乡镇撤并) is closed, with who closed it, when and why; it keeps its rows."""
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, index=True, max_length=64)
@@ -37,6 +39,10 @@ class Unit(SQLModel, table=True):
     filing_to: str = Field(default="", max_length=1000)  # comma-separated addresses
     filing_cc: str = Field(default="", max_length=1000)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    reports: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    closed_at: datetime | None = _maybe_when()
+    closed_by: str | None = Field(default=None, max_length=320)
+    closed_reason: str | None = Field(default=None, max_length=500)
 
 
 class Person(SQLModel, table=True):
@@ -46,7 +52,8 @@ class Person(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    """A person's role for a unit; one advisor may serve many units, one unit may have two drafters."""
+    """A person's role for a unit; one advisor may serve many units, one unit may have two drafters.
+    A role the roster no longer lists is ended (`ended_at`), never deleted; listing it again resumes it."""
 
     __table_args__ = (UniqueConstraint("unit_id", "person_id", "role"),)
 
@@ -54,6 +61,7 @@ class Assignment(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=32)
+    ended_at: datetime | None = _maybe_when()
 
 
 class Cycle(SQLModel, table=True):
@@ -63,6 +71,8 @@ class Cycle(SQLModel, table=True):
     year: int = Field(unique=True, index=True)
     policy: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     opened_at: datetime = _when()
+    closed_at: datetime | None = _maybe_when()  # `reportchain cycle close`: no more reminders
+    closed_by: str | None = Field(default=None, max_length=320)
 
 
 class CalendarOverride(SQLModel, table=True):

@@ -50,10 +50,11 @@ def years(session: Session) -> list[int]:
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
     """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue", "overdue_days",
-    "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days"}]}` for one cycle (of the
-    `units` given, or of every unit): the due date of what each report waits for now, who it waits on, how
-    many working days late, how often it was returned, and whether the upper level acknowledged its filing
-    (a fixed number of queries)."""
+    "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days", "closed"}]}` for one
+    cycle (of the `units` given, or of every unit): the due date of what each report waits for now, who it
+    waits on, how many working days late, how often it was returned, whether the upper level acknowledged
+    its filing, and why its unit was closed (None: open); a closed unit's report waits on nobody (a fixed
+    number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -96,6 +97,7 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "acknowledged_on": local_day(report.acknowledged_at, unit.timezone).isoformat()
             if report.acknowledged_at else None,
             "unacknowledged_days": unacknowledged_days(world, report, unit, filed.get(report.id), today),
+            "closed": unit.closed_reason if unit.closed_at else None,
         })
     return {"year": year, "reports": reports}
 
@@ -125,7 +127,8 @@ def columns() -> list[str]:
 
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
-    return [[r["ref"], r["unit"], message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
+    return [[r["ref"], r["unit"], message("unit_closed_mark", reason=r["closed"]) if r["closed"]
+             else message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
              r["due"] or "—", state(r)]
             for r in board["reports"]]
 

@@ -36,7 +36,7 @@ from core.settings import PROJECT_ROOT
 from models import db
 from models.chain import Refused, Stage
 from models.db import SchemaUpgrade, get_engine, revisions, run_migrations, schema_state, upgrade_database
-from models.tables import AuditEvent, OutboxMessage, OutboxStatus, Report
+from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, OutboxStatus, Report, Unit
 from notifications.mailbox import FolderInbox
 from reportchain.cli import app
 from services.accounts import add_account, set_password, site_secret
@@ -220,6 +220,11 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
                 row = found[tuple(written[key] for key in keys)]
                 assert {key: getattr(row, key) for key in written} == {k: loaded(v) for k, v in written.items()}
 
+        units = session.execute(select(Unit)).scalars().all()  # revision 0006: who reports, closed, ended
+        assert {u.code: (u.reports, u.closed_at) for u in units} == {
+            "qingshan": (False, None), "yehe": (True, None), "baiyun": (True, None)}
+        assert {a.ended_at for a in session.execute(select(Assignment)).scalars()} == {None}
+        assert session.execute(select(Cycle.closed_at)).scalar_one() is None
         board = status(session, 2026, date(2026, 12, 1))  # what the coordinator reads
         assert [(r["ref"], r["stage"], r["returns"]) for r in board["reports"]] == [
             ("R-2026-001", Stage.DRAFTING, 1), ("R-2026-002", Stage.DRAFTING, 0)]

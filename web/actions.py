@@ -42,6 +42,7 @@ from services.meeting import record_meeting
 from services.rehearsal import Mail, mails_since, outbox_mark, rehearse
 from services.stages import chain_of, latest_version, open_round_of
 from services.triage import decide, dismiss, excerpt_whole, pending
+from services.units import close_unit
 from web.render import page
 from web.security import Db, Invalid, NotFound, Who, download, report_in_scope
 
@@ -281,6 +282,13 @@ def triage_dismiss(session: Session, _settings: Settings, actor: str, values: Va
     return {"inbound": result.inbound_id, "ref": result.ref, "reason": values.get("reason", "")}
 
 
+def close(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
+    report = report_of(session, values)
+    closed = close_unit(session, session.get(Unit, report.unit_id).code, values.get("reason", ""), actor)
+    return {"ref": report.ref, "unit": closed.unit, "reason": closed.reason, "unfinished": closed.unfinished,
+            "cancelled": closed.cancelled}
+
+
 def to_report(result: dict) -> str:
     return f"/reports/{result['ref']}"
 
@@ -307,6 +315,8 @@ ACTIONS: dict[str, Action] = {
         "triage.decided", inbound_id=r["inbound"], ref=r["ref"], decision=r["decision"], stage=r["stage"]))),
     "triage_dismiss": Action(triage_form, triage_dismiss, lambda r: ("/triage", message(
         "triage.dismissed", inbound_id=r["inbound"]))),
+    "close_unit": Action(report_form, close, lambda r: (to_report(r), message(
+        "unit_closed", **{k: r[k] for k in ("unit", "reason", "unfinished", "cancelled")}))),
 }
 
 
@@ -375,12 +385,14 @@ def report_actions(session: Session, who: Signer, report: Report) -> list[str]:
     """The actions a coordinator can take on the report now (the report page links them)."""
     if who.role is not AccountRole.COUNTY_COORDINATOR:
         return []
+    if session.get(Unit, report.unit_id).closed_at is not None:
+        return []
     kind = stage_def(chain_of(session, report), report.stage).kind
     version = latest_version(session, report.id)
-    return {StageKind.DRAFT: ["accept"] if version is not None and is_held(session, version) else [],
-            StageKind.REVIEW: ["decide"] if open_round_of(session, report) else [],
-            StageKind.FILING: ["file", "meeting"], StageKind.FILED: ["publish", "meeting"],
-            StageKind.DONE: ["meeting"]}.get(kind, [])
+    return [*{StageKind.DRAFT: ["accept"] if version is not None and is_held(session, version) else [],
+              StageKind.REVIEW: ["decide"] if open_round_of(session, report) else [],
+              StageKind.FILING: ["file", "meeting"], StageKind.FILED: ["publish", "meeting"],
+              StageKind.DONE: ["meeting"]}.get(kind, []), "close_unit"]
 
 
 @router.get("/triage")

@@ -257,3 +257,23 @@ def test_the_committee_meeting_is_confirmed_then_recorded_in_the_console(app, se
     assert (event.actor, event.detail["via"], event.detail["how"]) == (COORDINATOR, "console", "console")
     again = post(client, "/act/meeting", **data, confirm="1")  # browser back, resubmit: nothing new
     assert again.status_code == 303 and len(audited(session, "meeting_recorded")) == 1
+
+
+def test_a_merged_township_is_closed_in_the_console_once_with_its_reason(app, session, console):
+    client = signed_in(app, "county_coordinator")
+    assert "/act/close_unit?ref=" in client.get(f"/reports/{console.yehe}").text
+    assert "关闭原因" in client.get(f"/act/close_unit?ref={console.yehe}").text
+    missing = post(client, "/act/close_unit", ref=console.yehe, reason=" ", confirm="1")
+    assert missing.status_code == 409 and "请在“关闭原因”栏写明原因" in missing.text
+    shown = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇")
+    assert "将关闭 <strong>野鹤镇</strong>（并入上社镇）" in shown.text
+    assert find_report(session, console.yehe).stage == Stage.LEGAL_REVIEW and not audited(session, "unit_closed")
+    done = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇", confirm="1")
+    assert done.status_code == 303
+    page = client.get(done.headers["location"]).text
+    assert "野鹤镇已关闭（并入上社镇）" in page and "/act/close_unit?ref=" not in page
+    assert "已撤并（并入上社镇）" in client.get("/").text  # the board shows it closed
+    event = audited(session, "unit_closed")[-1]
+    assert (event.actor, event.detail["reason"], event.detail["how"]) == (COORDINATOR, "并入上社镇", "console")
+    again = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇", confirm="1")
+    assert again.status_code == 409 and "无需再次关闭" in again.text
