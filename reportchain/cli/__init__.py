@@ -6,7 +6,7 @@ which also loads the settings."""
 
 # ruff: noqa: I001 — importing a group registers its commands, in the order `reportchain --help` lists them
 from reportchain.cli import db, units, cycle, drafts, decisions, filing, report, mail, replies, triage, status  # noqa: F401,E501
-from reportchain.cli import deadlines, workcalendar, users, web, demo  # noqa: F401
+from reportchain.cli import deadlines, workcalendar, users, web, demo, doctor  # noqa: F401
 from reportchain.cli.common import app
 from reportchain.cli.decisions import decide
 
