@@ -28,6 +28,7 @@ bench: install
 	$(VENV)/bin/python -m bench.outbox_smtp
 	$(VENV)/bin/python -m bench.compose
 	$(VENV)/bin/python -m bench.replies_imap
+	$(VENV)/bin/python -m bench.reply_latency
 	$(VENV)/bin/python -m bench.sweep
 	$(VENV)/bin/python -m bench.cycle_open
 	$(VENV)/bin/python -m bench.hostile_files
@@ -39,6 +40,7 @@ bench-smoke: install
 	$(VENV)/bin/python -m bench.outbox_smtp 100
 	$(VENV)/bin/python -m bench.compose 50
 	$(VENV)/bin/python -m bench.replies_imap 50
+	$(VENV)/bin/python -m bench.reply_latency 5
 	$(VENV)/bin/python -m bench.sweep 200
 	$(VENV)/bin/python -m bench.cycle_open 50
 	$(VENV)/bin/python -m bench.hostile_files --small

@@ -62,7 +62,8 @@ def mails(settings) -> dict[str, callable]:
         "receipt": lambda: (mail_values(
             settings, key="receipt:5", kind="receipt", to=to_reviewer, report_id=1,
             in_reply_to=decided.prompt_message_id,
-            context={**base, "round": decided, "reviewer": reviewer, "version": version}), None),
+            context={**base, "round": decided, "reviewer": reviewer, "version": version, "ask_meeting": False}),
+            None),
         "review_prompt": lambda: (mail_values(
             settings, key="prompt:6", kind="review_prompt", to=to_reviewer, report_id=1,
             attachment=Attachment(version.filename, version.content), attachment_version_id=1,

@@ -184,6 +184,7 @@ class Settings:
     retry_seconds: int
     imap: ImapSettings | None  # None: read replies from the inbox folder of .eml files
     inbox_folder: Path
+    watch_poll: float  # `replies watch`: seconds between two reads when the mailbox cannot tell us (no IDLE)
     deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
     chains_file: Path | None  # the county's review chains (examples/chains.yaml); None: the built-in chain
     authserv_id: str | None  # our receiving mail server's name in Authentication-Results; None: not checked
@@ -215,6 +216,7 @@ def load_settings() -> Settings:
         retry_seconds=env.integer("REPORTCHAIN_DELIVERY_RETRY_SECONDS", 60, low=0),
         imap=imap_settings(env),
         inbox_folder=Path(env.text("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
+        watch_poll=env.seconds("REPORTCHAIN_WATCH_POLL_SECONDS", 20),
         deadlines_file=Path(deadlines_file) if deadlines_file else None,
         chains_file=Path(chains_file) if chains_file else None,
         authserv_id=env.text("REPORTCHAIN_AUTHSERV_ID") or None,

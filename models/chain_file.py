@@ -24,6 +24,7 @@ from models.chain import (
     StageKind,
     validate_chain,
 )
+from models.tables import UNIT_KINDS
 
 STAGE_ID = re.compile(r"[a-z][a-z0-9_]{0,31}")  # a stage id is stored in 32 characters
 LONGEST_LABEL = 32
@@ -39,8 +40,8 @@ class ChainFileError(Refused):
         super().__init__("bad_chains_file", file=str(file), line=line, problem=problem, detail=detail)
 
 
-def read_chain_file(path: Path, unit_kinds: tuple[str, ...]) -> ChainSet:
-    """The chains of the file at `path` (unit kinds it may name: `unit_kinds`), or ChainFileError."""
+def read_chain_file(path: Path) -> ChainSet:
+    """The chains of the file at `path`, or ChainFileError."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
     except (OSError, UnicodeDecodeError) as exc:
@@ -48,12 +49,12 @@ def read_chain_file(path: Path, unit_kinds: tuple[str, ...]) -> ChainSet:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         raise ChainFileError(path, mark.line + 1 if mark else None, "yaml_syntax", reason=exc.problem) from None
-    return ChainReader(path, unit_kinds).chain_set(root)
+    return ChainReader(path).chain_set(root)
 
 
 class ChainReader:
-    def __init__(self, path: Path, unit_kinds: tuple[str, ...]) -> None:
-        self.path, self.unit_kinds = path, unit_kinds
+    def __init__(self, path: Path) -> None:
+        self.path = path
 
     def refuse(self, node: Node | None, problem: str, **detail) -> ChainFileError:
         return ChainFileError(self.path, node.start_mark.line + 1 if node is not None else None, problem, **detail)
@@ -96,7 +97,7 @@ class ChainReader:
             if "stages" not in entries:
                 raise self.refuse(key, "missing_key", key="stages")
             chains[name] = self.chain(key, entries["stages"][1])
-            for field, users, allowed in (("kinds", kinds, self.unit_kinds), ("codes", codes, None)):
+            for field, users, allowed in (("kinds", kinds, UNIT_KINDS), ("codes", codes, None)):
                 for item in self.items(entries[field][1]) if field in entries else ():
                     user = self.text(item)
                     if allowed is not None and user not in allowed:

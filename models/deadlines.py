@@ -53,6 +53,7 @@ class DeadlinePolicy:
     escalate_coordinator: int = 3  # … and the county coordinator
     working_hours: tuple[time, time] = (time(8, 30), time(17, 30))
     auto_file: bool = False  # file upward the moment the last review approves, without a coordinator
+    acknowledgement: int = 5  # working days after filing before an unacknowledged filing shows on the board
 
     # -- the ladder -------------------------------------------------------------------------------
 
@@ -145,6 +146,8 @@ def policy_with(policy: DeadlinePolicy, values: dict, year: int | None) -> Deadl
             changes[key] = tuple(read_count(key, v, minimum=1) for v in read_list(value))
         elif key in ("escalate_supervisor", "escalate_coordinator"):
             changes[key] = read_count(key, value)
+        elif key == "acknowledgement":
+            changes[key] = read_count(key, value, minimum=1)
         elif key in ("remind_on_day", "auto_file"):
             changes[key] = read_bool(key, value)
         elif key == "working_hours":

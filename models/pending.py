@@ -20,8 +20,6 @@ from models.chain import ChainSet, Role, Stage, StageDef, StageKind, stage_def
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import Assignment, Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 
-COUNTY_KIND = "county"  # the level that runs the cycle; it gets no report of its own
-
 
 @dataclass
 class Item:
@@ -61,19 +59,25 @@ class World:
     versions: dict[int, int]  # report id → number of versions
     returned: dict[int, datetime]  # report id → when it was last returned
     people: dict[tuple[int, str], list[Person]]  # (unit, role) → people
-    counties: dict[int, Unit]
+    roots: set[int]  # the units with no parent: the level(s) running the cycle
+
+
+def running_cycles(cycles: list[Cycle], today: date) -> list[Cycle]:
+    """The cycles still running on `today`: not closed, and not past the day after their disclosure date."""
+    return [c for c in cycles if c.closed_at is None
+            and DeadlinePolicy.from_json(c.policy).dates["disclosure"] >= today - timedelta(days=1)]
 
 
 def read_world(session: Session, today: date, year: int | None = None) -> World:
-    """Everything open in the cycles still running on `today` (or in the cycle of `year`): nine
-    queries whatever the number of reports."""
+    """Everything open in the cycles still running on `today` (or in the cycle of `year`, closed or not)
+    for units not closed: nine queries whatever the number of reports."""
     cycles = session.exec(select(Cycle)).all()
     policies = {c.id: DeadlinePolicy.from_json(c.policy) for c in cycles}
     if year is not None:
         live = [c.id for c in cycles if c.year == year]
-    else:  # a cycle runs until the day after its disclosure date
-        live = [c.id for c in cycles if policies[c.id].dates["disclosure"] >= today - timedelta(days=1)]
-    open_reports = (Report.cycle_id.in_(live), Report.stage != Stage.PUBLISHED)
+    else:
+        live = [c.id for c in running_cycles(cycles, today)]
+    open_reports = (Report.cycle_id.in_(live), Report.stage != Stage.PUBLISHED, Unit.closed_at.is_(None))
     reports = session.exec(select(Report, Unit).join(Unit, Unit.id == Report.unit_id)
                            .where(*open_reports).order_by(Report.ref)).all()
     rounds, reviewers = {}, {}
@@ -87,13 +91,14 @@ def read_world(session: Session, today: date, year: int | None = None) -> World:
     people: dict[tuple[int, str], list[Person]] = defaultdict(list)
     for unit_id, role, person in session.exec(
             select(Assignment.unit_id, Assignment.role, Person).join(Person, Person.id == Assignment.person_id)
-            .where(Assignment.role.in_([Role.DRAFTER.value, Role.SUPERVISOR.value, Role.COORDINATOR.value]))
+            .where(Assignment.role.in_([Role.DRAFTER.value, Role.SUPERVISOR.value, Role.COORDINATOR.value]),
+                   Assignment.ended_at.is_(None))
             .order_by(Assignment.id)):
         people[(unit_id, role)].append(person)
-    counties = {u.id: u for u in session.exec(select(Unit).where(Unit.kind == COUNTY_KIND))}
+    roots = set(session.exec(select(Unit.id).where(Unit.parent_id.is_(None))))
     chains = {c.id: ChainSet.from_json(c.chains) for c in cycles}
     return World(load_calendar(session), policies, chains, {c.id: c.year for c in cycles}, list(reports), rounds,
-                 reviewers, versions, returned, people, counties)
+                 reviewers, versions, returned, people, roots)
 
 
 def open_items(world: World) -> list[Item]:
@@ -125,12 +130,13 @@ def open_items(world: World) -> list[Item]:
 
 
 def coordinators_of(world: World, unit: Unit) -> list[Person]:
-    """The unit's own coordinators, else those of its county."""
-    return world.people.get((unit.id, Role.COORDINATOR.value)) or county_coordinators(world, unit)
+    """The unit's own coordinators, else those of the level above it."""
+    return world.people.get((unit.id, Role.COORDINATOR.value)) or upper_coordinators(world, unit)
 
 
-def county_coordinators(world: World, unit: Unit) -> list[Person]:
-    """The coordinators of the unit's county; of every county when the unit names none."""
-    counties = [unit.parent_id] if unit.parent_id in world.counties else list(world.counties)
-    found = [p for c in counties for p in world.people.get((c, Role.COORDINATOR.value), [])]
+def upper_coordinators(world: World, unit: Unit) -> list[Person]:
+    """The coordinators of the unit's parent (the county, city … it reports to); when it names none,
+    those of the roster's root(s), the level running the cycle."""
+    own = world.people.get((unit.parent_id, Role.COORDINATOR.value), []) if unit.parent_id else []
+    found = own or [p for root in sorted(world.roots) for p in world.people.get((root, Role.COORDINATOR.value), [])]
     return list({p.id: p for p in found}.values())

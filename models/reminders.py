@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from models.chain import Role, Stage
 from models.db import utcnow
 from models.deadlines import local_day
-from models.pending import Item, coordinators_of, county_coordinators, open_items, read_world
+from models.pending import Item, coordinators_of, open_items, read_world, upper_coordinators
 from models.tables import OutboxMessage, Person
 
 MAX_LISTED = 100  # overview lines in one coordinator's digest; the most overdue first
@@ -143,7 +143,7 @@ def plan_sweep(session: Session, now: datetime, timezone: str) -> Plan:
             if "supervisor" in item.escalated:
                 for person in world.people.get((item.unit.id, Role.SUPERVISOR.value), []):
                     mail_for(person).urge.append(Line(item, "supervisor", item.step, 0, len(steps)))
-        watching = {p.id: p for p in coordinators_of(world, item.unit) + county_coordinators(world, item.unit)}
+        watching = {p.id: p for p in coordinators_of(world, item.unit) + upper_coordinators(world, item.unit)}
         if item.overdue or cal.working_days_between(today, item.due) <= soon:
             for person in watching.values():
                 mail_for(person).overview.append(Line(item, "coordinator", item.step or "digest", 0, len(steps)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from models.chain import Stage
@@ -24,19 +24,28 @@ def _maybe_when():
     return Field(default=None, sa_type=UTCDateTime)
 
 
+UNIT_KINDS = ("province", "city", "county", "district", "township", "street", "department", "admin_committee")
+
+
 class Unit(SQLModel, table=True):
-    """A reporting unit (乡镇, 街道, 县直部门, 管委会) or the county that runs the cycle."""
+    """A unit of the roster: a reporting unit (县, 区, 乡镇, 街道, 部门, 管委会) or the level that runs
+    the cycle (the roster's root: a province, city or county office), which reports only when `reports`.
+    A unit merged or abolished (乡镇撤并) is closed, with who closed it, when and why; it keeps its rows."""
 
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, index=True, max_length=64)
     name: str = Field(unique=True, max_length=200)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # one of UNIT_KINDS
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
     chain: str = Field(default="default", max_length=64)
     approval_body: str = Field(default="党委会议", max_length=64)
     filing_to: str = Field(default="", max_length=1000)  # comma-separated addresses
     filing_cc: str = Field(default="", max_length=1000)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    reports: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    closed_at: datetime | None = _maybe_when()
+    closed_by: str | None = Field(default=None, max_length=320)
+    closed_reason: str | None = Field(default=None, max_length=500)
 
 
 class Person(SQLModel, table=True):
@@ -46,7 +55,8 @@ class Person(SQLModel, table=True):
 
 
 class Assignment(SQLModel, table=True):
-    """A person's role for a unit; one advisor may serve many units, one unit may have two drafters."""
+    """A person's role for a unit; one advisor may serve many units, one unit may have two drafters.
+    A role the roster no longer lists is ended (`ended_at`), never deleted; listing it again resumes it."""
 
     __table_args__ = (UniqueConstraint("unit_id", "person_id", "role"),)
 
@@ -54,6 +64,7 @@ class Assignment(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=32)
+    ended_at: datetime | None = _maybe_when()
 
 
 class Cycle(SQLModel, table=True):
@@ -65,6 +76,8 @@ class Cycle(SQLModel, table=True):
     policy: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     chains: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     opened_at: datetime = _when()
+    closed_at: datetime | None = _maybe_when()  # `reportchain cycle close`: no more reminders
+    closed_by: str | None = Field(default=None, max_length=320)
 
 
 class CalendarOverride(SQLModel, table=True):
@@ -98,6 +111,13 @@ class Report(SQLModel, table=True):
     publication_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()
     updated_at: datetime = _when()
+    # the committee meeting that approved it (services/meeting.py): the body, its day, the minutes number
+    meeting_body: str | None = Field(default=None, max_length=64)
+    meeting_on: date | None = None
+    meeting_minutes: str | None = Field(default=None, max_length=100)
+    # the upper level's answer to the filing mail (services/filing.py `acknowledge_filing`)
+    acknowledged_at: datetime | None = _maybe_when()
+    acknowledged_by: str | None = Field(default=None, max_length=320)
 
 
 class ReportVersion(SQLModel, table=True):
@@ -161,6 +181,8 @@ class InboundOutcome(StrEnum):
     TOO_LARGE = "too_large"  # not read: bigger than any draft allowed
     TRIAGED = "triaged"  # a coordinator recorded the decision it carries (services/triage.py)
     DISMISSED = "dismissed"  # a coordinator looked at it and set it aside, with a reason
+    ACKNOWLEDGED = "acknowledged"  # the upper level's answer to a filing mail: receipt recorded
+    NOT_FILING_ADDRESSEE = "not_addressee"  # answers a filing mail, but not from the unit's filing_to/filing_cc
 
 
 class OutboxMessage(SQLModel, table=True):

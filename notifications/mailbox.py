@@ -4,7 +4,8 @@ Both yield new messages oldest first, in batches (one FETCH of the IMAP inbox), 
 caller has processed it (one STORE or MOVE over its UIDs). The IMAP inbox fetches by UID above the last one
 processed (UIDs from the server are filtered, since `UID n:*` always returns the newest message), never
 sets \\Seen while reading (BODY.PEEK), fetches large messages on their own, and reconnects after a dropped
-connection to carry on where it was.
+connection to carry on where it was. Between two reads, `wait` blocks until new mail may be there: IMAP IDLE
+on the same connection when the server offers it (a reply is seen within a second), else the poll interval.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import imaplib
 import logging
 import shutil
 import ssl
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 CONNECTION_ERRORS = (imaplib.IMAP4.abort, OSError, EOFError)
 BATCH_BYTES = 8 * 1024 * 1024
 BATCH_MESSAGES = 200
+IDLE_RENEW = 9 * 60  # RFC 2177: end IDLE within 29 minutes; routers drop quiet connections sooner
+IDLE_SLICE = 1.0  # seconds between two looks at the stop event while idling
+IDLE_FAILED = 2.0  # seconds to wait when waiting itself failed; the next read reconnects or says why not
 
 
 class MailboxError(Exception):
@@ -67,6 +72,11 @@ class FolderInbox:
             while target.exists():
                 target, n = done / f"{fetched.path.stem}-{n}{fetched.path.suffix}", n + 1
             shutil.move(fetched.path, target)
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        """A folder has no push: sleep `seconds` (or until `stop`); False, nothing is known to have arrived."""
+        stop.wait(seconds)
+        return False
 
     def close(self) -> None:
         pass
@@ -110,6 +120,37 @@ class ImapInbox:
             with contextlib.suppress(Exception):  # already gone: nothing to tidy
                 self.client.logout()
             self.client = None
+
+    @property
+    def pushes(self) -> bool:
+        """Whether the server tells us about new mail (IDLE); known once connected."""
+        return self.client is not None and self.client.has_capability("IDLE")
+
+    def wait(self, seconds: float, stop: threading.Event) -> bool:
+        """Until the server says a message arrived (IDLE), `seconds` pass or `stop` is set; True when
+        something arrived. Without IDLE it sleeps; when the connection drops it pauses a moment: the caller
+        reads the folder again either way, and its read reconnects (or says why it cannot)."""
+        try:
+            client = self.client or self.connect()
+            if not client.has_capability("IDLE"):
+                stop.wait(seconds)
+                return False
+            client.idle()
+            try:
+                arrived, left = False, seconds
+                while not arrived and left > 0 and not stop.is_set():
+                    responses = client.idle_check(timeout=min(IDLE_SLICE, left))
+                    arrived = any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+                    left -= IDLE_SLICE
+            finally:
+                client.idle_done()
+            return arrived
+        except (MailboxError, *CONNECTION_ERRORS, imaplib.IMAP4.error) as exc:
+            self.close()
+            self.client = None
+            log.warning("waiting for new mail on %s failed (%s); reading again", self.name, exc)
+            stop.wait(min(seconds, IDLE_FAILED))
+            return False
 
     def _batches(self, client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
         """Groups of UIDs whose messages together stay under BATCH_BYTES (a big one goes alone)."""

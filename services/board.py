@@ -8,7 +8,7 @@ number of queries whatever the number of reports; a report's story reads one rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -17,18 +17,20 @@ from core.texts import message, stage_label
 from documents.diff import changes
 from models.chain import DEFAULT_CHAIN, ChainSet, Role, Stage, StageDef
 from models.deadlines import DeadlinePolicy, local_day
-from models.pending import open_items, read_world
+from models.pending import World, open_items, read_world
 from models.tables import (
     AuditEvent,
     Cycle,
     InboundMessage,
     OutboxMessage,
+    OutboxStatus,
     Report,
     ReportVersion,
     ReviewRound,
     Unit,
 )
 from notifications.outbox import reason
+from services.filing import FILING_MAIL
 
 STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's six steps, drafting → published
 
@@ -49,10 +51,11 @@ def years(session: Session) -> list[int]:
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
     """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "stage_label", "step", "steps", "due",
-    "overdue", "overdue_days", "waiting_on", "supervisors", "returns"}]}` for one cycle (of the `units` given,
-    or of every unit): where each report stands in its own chain (named as that chain names it), the due
-    date of what it waits for now, who it waits on, how many working days late, and how often it was
-    returned (a fixed number of queries)."""
+    "overdue", "overdue_days", "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days",
+    "closed"}]}` for one cycle (of the `units` given, or of every unit): where each report stands in its own
+    chain (named as that chain names it), the due date of what it waits for now, who it waits on, how many
+    working days late, how often it was returned, whether the upper level acknowledged its filing, and why
+    its unit was closed (None: open); a closed unit's report waits on nobody (a fixed number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -60,6 +63,12 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
                                 .join(Cycle, Cycle.id == Report.cycle_id)
                                 .where(Cycle.year == year, ReviewRound.decision == "return")
                                 .group_by(ReviewRound.report_id)).all())
+    filed = dict(session.exec(
+        select(OutboxMessage.report_id, OutboxMessage.sent_at)
+        .join(Report, Report.id == OutboxMessage.report_id)
+        .join(Cycle, Cycle.id == Report.cycle_id)
+        .where(Cycle.year == year, Report.stage == Stage.FILED, Report.acknowledged_at.is_(None),
+               OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT)).all())
     query = (
         select(Report, Unit)
         .join(Unit, Unit.id == Report.unit_id)
@@ -89,8 +98,30 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "waiting_on": [person.name for person in item.actors] if item else [],
             "supervisors": [p.name for p in world.people.get((unit.id, Role.SUPERVISOR.value), [])],
             "returns": returns.get(report.id, 0),
+            "acknowledged_on": local_day(report.acknowledged_at, unit.timezone).isoformat()
+            if report.acknowledged_at else None,
+            "unacknowledged_days": unacknowledged_days(world, report, unit, filed.get(report.id), today),
+            "closed": unit.closed_reason if unit.closed_at else None,
         })
     return {"year": year, "reports": reports}
+
+
+def unacknowledged_days(world: World, report: Report, unit: Unit, sent_at: datetime | None, today: date) -> int:
+    """Working days since the filing mail went out, once the cycle's `acknowledgement` days have passed
+    without the upper level's answer (0 before, and for a report not filed or acknowledged)."""
+    if sent_at is None:
+        return 0
+    days = world.calendar.working_days_between(local_day(sent_at, unit.timezone), today)
+    return days if days >= world.policies[report.cycle_id].acknowledgement else 0
+
+
+def state(row: dict) -> str:
+    """The board's 状态 cell: overdue, filed but not acknowledged, or on time."""
+    if row["overdue"]:
+        return message("overdue")
+    if row["unacknowledged_days"]:
+        return message("unacknowledged", days=row["unacknowledged_days"])
+    return message("on_time")
 
 
 def columns() -> list[str]:
@@ -100,8 +131,8 @@ def columns() -> list[str]:
 
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
-    return [[r["ref"], r["unit"], r["stage_label"], "、".join(r["waiting_on"]) or "—",
-             r["due"] or "—", message("overdue") if r["overdue"] else message("on_time")]
+    return [[r["ref"], r["unit"], message("unit_closed_mark", reason=r["closed"]) if r["closed"]
+             else r["stage_label"], "、".join(r["waiting_on"]) or "—", r["due"] or "—", state(r)]
             for r in board["reports"]]
 
 

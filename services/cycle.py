@@ -1,4 +1,6 @@
-"""Open a year's cycle: one report per reporting unit and a kickoff mail to its drafters.
+"""A year's cycle: open it (one report per reporting unit and a kickoff mail to its drafters; run again,
+e.g. by a roster import, it opens the reports of units that joined since) and close it (no more reminders;
+what was never finished is listed).
 
 Written in batches of BATCH units, a few statements each whatever the batch's size (Core inserts of many
 rows, as the reminder sweep writes): the reports (one INSERT, their ids read back in one SELECT), their
@@ -7,24 +9,25 @@ audit events (one INSERT) and their kickoff mails (one INSERT)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from core.clock import today_in
 from core.settings import Settings
 from core.texts import template_module
 from documents.kit import drafting_skeleton
 from models.calendar import load_calendar
-from models.chain import ChainSet, Refused, Role
+from models.chain import BUILT_IN, ChainSet, Refused, Role, Stage
+from models.chain_file import read_chain_file
+from models.db import utcnow
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
-from models.pending import COUNTY_KIND
-from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, Person, Report, Unit
+from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, OutboxStatus, Person, Reminder, Report, Unit
 from notifications.message import Attachment
 from notifications.outbox import mail_values
 from services.audit import audit, audit_event
-from services.roster import configured_chains
 from services.stages import addressee_of, recipients
 
 BATCH = 500  # units per batch of statements
@@ -54,10 +57,16 @@ def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> 
     return policy_with(policy, changes or {}, year)
 
 
+def configured_chains(settings: Settings) -> ChainSet:
+    """The county's chains: its chain file (REPORTCHAIN_CHAINS_FILE), else the built-in default chain."""
+    return read_chain_file(settings.chains_file) if settings.chains_file is not None else BUILT_IN
+
+
 def open_cycle(session: Session, settings: Settings, year: int, changes: dict | None = None,
                actor: str = "coordinator") -> list[Report]:
-    """Create the cycle (or change its deadline policy) and the reports that are missing; returns new reports.
-    A new cycle keeps the county's chains as they are now; each report starts on its unit's chain in them."""
+    """Create the cycle (or change its deadline policy) and the reports that are missing (of units that
+    report and are not closed); returns new reports. Refused for a closed cycle. A new cycle keeps the
+    county's chains as they are now; each report starts on its unit's chain in them."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
         cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json(),
@@ -65,13 +74,15 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
         session.add(cycle)
         session.flush()
         audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy, chains=cycle.chains)
+    elif cycle.closed_at is not None:
+        raise Refused("cycle_closed", year=year, on=cycle.closed_at.date().isoformat())
     elif changes:
         change_policy(session, cycle, changes, actor)
     drafting_due = DeadlinePolicy.from_json(cycle.policy).date_due(load_calendar(session), "drafting")
 
     have = set(session.exec(select(Report.unit_id).where(Report.cycle_id == cycle.id)))
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
-    units = session.exec(select(Unit).where(Unit.kind != COUNTY_KIND).order_by(Unit.id)).all()
+    units = session.exec(select(Unit).where(Unit.reports, Unit.closed_at.is_(None)).order_by(Unit.id)).all()
     missing = [unit for unit in units if unit.id not in have]
     chains = ChainSet.from_json(cycle.chains)
     chain_of_unit = {unit.id: chains.chain_for(unit.code, unit.kind, unit.chain) for unit in missing}
@@ -80,7 +91,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
             raise Refused("unknown_chain", unit=unit.name, chain=chain_of_unit[unit.id])
     drafters = defaultdict(list)
     assigned = (select(Assignment.unit_id, Person).join(Person, Assignment.person_id == Person.id)
-                .where(Assignment.role == Role.DRAFTER.value).order_by(Assignment.id))
+                .where(Assignment.role == Role.DRAFTER.value, Assignment.ended_at.is_(None)).order_by(Assignment.id))
     for unit_id, person in session.exec(assigned):
         drafters[unit_id].append(person)
     context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
@@ -123,3 +134,33 @@ def change_policy(session: Session, cycle: Cycle, changes: dict, actor: str) -> 
     cycle.policy = policy
     session.add(cycle)
     return True
+
+
+@dataclass(frozen=True)
+class ClosedCycle:
+    year: int
+    unfinished: list[tuple[str, str, str]]  # (ref, unit name, stage) of every report never published
+    cancelled: int  # reminders written and not yet sent, now cancelled
+
+
+def close_cycle(session: Session, year: int, actor: str) -> ClosedCycle:
+    """End the cycle of `year`: no more reminders about it (the sweep leaves closed cycles out, and its
+    unsent reminders are cancelled); refused for a year never opened or a cycle closed before."""
+    cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
+    if cycle is None:
+        raise Refused("no_cycle_to_close", year=year)
+    if cycle.closed_at is not None:
+        raise Refused("cycle_already_closed", year=year, by=cycle.closed_by, on=cycle.closed_at.date().isoformat())
+    cycle.closed_at, cycle.closed_by = utcnow(), actor
+    session.add(cycle)
+    unfinished = session.exec(select(Report.ref, Unit.name, Report.stage).join(Unit, Unit.id == Report.unit_id)
+                              .where(Report.cycle_id == cycle.id, Report.stage != Stage.PUBLISHED)
+                              .order_by(Report.ref)).all()
+    audit(session, None, actor, "cycle_closed", year=year, unfinished=[ref for ref, _, _ in unfinished])
+    cancelled = session.exec(update(OutboxMessage).where(
+        OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind == "reminder",
+        OutboxMessage.id.in_(select(Reminder.outbox_id).join(Report, Report.id == Reminder.report_id)
+                             .where(Report.cycle_id == cycle.id)))
+        .values(status=OutboxStatus.CANCELLED, last_error=f"cycle {year} closed"))
+    session.flush()
+    return ClosedCycle(year, [tuple(row) for row in unfinished], cancelled.rowcount)

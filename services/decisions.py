@@ -14,11 +14,13 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from core.texts import message
+from documents.meeting import Meeting
 from models.chain import Event, Refused, StageDef, StageKind, review_stages, stage_def
 from models.db import utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
 from services.filing import ready_to_file
+from services.meeting import meeting_complete, record_meeting
 from services.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
 
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
@@ -61,8 +63,10 @@ def review_stage(chain: tuple[StageDef, ...], stage: str) -> str:
 
 
 def record_decision(session: Session, settings: Settings, round_id: int, decision: str, *,
-                    comment: str = "", via: str, actor: str) -> bool:
-    """Apply the decision; False when this very decision was already recorded (nothing done)."""
+                    comment: str = "", via: str, actor: str, meeting: Meeting | None = None) -> bool:
+    """Apply the decision; False when this very decision was already recorded (nothing done). An approval
+    that sends the report to filing records the committee `meeting` its reply named; the receipt asks for
+    what is still missing of it."""
     if decision not in DECISIONS:
         raise Refused("unknown_decision", decision=decision)
     rnd = session.get(ReviewRound, round_id)
@@ -82,6 +86,9 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor
     session.add(rnd)
     move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
+    to_filing = stage_def(chain_of(session, report), report.stage).kind is StageKind.FILING
+    if to_filing and meeting is not None:
+        record_meeting(session, report, on=meeting.on, minutes=meeting.minutes, actor=actor, via=via)
     reviewer = session.get(Person, rnd.reviewer_id)
     version = session.get(ReportVersion, rnd.version_id)
     enqueue(
@@ -91,9 +98,10 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
         to=recipients([reviewer]),
         report_id=report.id,
         in_reply_to=rnd.prompt_message_id,
-        context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version},
+        context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version,
+                 "ask_meeting": to_filing and not meeting_complete(report)},
     )
     enter_stage(session, settings, report, version, returned_by=rnd if decision == "return" else None)
-    if stage_def(chain_of(session, report), report.stage).kind is StageKind.FILING:
+    if to_filing:
         ready_to_file(session, settings, report, version)
     return True

@@ -8,7 +8,7 @@ it went out."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from sqlmodel import Session, select
 
@@ -108,6 +108,17 @@ def confirm_filings(session: Session) -> list[str]:
         move(session, report, Event.FILING_SENT, actor="system", message_id=mail.message_id)
         moved.append(report.ref)
     return moved
+
+
+def acknowledge_filing(session: Session, report: Report, *, by: str, at: datetime, message_id: str) -> bool:
+    """The upper level answered the filing mail (回执): recorded once, with when and who; False if it was
+    acknowledged before (a second answer changes nothing). The report stays at its stage."""
+    if report.acknowledged_at is not None:
+        return False
+    report.acknowledged_at, report.acknowledged_by = at, by
+    session.add(report)
+    audit(session, report, by, Event.ACKNOWLEDGE.value, message_id=message_id)
+    return True
 
 
 def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator", *, reviewed_by: str,

@@ -65,6 +65,8 @@ from notifications.outbox import enqueue
 from notifications.reply import Reply, UnreadableMessage, read_reply, reread
 from services.decisions import record_decision
 from services.drafts import is_held, submit_draft
+from services.filing import FILING_MAIL, acknowledge_filing
+from services.meeting import approved_to_filing, meeting_complete, meeting_in, record_meeting
 from services.stages import (
     chain_of,
     coordinators_of,
@@ -301,6 +303,8 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         return finish(inbound, InboundOutcome.NOT_REVIEWER, f"sender {reply.from_address} is not the reviewer",
                       report, rnd, notice="not_reviewer")
     if rnd.decision is not None or report.stage != rnd.stage:
+        if meeting_answered(session, reply, rnd, report):
+            return finish(inbound, InboundOutcome.APPLIED, "committee meeting recorded", report, rnd)
         if reply.message_id and reply.decision != UNCLEAR:  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
             # one a day per round and sender, however many times they write
@@ -319,10 +323,44 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
                 context={**context, "reviewer": session.get(Person, rnd.reviewer_id), "comment": reply.comment})
         return finish(inbound, InboundOutcome.UNCLEAR, "no certain decision in the reviewer's words", report, rnd,
                       notice="unclear")
+    meeting = meeting_in(session, report, reply.comment) if reply.decision == "approve" else None
     record_decision(session, settings, rnd.id, reply.decision, comment=reply.comment, via="email",
-                    actor=reply.from_address)
+                    actor=reply.from_address, meeting=meeting)
     return finish(inbound, InboundOutcome.APPLIED, reply.decision, report, rnd,
                   notice="attachments" if reply.attachments else None)
+
+
+def meeting_answered(session: Session, reply: Reply, rnd: ReviewRound, report: Report) -> bool:
+    """The committee's contact answering the receipt that asked for the meeting: recorded if the words
+    name it (what was recorded already stays unless the words name it anew)."""
+    if meeting_complete(report) or not approved_to_filing(session, report, rnd):
+        return False
+    meeting = meeting_in(session, report, reply.comment)
+    return meeting is not None and record_meeting(session, report, on=meeting.on, minutes=meeting.minutes,
+                                                  actor=reply.from_address, via="email")
+
+
+def filing_answered(ours: dict, reply: Reply):
+    """Our filing mail this message answers, if it answers one."""
+    return next((row for row in thread_of(ours, reply) if row.kind == FILING_MAIL), None)
+
+
+def acknowledge(session: Session, inbound: InboundMessage, reply: Reply, filing) -> InboundOutcome:
+    """An answer to a filing mail: the upper level's 回执 when it comes from one of the unit's filing
+    addresses (the thread proves the writer received our mail; anyone else's answer acknowledges nothing)."""
+    report = session.get(Report, filing.report_id)
+    unit = session.get(Unit, report.unit_id)
+    if reply.subject_tag not in (None, report.ref):
+        return finish(inbound, InboundOutcome.UNMATCHED, f"subject names {reply.subject_tag}, thread is {report.ref}",
+                      report, notice="unmatched")
+    if reply.from_address not in {addr.lower() for _, addr in getaddresses([unit.filing_to, unit.filing_cc])}:
+        return finish(inbound, InboundOutcome.NOT_FILING_ADDRESSEE,
+                      f"sender {reply.from_address} is not among {unit.name}'s filing addresses", report,
+                      notice="not_addressee")
+    if acknowledge_filing(session, report, by=reply.from_address, at=inbound.received_at,
+                          message_id=reply.message_id):
+        return finish(inbound, InboundOutcome.ACKNOWLEDGED, "filing acknowledged", report)
+    return finish(inbound, InboundOutcome.ACKNOWLEDGED, "acknowledged before: nothing changed", report)
 
 
 def drafting_context(session: Session, report: Report, reply: Reply) -> dict:
@@ -438,6 +476,9 @@ def act(session: Session, settings: Settings, inbound: InboundMessage, reply: Re
             return finish(inbound, InboundOutcome.UNMATCHED,
                           f"subject names {reply.subject_tag}, thread is {report.ref}", report, rnd, notice="unmatched")
         return answer_round(session, settings, inbound, reply, rnd, report)
+    filing = filing_answered(batch.ours, reply)
+    if filing is not None:
+        return acknowledge(session, inbound, reply, filing)
     mailed = report_mailed_to_sender(session, batch.ours, reply)  # a new version by mail needs the same proof
     if mailed is not None and reply.subject_tag in (None, mailed.ref) and is_drafter_with_draft(session, reply, mailed):
         return new_draft(session, settings, inbound, reply, mailed)

@@ -4,6 +4,11 @@ One row per unit. People are written "姓名 <邮箱>", several separated by sem
 serve many units. Names are one line of sensible length and never a path; addresses are read as mail
 servers read them; parents never form a loop. Every bad row is reported with its line number and
 nothing is imported until the whole file is clean. Importing the same file again changes nothing.
+
+The roster's root (a unit with no parent) may be a province, city, county or district office: it runs the
+cycle and reports only when its `reports` column says so; every unit under it reports (a county under a
+city files the county's own report). A role the file no longer lists for a unit it lists is ended, never
+deleted. A unit that reports and joins a cycle still running gets its report and kickoff at once.
 """
 
 from __future__ import annotations
@@ -18,24 +23,23 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, select
 
+from core.clock import today_in
 from core.names import has_control, name_problem, normalised_address, visible
 from core.settings import Settings
 from core.texts import message
 from models.chain import BUILT_IN, NEEDS_ACTOR, ChainSet, Role
-from models.chain_file import read_chain_file
-from models.tables import Assignment, Person, Unit
+from models.db import utcnow
+from models.pending import running_cycles
+from models.tables import UNIT_KINDS, Assignment, Cycle, Person, Report, Unit
 from services.audit import audit
+from services.cycle import configured_chains, open_cycle
 
-KINDS = ("county", "township", "street", "department", "admin_committee")
+LEVELS = ("province", "city", "county", "district")  # at the root, they run the cycle: no report by default
+YES, NO = ("yes", "y", "true", "1", "是"), ("no", "n", "false", "0", "否")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
-OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body")
+OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body", "reports")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
 LONGEST = {"code": 64, "name": 64, "person": 32}  # characters; the longest real 街道/管委会 name is about 20
-
-
-def configured_chains(settings: Settings) -> ChainSet:
-    """The county's chains: its chain file (REPORTCHAIN_CHAINS_FILE), else the built-in default chain."""
-    return read_chain_file(settings.chains_file, KINDS) if settings.chains_file is not None else BUILT_IN
 
 
 class RosterError(Exception):
@@ -57,6 +61,7 @@ class UnitRow:
     approval_body: str
     filing_to: list[str]
     filing_cc: list[str]
+    reports: bool
     people: dict[Role, list[tuple[str, str]]] = field(default_factory=dict)
 
 
@@ -174,7 +179,7 @@ def parent_loops(stored: list[Unit], rows: list[UnitRow]) -> list[tuple[UnitRow,
     return loops
 
 
-def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: ChainSet = BUILT_IN) -> list[UnitRow]:
+def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: ChainSet) -> list[UnitRow]:
     problems: list[str] = []
     parsed: list[UnitRow] = []
     seen_codes: dict[str, int] = {}
@@ -196,7 +201,7 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: C
             if problem := name_problem(value, LONGEST[column]):
                 bad(line, message("import.bad_name", field=column, value=visible(value), problem=problem,
                                   limit=LONGEST[column]))
-        if kind and kind not in KINDS:
+        if kind and kind not in UNIT_KINDS:
             bad(line, message("import.bad_kind", kind=kind))
         if code in seen_codes:
             bad(line, message("import.duplicate_code", code=code, first_line=seen_codes[code]))
@@ -206,6 +211,10 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: C
             bad(line, message("import.name_taken", name=name, code=code_by_name[name]))
         seen_codes.setdefault(code, line)
         seen_names.setdefault(name, line)
+        reports = row.get("reports", "").lower()
+        if reports and reports not in YES + NO:
+            bad(line, message("import.bad_reports", value=visible(row.get("reports", ""))))
+        reports = reports in YES if reports else bool(row.get("parent")) or kind not in LEVELS
         chain = row.get("chain") or "default"
         used = chains.chain_for(code, kind, chain)
         if used not in chains.chains:
@@ -227,19 +236,19 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: C
                     bad(line, message("import.bad_name", field=role.value, value=visible(person_name),
                                       problem=problem, limit=LONGEST["person"]))
             people[role] = found or []
-            if found == [] and role in acting and kind in KINDS and kind != "county":
+            if found == [] and role in acting and reports:
                 bad(line, message("import.missing_person", role=acting[role]))
         addresses = {}
         for column in ("filing_to", "filing_cc"):
             addresses[column] = parse_addresses(row.get(column, ""))
             if addresses[column] is None:
                 bad(line, message("import.bad_address", value=visible(row.get(column, ""))))
-        if kind in KINDS and kind != "county" and addresses["filing_to"] == []:
+        if reports and addresses["filing_to"] == []:
             bad(line, message("import.missing_filing_to"))
         if len(problems) == errors_before:
             parsed.append(UnitRow(line, code, name, kind, row.get("parent", ""), chain,
                                   row.get("approval_body") or "党委会议", addresses["filing_to"] or [],
-                                  addresses["filing_cc"] or [], people))
+                                  addresses["filing_cc"] or [], reports, people))
 
     in_file = set(seen_codes) | set(seen_names)
     for unit in parsed:
@@ -259,14 +268,16 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: C
     return parsed
 
 
-UNIT_FIELDS = ("name", "kind", "parent", "chain", "approval_body", "filing_to", "filing_cc")
+UNIT_FIELDS = ("name", "kind", "parent", "reports", "chain", "approval_body", "filing_to", "filing_cc")
 
 
 @dataclass
 class RosterPlan:
-    """What importing a roster would change, worked out without writing. Nothing is ever deleted: what
-    the file no longer lists stays in the database (and is shown as no longer listed).
-    `units_changed` / `people_changed`: (code or address, {field: (before, after)})."""
+    """What importing a roster would change, worked out without writing. Nothing is ever deleted: units
+    and people the file no longer lists stay in the database (shown as no longer listed); the roles of a
+    listed unit that the file no longer lists are ended (`assignments_ended`), so their holders get no
+    more mail. `units_changed` / `people_changed`: (code or address, {field: (before, after)}).
+    `reports_added`: (year, unit name) of each report a cycle still running gets for a unit now reporting."""
 
     rows: list[UnitRow]
     units_added: list[str] = field(default_factory=list)  # names
@@ -276,25 +287,28 @@ class RosterPlan:
     people_changed: list[tuple[str, dict[str, tuple[str, str]]]] = field(default_factory=list)
     people_unlisted: list[str] = field(default_factory=list)
     assignments_added: list[tuple[str, str, str]] = field(default_factory=list)  # (unit, person, role)
-    assignments_unlisted: list[tuple[str, str, str]] = field(default_factory=list)
+    assignments_ended: list[tuple[str, str, str]] = field(default_factory=list)
+    reports_added: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def changes(self) -> int:
         return sum(len(getattr(self, name)) for name in (
             "units_added", "units_changed", "units_unlisted", "people_added", "people_changed", "people_unlisted",
-            "assignments_added", "assignments_unlisted"))
+            "assignments_added", "assignments_ended", "reports_added"))
 
 
-def unit_values(row: UnitRow, parent_code: str) -> dict[str, str]:
-    return {"name": row.name, "kind": row.kind, "parent": parent_code, "chain": row.chain,
+def unit_values(row: UnitRow, parent_code: str) -> dict[str, str | bool]:
+    return {"name": row.name, "kind": row.kind, "parent": parent_code, "reports": row.reports, "chain": row.chain,
             "approval_body": row.approval_body, "filing_to": ", ".join(row.filing_to),
             "filing_cc": ", ".join(row.filing_cc)}
 
 
-def plan_roster(session: Session, path: Path, chains: ChainSet = BUILT_IN) -> RosterPlan:
+def plan_roster(session: Session, path: Path, settings: Settings | None = None) -> RosterPlan:
     """Validate the file exactly as the import does (RosterError on any problem; a unit whose chain is not
-    among `chains` is one) and say what the import would change; nothing is written."""
-    rows = validate(session, read_rows(path), chains)
+    among the settings' chains, REPORTCHAIN_CHAINS_FILE, is one) and say what the import would change;
+    nothing is written. With `settings`, also the reports of the cycles running today (in the settings'
+    time zone) for units that report and have none yet. Without, the built-in chain is the only one."""
+    rows = validate(session, read_rows(path), configured_chains(settings) if settings is not None else BUILT_IN)
     plan = RosterPlan(rows)
     units = {u.code: u for u in session.exec(select(Unit))}
     by_id = {u.id: u for u in units.values()}
@@ -327,32 +341,50 @@ def plan_roster(session: Session, path: Path, chains: ChainSet = BUILT_IN) -> Ro
 
     stored = {(unit.code, person.email, a.role): (unit.name, person.name) for a, unit, person in session.exec(
         select(Assignment, Unit, Person).join(Unit, Unit.id == Assignment.unit_id)
-        .join(Person, Person.id == Assignment.person_id))}
+        .join(Person, Person.id == Assignment.person_id).where(Assignment.ended_at.is_(None)))}
     wanted = {(row.code, email, role.value): (row.name, name)
               for row in rows for role, pl in row.people.items() for name, email in pl}
     plan.assignments_added = [(unit, f"{name} <{key[1]}>", key[2])
                               for key, (unit, name) in wanted.items() if key not in stored]
-    plan.assignments_unlisted = [(unit, f"{name} <{key[1]}>", key[2])
-                                 for key, (unit, name) in stored.items() if key not in wanted]
+    plan.assignments_ended = [(unit, f"{name} <{key[1]}>", key[2])
+                              for key, (unit, name) in stored.items() if key not in wanted and key[0] in listed]
+    if settings is not None:
+        plan.reports_added = joining(session, rows, units, today_in(settings.timezone))
     return plan
 
 
+def joining(session: Session, rows: list[UnitRow], units: dict[str, Unit], today) -> list[tuple[int, str]]:
+    """(year, unit name) for each cycle running `today` and each unit of the file that will report in
+    it and has no report there yet (a unit added mid-cycle, or one that reports from now on)."""
+    cycles = running_cycles(session.exec(select(Cycle)).all(), today)
+    if not cycles:
+        return []
+    reporting = [row for row in rows if row.reports and not (row.code in units and units[row.code].closed_at)]
+    have = set(session.exec(select(Report.cycle_id, Unit.code).join(Unit, Unit.id == Report.unit_id)
+                            .where(Report.cycle_id.in_([c.id for c in cycles]))).all())
+    return [(cycle.year, row.name) for cycle in cycles for row in reporting if (cycle.id, row.code) not in have]
+
+
 def import_roster(session: Session, path: Path, actor: str | None = None,
-                  chains: ChainSet = BUILT_IN) -> dict[str, int]:
+                  settings: Settings | None = None) -> dict[str, int]:
     """Validate the whole file, then upsert units, people and roles in the caller's transaction
-    (audited when `actor` is given, as every import by a person is)."""
-    return apply_roster(session, plan_roster(session, path, chains), actor)
+    (audited when `actor` is given, as every import by a person is); with `settings`, units joining a
+    running cycle get their reports and kickoffs in the same transaction."""
+    return apply_roster(session, plan_roster(session, path, settings), actor, settings)
 
 
-def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -> dict[str, int]:
-    """Write a plan: upsert units, people and roles (nothing the file no longer lists is deleted);
-    audited as `roster_imported` with the plan's changes when `actor` is given."""
+def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None,
+                 settings: Settings | None = None) -> dict[str, int]:
+    """Write a plan: upsert units, people and roles, end the roles a listed unit no longer has (nothing
+    is deleted), and open the plan's new reports (`settings` needed for their kickoffs); audited as
+    `roster_imported` with the plan's changes when `actor` is given."""
     rows = plan.rows
     units = {u.code: u for u in session.exec(select(Unit))}
     people = {p.email: p for p in session.exec(select(Person))}
     for row in rows:
         unit = units.get(row.code) or Unit(code=row.code, name=row.name, kind=row.kind)
         unit.name, unit.kind, unit.chain, unit.approval_body = row.name, row.kind, row.chain, row.approval_body
+        unit.reports = row.reports
         unit.filing_to, unit.filing_cc = ", ".join(row.filing_to), ", ".join(row.filing_cc)
         session.add(unit)
         units[row.code] = unit
@@ -364,8 +396,8 @@ def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -
                 people[email] = person
     session.flush()
     by_name = {u.name: u for u in units.values()}
-    existing = {(a.unit_id, a.person_id, a.role) for a in session.exec(select(Assignment))}
-    assignments = 0
+    existing = {(a.unit_id, a.person_id, a.role): a for a in session.exec(select(Assignment))}
+    wanted = set()
     for row in rows:
         unit = units[row.code]
         parent = units.get(row.parent) or by_name.get(row.parent)
@@ -374,14 +406,28 @@ def apply_roster(session: Session, plan: RosterPlan, actor: str | None = None) -
         for role, person_list in row.people.items():
             for _, email in person_list:
                 key = (unit.id, people[email].id, role.value)
-                assignments += 1
-                if key not in existing:
-                    session.add(Assignment(unit_id=unit.id, person_id=people[email].id, role=role.value))
-                    existing.add(key)
+                wanted.add(key)
+                assignment = existing.get(key)
+                if assignment is None:
+                    existing[key] = Assignment(unit_id=unit.id, person_id=people[email].id, role=role.value)
+                    session.add(existing[key])
+                elif assignment.ended_at is not None:  # listed again: the role resumes
+                    assignment.ended_at = None
+                    session.add(assignment)
+    listed, now = {units[row.code].id for row in rows}, utcnow()
+    for key, assignment in existing.items():
+        if key not in wanted and key[0] in listed and assignment.ended_at is None:
+            assignment.ended_at = now
+            session.add(assignment)
     session.flush()
+    if settings is not None:
+        for year in sorted({year for year, _ in plan.reports_added}):
+            open_cycle(session, settings, year, actor=actor or "coordinator")
     mentioned = {email for row in rows for pl in row.people.values() for _, email in pl}
-    counts = {"units": len(rows), "people": len(mentioned), "assignments": assignments}
+    counts = {"units": len(rows), "people": len(mentioned), "assignments": len(wanted),
+              "reports": len(plan.reports_added) if settings is not None else 0}
     if actor is not None:
         audit(session, None, actor, "roster_imported", changes=plan.changes, **counts,
-              units_added=plan.units_added, people_added=plan.people_added)
+              units_added=plan.units_added, people_added=plan.people_added,
+              roles_ended=[list(ended) for ended in plan.assignments_ended])
     return counts

@@ -25,7 +25,6 @@ from models.calendar import WorkingCalendar, load_calendar
 from models.chain import ChainSet, Event, Refused, Role, StageDef, StageKind, stage_def, transition
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
-from models.pending import COUNTY_KIND
 from models.tables import (
     Assignment,
     Cycle,
@@ -67,7 +66,8 @@ def roster_read_once(session: Session, unit_ids: set[int]) -> Iterator[None]:
     people = defaultdict(list)
     rows = session.exec(select(Assignment.unit_id, Assignment.role, Person)
                         .join(Person, Person.id == Assignment.person_id)
-                        .where(Assignment.unit_id.in_(unit_ids)).order_by(Assignment.id)) if unit_ids else []
+                        .where(Assignment.unit_id.in_(unit_ids), Assignment.ended_at.is_(None))
+                        .order_by(Assignment.id)) if unit_ids else []
     for unit_id, role, person in rows:
         people[(unit_id, role)].append(person)
     session.info[ROSTER] = RosterSnapshot(frozenset(unit_ids), dict(people), load_calendar(session))
@@ -89,22 +89,22 @@ def people_with_role(session: Session, unit_id: int, role: Role) -> list[Person]
     query = (
         select(Person)
         .join(Assignment, Assignment.person_id == Person.id)
-        .where(Assignment.unit_id == unit_id, Assignment.role == role.value)
+        .where(Assignment.unit_id == unit_id, Assignment.role == role.value, Assignment.ended_at.is_(None))
         .order_by(Assignment.id)
     )
     return list(session.exec(query))
 
 
 def coordinators_of(session: Session, unit: Unit | None) -> list[Person]:
-    """The unit's own coordinators, else its county's, else every county's (for no unit, too): the same
-    rule as the status board's 待办人 (models/pending.py, which reads it from its batch of rows)."""
+    """The unit's own coordinators, else its parent's, else those of the roster's root(s) (for no unit,
+    too): the same rule as the status board's 待办人 (models/pending.py, which reads it from its batch of rows)."""
     own = people_with_role(session, unit.id, Role.COORDINATOR) if unit is not None else []
     if own:
         return own
-    parent = session.get(Unit, unit.parent_id) if unit is not None and unit.parent_id else None
-    counties = ([parent.id] if parent is not None and parent.kind == COUNTY_KIND
-                else list(session.exec(select(Unit.id).where(Unit.kind == COUNTY_KIND))))
-    found = [p for county in counties for p in people_with_role(session, county, Role.COORDINATOR)]
+    found = people_with_role(session, unit.parent_id, Role.COORDINATOR) if unit is not None and unit.parent_id else []
+    if not found:
+        roots = session.exec(select(Unit.id).where(Unit.parent_id.is_(None)).order_by(Unit.id))
+        found = [p for root in roots for p in people_with_role(session, root, Role.COORDINATOR)]
     return list({p.id: p for p in found}.values())
 
 
@@ -113,7 +113,10 @@ def recipients(people: Sequence[Person]) -> list[Recipient]:
 
 
 def move(session: Session, report: Report, event: Event, *, actor: str, **detail) -> str:
-    """Apply `event` to the report or raise Refused; returns the stage it left."""
+    """Apply `event` to the report or raise Refused (also when its unit was closed); returns the stage it left."""
+    unit = session.get(Unit, report.unit_id)
+    if unit.closed_at is not None:
+        raise Refused("unit_closed", unit=unit.name, reason=unit.closed_reason)
     chain = chain_of(session, report)
     t = transition(chain, report.stage, event)
     if not t.allowed:

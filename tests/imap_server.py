@@ -72,9 +72,10 @@ class Dovecot:
     temporary directory is mode 0755 under /tmp, never under pytest's 0700 tmp_path), and the mail is
     stored as user `dovecot` (Dovecot refuses UID 0 for mail)."""
 
-    def __init__(self, user: str = "reviews@qingshan.example.gov.cn", password: str = "review-secret") -> None:
+    def __init__(self, user: str = "reviews@qingshan.example.gov.cn", password: str = "review-secret",
+                 extra_config: str = "") -> None:
         self.host, self.port = "127.0.0.1", free_port()
-        self.user, self.password = user, password
+        self.user, self.password, self.extra_config = user, password, extra_config
         self.dir: Path | None = None
         self.process: subprocess.Popen | None = None
         self.start_seconds = 0.0
@@ -90,7 +91,7 @@ class Dovecot:
         (self.dir / "users").write_text(
             f"{self.user}:{{PLAIN}}{self.password}:{mail.pw_uid}:{mail.pw_gid}::{home}::\n")
         conf = self.dir / "dovecot.conf"
-        conf.write_text(CONFIG.format(dir=self.dir, port=self.port, uid=mail.pw_uid))
+        conf.write_text(CONFIG.format(dir=self.dir, port=self.port, uid=mail.pw_uid) + self.extra_config)
         with open(self.dir / "stdout.log", "wb") as out:
             self.process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=out,
                                             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -134,6 +135,21 @@ class Dovecot:
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+
+    def drop_connections(self) -> int:
+        """Kill the processes serving logged-in IMAP connections (a server restart, as clients see it);
+        Dovecot itself keeps running and takes new connections. Returns how many were killed."""
+        killed = 0
+        for proc in Path("/proc").iterdir():
+            try:
+                if not proc.name.isdigit() or os.getpgid(int(proc.name)) != self.process.pid:
+                    continue
+                if (proc / "cmdline").read_bytes().split(b"\0")[0] == b"dovecot/imap":
+                    os.kill(int(proc.name), signal.SIGKILL)
+                    killed += 1
+            except (OSError, ProcessLookupError):
+                continue  # gone meanwhile
+        return killed
 
     def __enter__(self) -> Dovecot:
         return self.start()

@@ -33,7 +33,7 @@ from services.drafts import submit_draft
 from services.filing import confirm_filings, file_report
 from services.reminders import sweep
 from services.replies import intake
-from services.roster import KINDS, RosterError, import_roster
+from services.roster import RosterError, import_roster
 from services.stages import chain_of, open_round_of, people_with_role
 from tests.conftest import SAMPLE_ROSTER, report_of
 from tests.drafts import report_text
@@ -279,28 +279,28 @@ def test_a_unit_whose_chain_has_no_legal_review_needs_no_legal_advisor(session, 
         import_roster(session, path)
     assert "第 3 行" in refused.value.problems[0] and "报告单位须指定法律顾问" in refused.value.problems[0]
     session.rollback()
-    assert import_roster(session, path, chains=read_chain_file(CHAINS_FILE, KINDS))["units"] == 2
+    assert import_roster(session, path, settings=with_chains(settings))["units"] == 2
 
 
 def test_a_department_without_its_legal_reviewer_is_refused_naming_the_chain_s_role(session, settings, tmp_path):
     path = roster(tmp_path, UNIT.format(code="jiaoyuju", name="县教育局", kind="department"))
     with pytest.raises(RosterError) as refused:
-        import_roster(session, path, chains=read_chain_file(CHAINS_FILE, KINDS))
+        import_roster(session, path, settings=with_chains(settings))
     assert "报告单位须指定法规科" in refused.value.problems[0]
 
 
 def test_a_roster_naming_a_chain_the_file_does_not_have_is_refused_and_nothing_imported(session, settings, tmp_path):
     path = roster(tmp_path, UNIT.format(code="yehe", name="野鹤镇", kind="township")
                   + "  chain: mountain\n  legal_advisor: 陈律师 <chen@example.cn>\n")
-    for chains in (read_chain_file(CHAINS_FILE, KINDS), None):
+    for chains in (with_chains(settings), with_chains(settings, None)):
         with pytest.raises(RosterError) as refused:
-            import_roster(session, path, **({"chains": chains} if chains else {}))
+            import_roster(session, path, settings=chains)
         assert "第 3 行" in refused.value.problems[0] and "审批流程“mountain”未定义" in refused.value.problems[0]
         session.rollback()
     assert session.exec(select(func.count()).select_from(Unit)).one() == 0
     shipped = roster(tmp_path, UNIT.format(code="yehe", name="野鹤镇", kind="township")
                      + "  chain: no_advisor\n")
-    assert import_roster(session, shipped, chains=read_chain_file(CHAINS_FILE, KINDS))["units"] == 2
+    assert import_roster(session, shipped, settings=with_chains(settings))["units"] == 2
 
 
 def test_units_import_with_a_broken_chain_file_says_which_line_and_imports_nothing(session, settings, tmp_path,
@@ -392,7 +392,7 @@ def test_a_mistake_in_the_chain_file_is_refused_with_its_line(tmp_path, text, li
     path = tmp_path / "chains.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ChainFileError) as refused:
-        read_chain_file(path, KINDS)
+        read_chain_file(path)
     said = message(f"refused.{refused.value.code}", **refused.value.params)
     where = f"审核流程配置文件 {path} 第 {line} 行：" if line else f"审核流程配置文件 {path}："
     assert said.startswith(where), said
@@ -403,12 +403,12 @@ def test_a_chain_file_that_cannot_be_read_says_so(tmp_path):
     path = tmp_path / "chains.yaml"
     path.write_bytes("chains:\n  镇: {}\n".encode("gbk"))
     with pytest.raises(ChainFileError) as refused:
-        read_chain_file(path, KINDS)
+        read_chain_file(path)
     assert "无法读取" in message(f"refused.{refused.value.code}", **refused.value.params)
 
 
 def test_the_shipped_example_names_the_four_chains_and_keeps_the_built_in_default():
-    chains = read_chain_file(CHAINS_FILE, KINDS)
+    chains = read_chain_file(CHAINS_FILE)
     assert set(chains.chains) == {"default", "township", "department", "no_advisor"}
     assert [(s.name, s.kind, s.actor) for s in chains.chains["default"]] == [
         (s.name, s.kind, s.actor) for s in DEFAULT_CHAIN]

@@ -176,9 +176,11 @@ def test_status_json_has_the_documented_shape(county):
     assert [r["ref"] for r in data["reports"]] == [f"R-2026-{n:03d}" for n in range(1, 14)]
     for r in data["reports"]:
         assert set(r) == {"ref", "unit", "unit_kind", "stage", "stage_label", "step", "steps", "due", "overdue",
-                          "overdue_days", "waiting_on", "supervisors", "returns"}
+                          "overdue_days", "waiting_on", "supervisors", "returns", "acknowledged_on",
+                          "unacknowledged_days", "closed"}
+        assert r["acknowledged_on"] is None and r["unacknowledged_days"] == 0
         assert r["step"] == 1 and r["steps"] == 6 and r["returns"] == 0 and r["overdue_days"] == 0
-        assert r["stage_label"] == "起草"
+        assert r["closed"] is None and r["stage_label"] == "起草"
         assert isinstance(r["unit"], str) and r["unit"] and r["stage"] == "drafting"
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["due"]) and isinstance(r["overdue"], bool)
     assert data["reports"][0]["unit"] == "野鹤镇"
@@ -368,7 +370,7 @@ HELP = {  # command → a word its Chinese help must contain
     "cycle open": "截止日期", "draft": "稿件", "draft submit": "法律顾问审核", "decide": "退回", "file": "报送",
     "deliver": "邮件", "status": "逾期", "history": "流转记录", "demo": "演示", "sweep": "提醒",
     "deadlines": "截止日期", "deadlines show": "审核时限", "deadlines set": "截止日期", "calendar": "调休",
-    "calendar show": "调休", "calendar set": "放假",
+    "calendar show": "调休", "calendar set": "放假", "report": "审议会议", "report meeting": "会议纪要编号",
 }
 
 

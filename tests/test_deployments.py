@@ -293,3 +293,16 @@ def test_a_worker_started_elsewhere_runs_the_flow_in_the_project(server, deploye
         output, _ = worker.communicate()
     state = server.get(f"/flow_runs/{run['id']}")["state"]
     assert state["type"] == "COMPLETED", f"{state}\n--- worker output\n{output}"
+
+
+def test_doctor_finds_the_server_and_its_work_pool(server, deployed, tmp_path):
+    from models.db import get_engine, upgrade_database
+
+    database_url = f"sqlite:///{tmp_path / 'reportchain.db'}"
+    upgrade_database(database_url)
+    get_engine(database_url).dispose()
+    env = server.env(REPORTCHAIN_DATABASE_URL=database_url, COLUMNS="300")
+    done = subprocess.run([str(PREFECT.with_name("reportchain")), "doctor"], capture_output=True, text=True,
+                          cwd=tmp_path, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"✓ Prefect 服务器：{server.api_url} 正常，工作池 {POOL} 已建立" in done.stdout

@@ -135,7 +135,7 @@ def test_the_sample_county_has_one_person_per_email_even_when_they_serve_many_un
     assert counts(session)["people"] == 42
     # county: coordinator; each reporting unit: drafter, advisor, contact, supervisor, coordinator.
     assert counts(session)["assignments"] == 1 + 13 * 5
-    assert result == {"units": 14, "people": 42, "assignments": 66}
+    assert result == {"units": 14, "people": 42, "assignments": 66, "reports": 0}
 
     chen = session.exec(select(Person).where(Person.name == "陈律师")).all()
     zhou = session.exec(select(Person).where(Person.name == "周律师")).all()
@@ -162,7 +162,7 @@ def test_the_example_csv_imports(session):
     assert person(session, "chen.lawyer@lvshi-a.example.cn").name == "陈律师"
     assert roles_of(session, "party-yehe@qingshan.example.gov.cn") == [("yehe", "approval_contact")]
     assert counts(session) == {"units": 3, "people": 9, "assignments": 11}
-    assert result == {"units": 3, "people": 9, "assignments": 11}
+    assert result == {"units": 3, "people": 9, "assignments": 11, "reports": 0}
 
 
 def test_a_csv_saved_by_excel_on_chinese_windows_in_gbk_imports_with_correct_names(session, tmp_path):
@@ -284,7 +284,8 @@ GOOD_ROWS = [
 
 BAD_ROWS = [
     pytest.param({"kind": "village"},
-                 "第 5 行：单位类型“village”无法识别（可用：county、township、street、department、admin_committee）",
+                 "第 5 行：单位类型“village”无法识别（可用：province、city、county、district、township、street、"
+                 "department、admin_committee）",
                  id="unknown-kind"),
     pytest.param({"drafter": "王五 wangwu@example.cn"},
                  "第 5 行：起草人“王五 wangwu@example.cn”格式不对，应为“姓名 <邮箱>”，多人用分号隔开",
@@ -361,7 +362,8 @@ def test_a_row_with_several_faults_reports_each_of_them(session, tmp_path):
     problems = failed_import(session, path)
 
     assert problems[:-1] == [
-        "第 3 行：单位类型“town”无法识别（可用：county、township、street、department、admin_committee）",
+        "第 3 行：单位类型“town”无法识别（可用：province、city、county、district、township、street、department、"
+        "admin_committee）",
         "第 3 行：起草人“无邮箱”格式不对，应为“姓名 <邮箱>”，多人用分号隔开",
         "第 3 行：邮箱地址“bad”格式不对",
     ]

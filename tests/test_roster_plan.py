@@ -35,6 +35,7 @@ def test_the_preview_shows_a_changed_email_a_removed_person_and_a_changed_field_
     assert "【预览】" in output and "未写入数据库" in output
     assert "新增" in output and "new-drafter@example.cn" in output  # the new address, and its role
     assert "名册中已无" in output and "yehe-drafter@example.cn" in output and "leader@yehe.example.cn" in output
+    assert "结束职责" in output and "不再向其发送邮件（记录保留）" in output  # the replaced drafter's role ends
     assert "报送邮箱：xianwei-ban@qingshan.example.gov.cn → new-ban@qingshan.example.gov.cn" in output
     assert "系统中保留，不删除" in output
     session.expire_all()
@@ -44,7 +45,8 @@ def test_the_preview_shows_a_changed_email_a_removed_person_and_a_changed_field_
     assert plan.people_added == ["野鹤镇起草人 <new-drafter@example.cn>"]
     assert sorted(plan.people_unlisted) == ["何军 <leader@yehe.example.cn>", "野鹤镇起草人 <yehe-drafter@example.cn>"]
     assert plan.assignments_added == [("野鹤镇", "野鹤镇起草人 <new-drafter@example.cn>", "drafter")]
-    assert sorted(a[2] for a in plan.assignments_unlisted) == ["drafter", "supervisor"]
+    assert sorted(a[1:] for a in plan.assignments_ended) == [("何军 <leader@yehe.example.cn>", "supervisor"), (
+        "野鹤镇起草人 <yehe-drafter@example.cn>", "drafter")]
     assert plan.units_changed == [("上社镇（shangshe）", {"filing_to": (
         "xianwei-ban@qingshan.example.gov.cn", "new-ban@qingshan.example.gov.cn")})]
     assert not plan.units_added and not plan.units_unlisted

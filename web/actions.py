@@ -38,9 +38,11 @@ from services.delivery import deliver_all
 from services.drafts import accept_anyway, is_held
 from services.filing import file_report, publish_report
 from services.mail import retry_mail
+from services.meeting import record_meeting
 from services.rehearsal import Mail, mails_since, outbox_mark, rehearse
 from services.stages import chain_of, find_report, latest_version, open_round_of
 from services.triage import decide, dismiss, excerpt_whole, pending
+from services.units import close_unit
 from web.render import page
 from web.security import Db, Invalid, NotFound, Who, download, report_in_scope
 
@@ -150,6 +152,15 @@ def publish(session: Session, _settings: Settings, actor: str, values: Values) -
     new = publish_report(session, report, url, actor, reviewed_by=reviewed_by[:100], reviewed_on=reviewed_on)
     return {"ref": report.ref, "url": url, "new": new, "reviewed_by": reviewed_by,
             "reviewed_on": reviewed_on.isoformat() if reviewed_on else ""}
+
+
+def meeting(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
+    report = report_of(session, values)
+    day = values.get("meeting_on", "")
+    on = day_of(day, "meeting_bad_day", "value") if day else None
+    changed = record_meeting(session, report, on=on, minutes=values.get("minutes", ""), actor=actor, via="console")
+    return {"ref": report.ref, "changed": changed, "meeting": message(
+        "meeting", body=report.meeting_body, on=report.meeting_on, minutes=report.meeting_minutes)}
 
 
 def mail_form(session: Session, _settings: Settings, who: Signer, values: Values) -> dict:
@@ -274,6 +285,13 @@ def triage_dismiss(session: Session, _settings: Settings, actor: str, values: Va
     return {"inbound": result.inbound_id, "ref": result.ref, "reason": values.get("reason", "")}
 
 
+def close(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
+    report = report_of(session, values)
+    closed = close_unit(session, session.get(Unit, report.unit_id).code, values.get("reason", ""), actor)
+    return {"ref": report.ref, "unit": closed.unit, "reason": closed.reason, "unfinished": closed.unfinished,
+            "cancelled": closed.cancelled}
+
+
 def to_report(result: dict) -> str:
     return f"/reports/{result['ref']}"
 
@@ -286,6 +304,8 @@ ACTIONS: dict[str, Action] = {
     "file": Action(report_form, file_upward, lambda r: (to_report(r), message("filing_written", **r))),
     "publish": Action(report_form, publish, lambda r: (to_report(r), message(
         "published", ref=r["ref"], url=r["url"], new=r["new"]))),
+    "meeting": Action(report_form, meeting, lambda r: (to_report(r), message(
+        "meeting_recorded" if r["changed"] else "meeting_unchanged", ref=r["ref"], meeting=r["meeting"]))),
     "retry": Action(mail_form, retry, lambda r: (to_report(r) if r["ref"] else "/", message(
         "console.mail_retried", outbox_id=r["mail"]))),
     "open_cycle": Action(open_form, open_year, lambda r: (f"/?year={r['year']}", message(
@@ -299,6 +319,8 @@ ACTIONS: dict[str, Action] = {
         chain=r["chain"]))),
     "triage_dismiss": Action(triage_form, triage_dismiss, lambda r: ("/triage", message(
         "triage.dismissed", inbound_id=r["inbound"]))),
+    "close_unit": Action(report_form, close, lambda r: (to_report(r), message(
+        "unit_closed", **{k: r[k] for k in ("unit", "reason", "unfinished", "cancelled")}))),
 }
 
 
@@ -367,11 +389,14 @@ def report_actions(session: Session, who: Signer, report: Report) -> list[str]:
     """The actions a coordinator can take on the report now (the report page links them)."""
     if who.role is not AccountRole.COUNTY_COORDINATOR:
         return []
+    if session.get(Unit, report.unit_id).closed_at is not None:
+        return []
     kind = stage_def(chain_of(session, report), report.stage).kind
     version = latest_version(session, report.id)
-    return {StageKind.DRAFT: ["accept"] if version is not None and is_held(session, version) else [],
-            StageKind.REVIEW: ["decide"] if open_round_of(session, report) else [],
-            StageKind.FILING: ["file"], StageKind.FILED: ["publish"]}.get(kind, [])
+    return [*{StageKind.DRAFT: ["accept"] if version is not None and is_held(session, version) else [],
+              StageKind.REVIEW: ["decide"] if open_round_of(session, report) else [],
+              StageKind.FILING: ["file", "meeting"], StageKind.FILED: ["publish", "meeting"],
+              StageKind.DONE: ["meeting"]}.get(kind, []), "close_unit"]
 
 
 @router.get("/triage")

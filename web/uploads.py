@@ -23,7 +23,7 @@ from models.chain import StageKind, stage_def
 from models.tables import AccountRole, Cycle, Report, Unit
 from services.accounts import Signer
 from services.drafts import submit_draft
-from services.roster import RosterError, apply_roster, configured_chains, plan_roster
+from services.roster import RosterError, apply_roster, plan_roster
 from services.stages import chain_of, latest_version
 from web.actions import Coordinator, act, after_action
 from web.render import page
@@ -143,7 +143,7 @@ def roster_preview(request: Request, who: Coordinator, session: Db, file: Annota
     data = read_capped(file, ROSTER_MAX_MB, Invalid(message("console.roster_too_large", mb=ROSTER_MAX_MB)))
     token, path = keep(request, "roster", name, data)
     try:
-        plan = plan_roster(session, path, configured_chains(request.app.state.settings))
+        plan = plan_roster(session, path, request.app.state.settings)
     except RosterError:
         discard(path)
         request.session.pop("upload_roster", None)
@@ -158,9 +158,10 @@ def roster_apply(request: Request, who: Coordinator, session: Db, token: Annotat
     """Step 2: import the kept roster (validated again: the database may have changed meanwhile)."""
     path, _ = take(request, "roster", token)
     try:
-        chains = configured_chains(request.app.state.settings)
-        counts, _ = act(session, lambda: apply_roster(session, plan_roster(session, path, chains), actor=who.email))
+        settings = request.app.state.settings
+        counts, mails = act(session, lambda: apply_roster(session, plan_roster(session, path, settings),
+                                                          actor=who.email, settings=settings))
     finally:
         discard(path)
-    return after_action(request, "/", message("import.done", **counts), [])
+    return after_action(request, "/", message("import.done", **counts), mails)
 

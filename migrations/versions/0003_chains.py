@@ -1,7 +1,7 @@
 """A cycle keeps the chains it was opened with, and a report the chain it started on.
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0006
 
 `cycle.chains`: the county's chains and which units use them (models.chain.ChainSet as JSON), read from
 the chain file when the cycle opened; `report.chain`: the name of the report's chain in it. Both are
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0002"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

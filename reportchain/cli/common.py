@@ -6,6 +6,7 @@ import errno
 import logging
 from collections.abc import Callable
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -103,6 +104,16 @@ def in_mail_folder(path: Path) -> bool:
     except (SettingsError, OSError):
         return False
     return path == folder or folder in path.parents
+
+
+def day_option(value: str | None, bad: str) -> date | None:
+    """A YYYY-MM-DD option's value, or None when it was not given; message `bad` (with the value) otherwise."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise typer.BadParameter(message(bad, value=value)) from None
 
 
 def session_for(settings: Settings) -> Session:

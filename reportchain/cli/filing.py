@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +12,18 @@ from core.settings import load_settings
 from core.texts import message
 from models.chain import Stage
 from models.tables import Cycle, Report, Unit
-from reportchain.cli.common import DryRun, Flows, app, deliver_now, dry_run, fail, out, run_flow, session_for
+from reportchain.cli.common import (
+    DryRun,
+    Flows,
+    app,
+    day_option,
+    deliver_now,
+    dry_run,
+    fail,
+    out,
+    run_flow,
+    session_for,
+)
 
 
 @app.command("file")
@@ -36,16 +46,6 @@ def file_cmd(
     deliver_now()
 
 
-def review_day(value: str | None) -> date | None:
-    """The --reviewed-on date (a callback): YYYY-MM-DD, or None for today."""
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise typer.BadParameter(message("publish_bad_day", value=value)) from None
-
-
 @app.command()
 def publish(
     ref: Annotated[str, typer.Argument(help="报告编号。")],
@@ -65,7 +65,7 @@ def publish(
         raise typer.BadParameter(message("publish_bad_url", url=url))
     if not reviewed_by.strip():
         raise typer.BadParameter(message("publish_needs_reviewer"))
-    day = review_day(reviewed_on)
+    day = day_option(reviewed_on, "publish_bad_day")
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)

@@ -1,4 +1,4 @@
-"""Reviewers' replies: fetch them, list and show how each was read, parse one."""
+"""Reviewers' replies: fetch them, watch the mailbox for them, list and show how each was read, parse one."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from reportchain.cli.common import (
     Flows,
     app,
     dry_run,
+    err,
     fail,
     out,
     report_delivery,
@@ -83,6 +84,45 @@ def replies_fetch(dry: DryRun = False) -> None:
         fail(message("replies.mailbox_error", detail=str(exc)), str(exc))
     print_fetched(result["rows"], result["busy_since"])
     report_delivery(result["delivery"])
+
+
+@replies_app.command("watch")
+def replies_watch() -> None:
+    """守候回复邮箱：一直连着邮箱，回复一到（IMAP IDLE，几秒内）就识别、流转并发出回执；作为服务长期运行。
+
+    邮件服务器不支持即时通知时，每 REPORTCHAIN_WATCH_POLL_SECONDS 秒查看一次。邮箱或发信服务器出错时
+    说明原因并稍后自动重试，不会退出；按 Ctrl+C（或服务管理器发出的停止信号）停止。与定时的“收取回复”
+    同时运行也不会重复处理同一封邮件。"""
+    import contextlib
+    import signal
+    import threading
+
+    from services.watch import watch
+
+    settings = load_settings()
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    mode: list[bool] = []  # whether the server pushes, once it is known (said again when it changes)
+
+    def on_round(result) -> None:
+        if result.problem is not None:
+            err.print(message("replies.watch_problem", detail=result.problem, pause=result.pause), style="yellow")
+            return
+        if mode != [result.pushes]:
+            mode[:] = [result.pushes]
+            name = settings.imap.mailbox if settings.imap else str(settings.inbox_folder)
+            out.print(message("replies.watching", mailbox=name, pushes=result.pushes, poll=settings.watch_poll))
+        if result.intake.fetched:
+            print_fetched(result.intake.rows, None)
+        delivery = result.delivery or {}
+        if delivery.get("sent") or delivery.get("filed"):
+            out.print(message("delivered", sent=delivery["sent"], filed=delivery["filed"], folder=None))
+        if delivery.get("problem"):
+            err.print(delivery["problem"], style="yellow")
+
+    with contextlib.suppress(KeyboardInterrupt):
+        watch(settings, stop, on_round)
+    out.print(message("replies.watch_stopped"))
 
 
 @replies_app.command("list")

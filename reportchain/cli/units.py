@@ -1,4 +1,4 @@
-"""Setting up: the roster of units and people."""
+"""Setting up: the roster of units and people, and closing a unit merged or abolished (乡镇撤并)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import typer
 from core.settings import load_settings
 from core.texts import message
 from reportchain.cli.common import app, out, session_for, titled_table
-from services.roster import RosterPlan, configured_chains, import_roster, plan_roster
+from services.roster import RosterPlan, import_roster, plan_roster
+from services.units import close_unit
 
-units_app = typer.Typer(help="单位名册：导入单位、人员及其职责。", no_args_is_help=True)
+units_app = typer.Typer(help="单位名册：导入单位、人员及其职责；关闭撤并的单位。", no_args_is_help=True)
 
 
 app.add_typer(units_app, name="units")
@@ -24,17 +25,34 @@ def units_import(
     dry: Annotated[bool, typer.Option("--dry-run", help="预览：检查名册并列出将要发生的变化，不写入数据库。")] = False,
     by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
-    """导入单位名册；有任何错误行则全部不导入，并逐行说明。加 --dry-run 先预览变化。"""
+    """导入单位名册；有任何错误行则全部不导入，并逐行说明。加 --dry-run 先预览变化。
+
+    名册中某单位不再列出的人员，其职责即告结束（不再收到邮件，记录保留）；新增的报告单位如遇正在进行的
+    年度周期，立即建立报告并发送启动通知。"""
     settings = load_settings()
-    chains = configured_chains(settings)
     with session_for(settings) as session:
         if dry:
-            plan = plan_roster(session, file, chains)
+            plan = plan_roster(session, file, settings)
             session.rollback()
             return show_plan(plan)
-        counts = import_roster(session, file, actor=by, chains=chains)
+        counts = import_roster(session, file, actor=by, settings=settings)
         session.commit()
     out.print(message("import.done", **counts))
+
+
+@units_app.command("close")
+def units_close(
+    unit: Annotated[str, typer.Argument(help="单位名称或代码。")],
+    reason: Annotated[str, typer.Option("--reason", help="关闭原因，如“并入野鹤镇”“撤销建制”。")] = "",
+    by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
+) -> None:
+    """关闭撤并或撤销的单位：保留全部流转记录，不再提醒、不再送审，今后的周期不再为其建立报告。"""
+    settings = load_settings()
+    with session_for(settings) as session:
+        closed = close_unit(session, unit, reason, by)
+        session.commit()
+    out.print(message("unit_closed", unit=closed.unit, reason=closed.reason, unfinished=closed.unfinished,
+                      cancelled=closed.cancelled))
 
 
 def show_plan(plan: RosterPlan) -> None:
@@ -52,8 +70,10 @@ def show_plan(plan: RosterPlan) -> None:
         *(("person", "unlisted", person, kept) for person in plan.people_unlisted),
         *(("role", "added", f"{unit} · {person}", message("role_label", role=role))
           for unit, person, role in plan.assignments_added),
-        *(("role", "unlisted", f"{unit} · {person}", message("role_label", role=role) + "；" + kept)
-          for unit, person, role in plan.assignments_unlisted),
+        *(("role", "ended", f"{unit} · {person}", message("role_label", role=role) + "；"
+           + message("import.plan_ended_detail")) for unit, person, role in plan.assignments_ended),
+        *(("report", "opened", unit, message("import.plan_report_detail", year=year))
+          for year, unit in plan.reports_added),
     ]
     table = titled_table(message("import.plan_title", count=plan.changes), "import.plan_columns")
     for kind, change, what, detail in lines:

@@ -44,8 +44,10 @@ def command_paths(group, prefix: tuple[str, ...] = ()) -> set[str]:
 
 COMMANDS = {  # each command with arguments that pass the command line parser
     "init": [], "db upgrade": [], "db current": [], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
+    "cycle close": ["2026"], "units close": ["yehe", "--reason", "并入上社镇"],
     "draft submit": ["yehe", "{draft}"], "draft accept": ["R-2026-001", "--by", "吴协调"],
     "decide": ["R-2026-001", "approve"], "file": ["R-2026-001"],
+    "report meeting": ["R-2026-001", "--date", "2026-11-28"],
     "publish": ["R-2026-001", "https://www.qingshan.example.gov.cn/r1", "--confidentiality-reviewed",
                 "--reviewed-by", "李保密"],
     "render": ["R-2026-001", "--out", "{tmp}/out"], "deliver": [], "outbox": [], "outbox retry": ["1"],

@@ -75,7 +75,7 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "review_prompt": {"reply_code": "ABC234", "seen_version": SEEN, "changes": changes(OLD, NEW),
                       "returned_round": RETURNED, "returned_by": PERSON,
                       "check_warnings": [f for f in FINDINGS if f["severity"] == "warning"]},
-    "receipt": {},
+    "receipt": {"ask_meeting": True},
     "returned": {"round": RETURNED},
     "draft_problems": {"errors": [f for f in FINDINGS if f["severity"] == "error"],
                        "warnings": [f for f in FINDINGS if f["severity"] == "warning"]},

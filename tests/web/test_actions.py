@@ -235,3 +235,45 @@ def test_triage_decide_and_dismiss(app, session, settings, console):
     assert [e.actor for e in audited(session, "triage_decided") + audited(session, "triage_dismissed")] == [
         COORDINATOR, COORDINATOR]
     assert "没有待核处的邮件" in client.get("/triage").text
+
+
+def test_the_committee_meeting_is_confirmed_then_recorded_in_the_console(app, session, settings, console):
+    for _ in range(2):
+        approve_by_service(session, settings, console.yehe)
+    client = signed_in(app, "county_coordinator")
+    assert "/act/meeting?ref=" in client.get(f"/reports/{console.yehe}").text
+    empty = post(client, "/act/meeting", ref=console.yehe, meeting_on="", minutes=" ", confirm="1")
+    assert empty.status_code == 409 and "请填写会议日期或会议纪要编号" in empty.text and "--date" not in empty.text
+    data = {"ref": console.yehe, "meeting_on": "2026-11-28", "minutes": "纪要〔2026〕15号"}
+    shown = post(client, "/act/meeting", **data)
+    assert "镇党委会议（2026年11月28日召开，会议纪要：纪要〔2026〕15号）" in shown.text and "确认执行" in shown.text
+    session.expire_all()
+    assert find_report(session, console.yehe).meeting_on is None  # nothing kept before the confirmation
+    done = post(client, "/act/meeting", **data, confirm="1")
+    assert done.status_code == 303
+    page = client.get(done.headers["location"]).text
+    assert "审议会议：镇党委会议（2026年11月28日召开" in page
+    event = audited(session, "meeting_recorded")[-1]
+    assert (event.actor, event.detail["via"], event.detail["how"]) == (COORDINATOR, "console", "console")
+    again = post(client, "/act/meeting", **data, confirm="1")  # browser back, resubmit: nothing new
+    assert again.status_code == 303 and len(audited(session, "meeting_recorded")) == 1
+
+
+def test_a_merged_township_is_closed_in_the_console_once_with_its_reason(app, session, console):
+    client = signed_in(app, "county_coordinator")
+    assert "/act/close_unit?ref=" in client.get(f"/reports/{console.yehe}").text
+    assert "关闭原因" in client.get(f"/act/close_unit?ref={console.yehe}").text
+    missing = post(client, "/act/close_unit", ref=console.yehe, reason=" ", confirm="1")
+    assert missing.status_code == 409 and "请在“关闭原因”栏写明原因" in missing.text
+    shown = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇")
+    assert "将关闭 <strong>野鹤镇</strong>（并入上社镇）" in shown.text
+    assert find_report(session, console.yehe).stage == Stage.LEGAL_REVIEW and not audited(session, "unit_closed")
+    done = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇", confirm="1")
+    assert done.status_code == 303
+    page = client.get(done.headers["location"]).text
+    assert "野鹤镇已关闭（并入上社镇）" in page and "/act/close_unit?ref=" not in page
+    assert "已撤并（并入上社镇）" in client.get("/").text  # the board shows it closed
+    event = audited(session, "unit_closed")[-1]
+    assert (event.actor, event.detail["reason"], event.detail["how"]) == (COORDINATOR, "并入上社镇", "console")
+    again = post(client, "/act/close_unit", ref=console.yehe, reason="并入上社镇", confirm="1")
+    assert again.status_code == 409 and "无需再次关闭" in again.text
