@@ -6,19 +6,32 @@ The Prefect server with its work pool is checked in test_deployments.py, next to
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlmodel import select
 
+from core.settings import load_settings
+from models.db import get_engine, upgrade_database
 from models.tables import Cycle, OutboxMessage
 from services.cycle import open_cycle
-from services.health import calendar
+from services.health import calendar, database
 from tests.smtp_server import Recorder, Server, free_port
 
 REPORTCHAIN = str(Path(sys.executable).with_name("reportchain"))
+
+
+@pytest.fixture
+def database_url(tmp_path, sqlite_template):
+    """The command's runs on SQLite; the database check itself runs on both below."""
+    path = tmp_path / "reportchain.db"
+    shutil.copyfile(sqlite_template, path)
+    yield f"sqlite:///{path}"
+    get_engine(f"sqlite:///{path}").dispose()
 
 
 def doctor(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -86,3 +99,11 @@ def test_the_calendar_check_names_the_years_of_open_cycles_without_official_holi
     session.commit()
     found = calendar(settings)
     assert (found.status, found.code, found.params) == ("warn", "missing", {"years": [2090, 2091]})
+
+
+def test_the_database_check_says_behind_until_upgraded_on_both_databases(empty_database_url, monkeypatch):
+    monkeypatch.setenv("REPORTCHAIN_DATABASE_URL", empty_database_url)
+    settings = load_settings()
+    assert (database(settings).status, database(settings).code) == ("fail", "behind")
+    upgrade_database(empty_database_url)
+    assert (database(settings).status, database(settings).code) == ("ok", "ok")
