@@ -25,6 +25,7 @@ from bench import fail, record
 from core.settings import load_settings
 from core.texts import template_module
 from documents.kit import drafting_skeleton
+from models.chain import DEFAULT_CHAIN
 from models.deadlines import default_policy
 from models.tables import Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.message import Attachment, build_message, fast_message
@@ -52,9 +53,10 @@ def mails(settings) -> dict[str, callable]:
                           decision="approve", comment="原则同意，建议补充行政复议案件的办理数据。",
                           prompt_message_id=new_message_id(DOMAIN))
     opened = ReviewRound(id=6, report_id=1, stage="committee_review", number=1, reviewer_id=3, version_id=1)
-    base = {"report": report, "unit": unit, "cycle": cycle, "policy": policy}
+    base = {"report": report, "unit": unit, "cycle": cycle, "policy": policy, "chain": DEFAULT_CHAIN}
     kit = Attachment("template.docx", drafting_skeleton(unit.name, 2026, "青山县人民政府"))
-    schedule = template_module("email/_schedule.j2", cycle=cycle, policy=policy, due=date(2026, 12, 21))
+    schedule = template_module("email/_schedule.j2", cycle=cycle, policy=policy, due=date(2026, 12, 21),
+                               chain=DEFAULT_CHAIN)
     to_reviewer, to_drafter = [Recipient(reviewer.name, reviewer.email)], [Recipient(drafter.name, drafter.email)]
     return {
         "receipt": lambda: (mail_values(

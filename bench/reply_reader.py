@@ -33,6 +33,7 @@ from types import SimpleNamespace
 
 from bench import record
 from core.texts import render_block
+from models.chain import DEFAULT_CHAIN
 from notifications.decision import APPROVE, has_decision_word
 from notifications.mailtext import own_text
 from notifications.reply import UnreadableMessage, body_and_attachments, decide, read_reply
@@ -78,7 +79,8 @@ def prompt_text(number: int) -> str:
         round=SimpleNamespace(stage="legal_review"), reviewer=SimpleNamespace(name="陈律师"),
         seen_version=SimpleNamespace(number=1), changes=[*changed, added],
         returned_round=SimpleNamespace(comment="第三部分缺少行政复议数据分析，请补充后再报。", stage="legal_review"),
-        returned_by=SimpleNamespace(name="陈明"), due=datetime.date(2026, 12, 31), reply_code=f"K{number:05d}",
+        returned_by=SimpleNamespace(name="陈明"), chain=DEFAULT_CHAIN, due=datetime.date(2026, 12, 31),
+        reply_code=f"K{number:05d}",
         check_warnings=[{"message": "第二部分提到的数据与上一年度报告不一致", "line": 12},
                         {"message": "缺少“主要负责人履行推进法治建设第一责任人职责”一节", "line": None}],
         settings=SimpleNamespace(mail_from_name="青山县委依法治县办"))

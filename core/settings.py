@@ -186,6 +186,7 @@ class Settings:
     inbox_folder: Path
     watch_poll: float  # `replies watch`: seconds between two reads when the mailbox cannot tell us (no IDLE)
     deadlines_file: Path | None  # a cycle's deadline policy (examples/deadlines.yaml); None: the defaults
+    chains_file: Path | None  # the county's review chains (examples/chains.yaml); None: the built-in chain
     authserv_id: str | None  # our receiving mail server's name in Authentication-Results; None: not checked
     drafts: DraftLimits
     web: WebSettings
@@ -201,6 +202,7 @@ def load_settings() -> Settings:
     env = Env()
     mail_from = env.address("REPORTCHAIN_MAIL_FROM", "fzb@county.example.gov.cn")
     deadlines_file = env.text("REPORTCHAIN_DEADLINES_FILE")
+    chains_file = env.text("REPORTCHAIN_CHAINS_FILE")
     return Settings(
         database_url=env.database_url("REPORTCHAIN_DATABASE_URL", "sqlite:///reportchain.db"),
         mail_folder=Path(env.text("REPORTCHAIN_MAIL_FOLDER", "mail/outbox")),
@@ -216,6 +218,7 @@ def load_settings() -> Settings:
         inbox_folder=Path(env.text("REPORTCHAIN_INBOX_FOLDER", "mail/inbox")),
         watch_poll=env.seconds("REPORTCHAIN_WATCH_POLL_SECONDS", 20),
         deadlines_file=Path(deadlines_file) if deadlines_file else None,
+        chains_file=Path(chains_file) if chains_file else None,
         authserv_id=env.text("REPORTCHAIN_AUTHSERV_ID") or None,
         drafts=draft_limits(env),
         web=web_settings(env),

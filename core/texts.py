@@ -89,9 +89,18 @@ def messages():
     return environment().get_template("cli/messages.j2").module
 
 
+def stage_label(stage: str, chain=None) -> str:
+    """A stage's name as users read it: as the report's own `chain` (its stage definitions, models/chain.py)
+    calls it, else the built-in name."""
+    for step in chain or ():
+        if step.name == stage and step.label:
+            return step.label
+    return built_in_stage_label(stage)
+
+
 @lru_cache(maxsize=64)
-def stage_label(stage: str) -> str:
-    """A stage's name as users read it (every mail and page names a few: worded once per stage)."""
+def built_in_stage_label(stage: str) -> str:
+    """The built-in name of a stage (every mail and page names a few: worded once per stage)."""
     return message("stage_label", stage=stage)
 
 

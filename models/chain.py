@@ -1,7 +1,9 @@
 """The report chain as data: stage definitions and the pure rule that says which event moves where.
 
 A chain is a tuple of StageDef. A unit kind with an extra stage (e.g. 政府常务会议 before 党委会) is a
-different tuple, not new code. Nothing here touches the database or the clock.
+different tuple, not new code: a county names its chains in a chain file (models/chain_file.py), and a
+cycle keeps the chains it was opened with (ChainSet, stored as JSON). Nothing here touches the database
+or the clock.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class StageKind(StrEnum):
     REVIEW = "review"  # a person approves or returns, by reply or by phone
     FILING = "filing"  # the system sends the approved version upward
     FILED = "filed"  # waiting for confidentiality review and publication
+    CONFIDENTIALITY = "confidentiality"  # 保密审查 before publication
     DONE = "done"  # published; nothing moves any more
 
 
@@ -52,6 +55,20 @@ class StageDef:
     name: str
     kind: StageKind
     actor: Role | None = None
+    label: str | None = None  # the chain file's Chinese name; None: the built-in one (templates/cli/messages.j2)
+    role_label: str | None = None  # who acts, as this chain calls them (法规科); None: the role's usual name
+    budget: int | None = None  # working days from the round's opening; None: the cycle's deadline policy
+
+    def as_json(self) -> dict:
+        data = {"id": self.name, "kind": self.kind.value, "actor": self.actor.value if self.actor else None,
+                "label": self.label, "role_label": self.role_label, "budget": self.budget}
+        return {key: value for key, value in data.items() if value is not None}
+
+    @classmethod
+    def from_json(cls, data: dict) -> StageDef:
+        actor = data.get("actor")
+        return cls(data["id"], StageKind(data["kind"]), Role(actor) if actor else None, data.get("label"),
+                   data.get("role_label"), data.get("budget"))
 
 
 @dataclass(frozen=True)
@@ -78,7 +95,37 @@ DEFAULT_CHAIN: tuple[StageDef, ...] = (
     StageDef(Stage.PUBLISHED, StageKind.DONE),
 )
 
-CHAINS: dict[str, tuple[StageDef, ...]] = {"default": DEFAULT_CHAIN}
+CHAINS: dict[str, tuple[StageDef, ...]] = {"default": DEFAULT_CHAIN}  # built in: a county without a chain file
+
+
+@dataclass(frozen=True)
+class ChainSet:
+    """The chains a county uses and which units use which: a unit's roster `chain` (other than "default")
+    first, then its code, then its kind, else "default"."""
+
+    chains: dict[str, tuple[StageDef, ...]]
+    kinds: dict[str, str] = field(default_factory=dict)  # unit kind -> chain name
+    codes: dict[str, str] = field(default_factory=dict)  # unit code -> chain name
+
+    def chain_for(self, code: str, kind: str, roster_chain: str | None = "default") -> str:
+        if roster_chain and roster_chain != "default":
+            return roster_chain
+        return self.codes.get(code) or self.kinds.get(kind) or "default"
+
+    def as_json(self) -> dict:
+        return {"chains": {name: [stage.as_json() for stage in chain] for name, chain in self.chains.items()},
+                "kinds": self.kinds, "codes": self.codes}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> ChainSet:
+        """None (a cycle opened before chains were configurable): the built-in chains."""
+        if not data:
+            return BUILT_IN
+        return cls({name: tuple(StageDef.from_json(s) for s in stages) for name, stages in data["chains"].items()},
+                   dict(data.get("kinds", {})), dict(data.get("codes", {})))
+
+
+BUILT_IN = ChainSet(CHAINS)
 
 # Which events each kind of stage accepts, and where they lead: "next", "first" (back to drafting)
 # or "stay" (recorded without moving).
@@ -87,15 +134,13 @@ _MOVES: dict[StageKind, dict[Event, str]] = {
     StageKind.REVIEW: {Event.APPROVE: "next", Event.RETURN: "first"},
     StageKind.FILING: {Event.FILING_SENT: "next"},
     StageKind.FILED: {Event.ACKNOWLEDGE: "stay", Event.PUBLISH: "next"},
+    StageKind.CONFIDENTIALITY: {},  # accepted in a chain file; its moves come with the confidentiality review
     StageKind.DONE: {},
 }
 
 
-def get_chain(name: str = "default") -> tuple[StageDef, ...]:
-    try:
-        return CHAINS[name]
-    except KeyError:
-        raise ValueError(f"unknown chain {name!r}; known: {sorted(CHAINS)}") from None
+def review_stages(chain: tuple[StageDef, ...]) -> list[StageDef]:
+    return [s for s in chain if s.kind is StageKind.REVIEW]
 
 
 def stage_def(chain: tuple[StageDef, ...], name: str) -> StageDef:
@@ -105,16 +150,57 @@ def stage_def(chain: tuple[StageDef, ...], name: str) -> StageDef:
     raise ValueError(f"stage {name!r} is not in this chain")
 
 
+class ChainProblem(ValueError):
+    """What is wrong with a chain: `code` names the user's message (templates/cli/messages.j2, macro
+    `chains__CODE`), `index` the stage at fault (None: the chain as a whole), `params` fill it in."""
+
+    def __init__(self, code: str, index: int | None, **params) -> None:
+        super().__init__(f"{code}: {CHAIN_PROBLEMS[code].format(**params)}")
+        self.code, self.index, self.params = code, index, params
+
+
+CHAIN_PROBLEMS = {  # the log's wording of each problem
+    "duplicate_stage": "a chain names a stage twice ({stage})",
+    "first_not_draft": "a chain starts with a draft stage",
+    "last_not_done": "a chain ends with a done stage",
+    "needs_actor": "stage {stage!r} needs an actor role",
+    "fixed_id": "the {kind} stage is called {expected!r}, not {stage!r}",
+    "one_of_kind": "a chain has exactly one {kind} stage",
+    "review_after_filing": "review stage {stage!r} comes after filing",
+    "filed_before_filing": "the filed stage comes before filing",
+}
+FIXED_IDS = {StageKind.DRAFT: Stage.DRAFTING, StageKind.FILING: Stage.FILING, StageKind.FILED: Stage.FILED,
+             StageKind.DONE: Stage.PUBLISHED}  # the stages the system acts on keep their ids in every chain
+NEEDS_ACTOR = (StageKind.DRAFT, StageKind.REVIEW, StageKind.CONFIDENTIALITY)
+
+
 def validate_chain(chain: tuple[StageDef, ...]) -> None:
-    """A chain starts with a draft stage, ends with a done stage and names each stage once."""
+    """Raise ChainProblem unless the chain starts with drafting, ends with published, names each stage
+    once, has one filing and one filed stage after its reviews, and names who acts where a person acts."""
     names = [s.name for s in chain]
-    if len(set(names)) != len(names):
-        raise ValueError("a chain names a stage twice")
-    if not chain or chain[0].kind is not StageKind.DRAFT or chain[-1].kind is not StageKind.DONE:
-        raise ValueError("a chain starts with a draft stage and ends with a done stage")
-    for stage in chain:
-        if stage.kind in (StageKind.DRAFT, StageKind.REVIEW) and stage.actor is None:
-            raise ValueError(f"stage {stage.name!r} needs an actor role")
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ChainProblem("duplicate_stage", index, stage=name)
+    if not chain or chain[0].kind is not StageKind.DRAFT:
+        raise ChainProblem("first_not_draft", 0 if chain else None)
+    if chain[-1].kind is not StageKind.DONE:
+        raise ChainProblem("last_not_done", len(chain) - 1)
+    for index, stage in enumerate(chain):
+        if stage.kind in NEEDS_ACTOR and stage.actor is None:
+            raise ChainProblem("needs_actor", index, stage=stage.name)
+        if stage.kind in FIXED_IDS and stage.name != FIXED_IDS[stage.kind]:
+            raise ChainProblem("fixed_id", index, kind=stage.kind.value, expected=FIXED_IDS[stage.kind].value,
+                               stage=stage.name)
+    kinds = [s.kind for s in chain]
+    for kind in FIXED_IDS:
+        if kinds.count(kind) != 1:
+            raise ChainProblem("one_of_kind", None, kind=kind.value)
+    filing = kinds.index(StageKind.FILING)
+    if kinds.index(StageKind.FILED) < filing:
+        raise ChainProblem("filed_before_filing", kinds.index(StageKind.FILED))
+    for index, stage in enumerate(chain[filing:], filing):
+        if stage.kind is StageKind.REVIEW:
+            raise ChainProblem("review_after_filing", index, stage=stage.name)
 
 
 def transition(chain: tuple[StageDef, ...], current: str, event: Event | str) -> Transition:
@@ -141,9 +227,10 @@ class Refused(Exception):
     (templates/cli/messages.j2, macro `refused__CODE`); `params` fill it in."""
 
     def __init__(self, code: str, **params) -> None:
-        super().__init__(f"{code} {params}")
+        super().__init__(f"{code} {({k: v for k, v in params.items() if k != 'chain'})}")  # a chain: wording only
         self.code, self.params = code, params
 
     @classmethod
-    def from_transition(cls, t: Transition) -> Refused:
-        return cls(t.refusal, **t.params)
+    def from_transition(cls, t: Transition, **context) -> Refused:
+        """The refusal of `t`, with `context` for its message (the report's chain, which names its stages)."""
+        return cls(t.refusal, **t.params, **context)

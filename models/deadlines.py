@@ -234,7 +234,10 @@ def draft_due(policy: DeadlinePolicy, calendar: WorkingCalendar, returned_on: da
     return max(due, revision) if revision else due
 
 
-def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: str, opened_on: date) -> date:
-    """A review is due its stage's budget in working days after the round opened (the filing date
-    for a stage without a budget)."""
+def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: str, opened_on: date,
+              budget: int | None = None) -> date:
+    """A review is due its budget in working days after the round opened: `budget` (the one its chain
+    gives the stage) when given, else the policy's for the stage, else the filing date."""
+    if budget is not None:
+        return calendar.add_working_days(opened_on, budget)
     return policy.budget_due(calendar, stage, opened_on) or policy.date_due(calendar, "filing")

@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import Role, Stage, StageKind, get_chain, stage_def
+from models.chain import ChainSet, Role, Stage, StageDef, StageKind, stage_def
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import Assignment, Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 
@@ -31,12 +31,18 @@ class Item:
     year: int
     stage: str
     due: date
+    chain: tuple[StageDef, ...]  # the report's own chain, which names its stages
     actors: list[Person]
     thread: str | None = None  # the prompt's Message-ID, for a review round
     draft_number: int = 0  # for a report in drafting: the number of the version it waits for
     step: str | None = None
     overdue: int = 0  # working days late
     escalated: list[str] = field(default_factory=list)  # supervisor, coordinator: told as well
+
+    @property
+    def review(self) -> bool:
+        """An open review round, decided by replying to its prompt."""
+        return self.key.startswith("round:")
 
 
 @dataclass
@@ -45,6 +51,7 @@ class World:
 
     calendar: WorkingCalendar
     policies: dict[int, DeadlinePolicy]  # cycle id → policy
+    chains: dict[int, ChainSet]  # cycle id → the chains it was opened with
     years: dict[int, int]  # cycle id → year
     reports: list[tuple[Report, Unit]]
     rounds: dict[tuple[int, str], ReviewRound]  # (report, stage) → its open round
@@ -89,7 +96,8 @@ def read_world(session: Session, today: date, year: int | None = None) -> World:
             .order_by(Assignment.id)):
         people[(unit_id, role)].append(person)
     roots = set(session.exec(select(Unit.id).where(Unit.parent_id.is_(None))))
-    return World(load_calendar(session), policies, {c.id: c.year for c in cycles}, list(reports), rounds,
+    chains = {c.id: ChainSet.from_json(c.chains) for c in cycles}
+    return World(load_calendar(session), policies, chains, {c.id: c.year for c in cycles}, list(reports), rounds,
                  reviewers, versions, returned, people, roots)
 
 
@@ -98,25 +106,26 @@ def open_items(world: World) -> list[Item]:
     items = []
     for report, unit in world.reports:
         policy, cal, year = world.policies[report.cycle_id], world.calendar, world.years[report.cycle_id]
-        kind = stage_def(get_chain(unit.chain), report.stage).kind
-        if kind is StageKind.DRAFT:
+        chain = world.chains[report.cycle_id].chains[report.chain or "default"]
+        stage = stage_def(chain, report.stage)
+        if stage.kind is StageKind.DRAFT:
             returned = world.returned.get(report.id)
             due = draft_due(policy, cal, local_day(returned, unit.timezone) if returned else None)
             number = world.versions.get(report.id, 0) + 1
-            items.append(Item(f"draft:{report.id}:{number}", report, unit, year, report.stage, due,
+            items.append(Item(f"draft:{report.id}:{number}", report, unit, year, report.stage, due, chain,
                               world.people.get((unit.id, Role.DRAFTER.value), []), draft_number=number))
-        elif kind is StageKind.REVIEW:
+        elif stage.kind is StageKind.REVIEW:
             rnd = world.rounds.get((report.id, report.stage))
             if rnd is not None:
-                due = round_due(policy, cal, report.stage, local_day(rnd.opened_at, unit.timezone))
-                items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due,
+                due = round_due(policy, cal, report.stage, local_day(rnd.opened_at, unit.timezone), stage.budget)
+                items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due, chain,
                                   [world.reviewers[rnd.id]], rnd.prompt_message_id))
-        elif kind is StageKind.FILING:
+        elif stage.kind is StageKind.FILING:
             items.append(Item(f"filing:{report.id}", report, unit, year, report.stage,
-                              policy.date_due(cal, "filing"), coordinators_of(world, unit)))
-        elif kind is StageKind.FILED:
+                              policy.date_due(cal, "filing"), chain, coordinators_of(world, unit)))
+        elif stage.kind is StageKind.FILED:
             items.append(Item(f"publish:{report.id}", report, unit, year, report.stage,
-                              policy.date_due(cal, "disclosure"), coordinators_of(world, unit)))
+                              policy.date_due(cal, "disclosure"), chain, coordinators_of(world, unit)))
     return items
 
 

@@ -24,6 +24,9 @@ def _maybe_when():
     return Field(default=None, sa_type=UTCDateTime)
 
 
+UNIT_KINDS = ("province", "city", "county", "district", "township", "street", "department", "admin_committee")
+
+
 class Unit(SQLModel, table=True):
     """A unit of the roster: a reporting unit (县, 区, 乡镇, 街道, 部门, 管委会) or the level that runs
     the cycle (the roster's root: a province, city or county office), which reports only when `reports`.
@@ -32,7 +35,7 @@ class Unit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(unique=True, index=True, max_length=64)
     name: str = Field(unique=True, max_length=200)
-    kind: str = Field(max_length=32)
+    kind: str = Field(max_length=32)  # one of UNIT_KINDS
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
     chain: str = Field(default="default", max_length=64)
     approval_body: str = Field(default="党委会议", max_length=64)
@@ -65,11 +68,13 @@ class Assignment(SQLModel, table=True):
 
 
 class Cycle(SQLModel, table=True):
-    """One year's reporting cycle with its deadline policy (models.deadlines.DeadlinePolicy as JSON)."""
+    """One year's reporting cycle with its deadline policy (models.deadlines.DeadlinePolicy as JSON) and the
+    chains it was opened with (models.chain.ChainSet as JSON; None: the built-in ones)."""
 
     id: int | None = Field(default=None, primary_key=True)
     year: int = Field(unique=True, index=True)
     policy: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    chains: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     opened_at: datetime = _when()
     closed_at: datetime | None = _maybe_when()  # `reportchain cycle close`: no more reminders
     closed_by: str | None = Field(default=None, max_length=320)
@@ -101,6 +106,7 @@ class Report(SQLModel, table=True):
     unit_id: int = Field(foreign_key="unit.id", index=True)
     cycle_id: int = Field(foreign_key="cycle.id", index=True)
     stage: str = Field(default=Stage.DRAFTING.value, index=True, max_length=32)
+    chain: str | None = Field(default=None, max_length=64)  # its chain in the cycle's chains; None: "default"
     row_version: int = Field(default=1, sa_column=_row_version)
     publication_url: str | None = Field(default=None, max_length=1000)
     created_at: datetime = _when()

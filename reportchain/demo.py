@@ -60,6 +60,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     os.environ["REPORTCHAIN_INBOX_FOLDER"] = str(inbox)
     for name in ("REPORTCHAIN_IMAP_HOST", "REPORTCHAIN_SMTP_HOST"):
         os.environ.pop(name, None)  # the demo never touches real mail servers
+    os.environ["REPORTCHAIN_CHAINS_FILE"] = ""  # its county runs on the built-in chain, whatever a .env says
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect waits 20 s for its temporary server; on a busy 2-core machine starting it takes longer.

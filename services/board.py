@@ -13,9 +13,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from core.texts import message
+from core.texts import message, stage_label
 from documents.diff import changes
-from models.chain import Role, Stage, get_chain
+from models.chain import DEFAULT_CHAIN, ChainSet, Role, Stage, StageDef
 from models.deadlines import DeadlinePolicy, local_day
 from models.pending import World, open_items, read_world
 from models.tables import (
@@ -32,12 +32,13 @@ from models.tables import (
 from notifications.outbox import reason
 from services.filing import FILING_MAIL
 
-STAGES = tuple(s.name for s in get_chain())  # the board's six steps, drafting → published
+STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's six steps, drafting → published
 
 
-def step_of(report: Report) -> int:
-    """Which of the six steps the report stands at (1 drafting … 6 published; 0 a stage of another chain)."""
-    return STAGES.index(report.stage) + 1 if report.stage in STAGES else 0
+def step_of(report: Report, chain: tuple[StageDef, ...]) -> int:
+    """Which step of its chain the report stands at (1 drafting … len(chain) published)."""
+    names = [s.name for s in chain]
+    return names.index(report.stage) + 1 if report.stage in names else 0
 
 
 def latest_year(session: Session) -> int | None:
@@ -49,12 +50,12 @@ def years(session: Session) -> list[int]:
 
 
 def status(session: Session, year: int, today: date, units: frozenset[int] | None = None) -> dict:
-    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "step", "due", "overdue", "overdue_days",
-    "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days", "closed"}]}` for one
-    cycle (of the `units` given, or of every unit): the due date of what each report waits for now, who it
-    waits on, how many working days late, how often it was returned, whether the upper level acknowledged
-    its filing, and why its unit was closed (None: open); a closed unit's report waits on nobody (a fixed
-    number of queries)."""
+    """`{"year", "reports": [{"ref", "unit", "unit_kind", "stage", "stage_label", "step", "steps", "due",
+    "overdue", "overdue_days", "waiting_on", "supervisors", "returns", "acknowledged_on", "unacknowledged_days",
+    "closed"}]}` for one cycle (of the `units` given, or of every unit): where each report stands in its own
+    chain (named as that chain names it), the due date of what it waits for now, who it waits on, how many
+    working days late, how often it was returned, whether the upper level acknowledged its filing, and why
+    its unit was closed (None: open); a closed unit's report waits on nobody (a fixed number of queries)."""
     world = read_world(session, today, year=year)
     items = {item.report.id: item for item in open_items(world)}
     returns = dict(session.exec(select(ReviewRound.report_id, func.count())
@@ -80,6 +81,7 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
         if units is not None and unit.id not in units:
             continue
         item = items.get(report.id)
+        chain = world.chains[report.cycle_id].chains[report.chain or "default"]
         due = item.due if item else None
         late = world.calendar.working_days_between(due, today) if due and today > due else 0
         reports.append({
@@ -87,7 +89,9 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
             "unit": unit.name,
             "unit_kind": unit.kind,
             "stage": report.stage,
-            "step": step_of(report),
+            "stage_label": stage_label(report.stage, chain),
+            "step": step_of(report, chain),
+            "steps": len(chain),
             "due": due.isoformat() if due else None,
             "overdue": bool(due and today > due),
             "overdue_days": late,
@@ -128,8 +132,7 @@ def columns() -> list[str]:
 def rows(board: dict) -> list[list[str]]:
     """The board's rows as the people who read it see them: stage and state in Chinese, "—" for none."""
     return [[r["ref"], r["unit"], message("unit_closed_mark", reason=r["closed"]) if r["closed"]
-             else message("stage_label", stage=r["stage"]), "、".join(r["waiting_on"]) or "—",
-             r["due"] or "—", state(r)]
+             else r["stage_label"], "、".join(r["waiting_on"]) or "—", r["due"] or "—", state(r)]
             for r in board["reports"]]
 
 
@@ -139,7 +142,8 @@ class Flow:
     stage at the day's end (days after `today` are not counted), and the cycle's marked dates."""
 
     days: list[date]
-    counts: dict[str, list[int]]  # stage → one count per day of `days` up to today
+    counts: dict[str, list[int]]  # stage → one count per day of `days` up to today, in the order of the chains
+    labels: dict[str, str]  # stage → its name (as the first of the cycle's chains having it calls it)
     today: date
     filing: date
     disclosure: date
@@ -160,7 +164,8 @@ def cycle_flow(session: Session, year: int, today: date, timezone: str,
     last = max(today, policy.dates["disclosure"], first)
     days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
     counted = [d for d in days if d <= today]
-    counts = {stage: [0] * len(counted) for stage in STAGES}
+    labels = stage_names(ChainSet.from_json(cycle.chains))
+    counts = {stage: [0] * len(counted) for stage in labels}
     where: dict[int, tuple[str, int]] = {}  # report → (its stage, from which day index)
 
     def close(report_id: int, until: int) -> None:
@@ -178,7 +183,20 @@ def cycle_flow(session: Session, year: int, today: date, timezone: str,
         where[report_id] = (to_stage, index)
     for report_id in where:
         close(report_id, len(counted))
-    return Flow(days, counts, today, policy.dates["filing"], policy.dates["disclosure"])
+    return Flow(days, counts, labels, today, policy.dates["filing"], policy.dates["disclosure"])
+
+
+def stage_names(chains: ChainSet) -> dict[str, str]:
+    """Every stage of the chains, drafting → published (a stage only some chains have follows the stage
+    before it in the first of them), each with its name in the first chain having it."""
+    order = list(STAGES)
+    labels: dict[str, str] = {}
+    for chain in chains.chains.values():
+        for before, stage in zip([None, *chain], chain, strict=False):
+            if stage.name not in order:
+                order.insert(order.index(before.name) + 1, stage.name)
+            labels.setdefault(stage.name, stage_label(stage.name, chain))
+    return {stage: labels.get(stage) or stage_label(stage) for stage in order}
 
 
 def history(session: Session, report: Report) -> list[AuditEvent]:
@@ -204,6 +222,7 @@ def story(session: Session, report: Report) -> dict:
                         .order_by(OutboxMessage.created_at, OutboxMessage.id))
     rounds = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
                           .order_by(ReviewRound.opened_at, ReviewRound.id))
+    chain = ChainSet.from_json(session.get(Cycle, report.cycle_id).chains).chains[report.chain or "default"]
     return {
         "report": report,
         "unit": session.get(Unit, report.unit_id),
@@ -214,7 +233,8 @@ def story(session: Session, report: Report) -> dict:
         "inbound": list(inbound),
         "sent": [{"mail": m, "reason": reason(m.last_error)} for m in sent],
         "filed": reached_filing(report),
-        "step": step_of(report),
+        "chain": chain,
+        "step": step_of(report, chain),
     }
 
 

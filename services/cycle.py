@@ -20,7 +20,8 @@ from core.settings import Settings
 from core.texts import template_module
 from documents.kit import drafting_skeleton
 from models.calendar import load_calendar
-from models.chain import Refused, Role, Stage
+from models.chain import BUILT_IN, ChainSet, Refused, Role, Stage
+from models.chain_file import read_chain_file
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, OutboxStatus, Person, Reminder, Report, Unit
@@ -56,16 +57,23 @@ def cycle_policy(settings: Settings, year: int, changes: dict | None = None) -> 
     return policy_with(policy, changes or {}, year)
 
 
+def configured_chains(settings: Settings) -> ChainSet:
+    """The county's chains: its chain file (REPORTCHAIN_CHAINS_FILE), else the built-in default chain."""
+    return read_chain_file(settings.chains_file) if settings.chains_file is not None else BUILT_IN
+
+
 def open_cycle(session: Session, settings: Settings, year: int, changes: dict | None = None,
                actor: str = "coordinator") -> list[Report]:
     """Create the cycle (or change its deadline policy) and the reports that are missing (of units that
-    report and are not closed); returns new reports. Refused for a closed cycle."""
+    report and are not closed); returns new reports. Refused for a closed cycle. A new cycle keeps the
+    county's chains as they are now; each report starts on its unit's chain in them."""
     cycle = session.exec(select(Cycle).where(Cycle.year == year)).first()
     if cycle is None:
-        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json())
+        cycle = Cycle(year=year, policy=cycle_policy(settings, year, changes).as_json(),
+                      chains=configured_chains(settings).as_json())
         session.add(cycle)
         session.flush()
-        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy)
+        audit(session, None, actor, "cycle_opened", year=year, policy=cycle.policy, chains=cycle.chains)
     elif cycle.closed_at is not None:
         raise Refused("cycle_closed", year=year, on=cycle.closed_at.date().isoformat())
     elif changes:
@@ -76,19 +84,26 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     count = session.exec(select(func.count()).where(Report.cycle_id == cycle.id)).one()
     units = session.exec(select(Unit).where(Unit.reports, Unit.closed_at.is_(None)).order_by(Unit.id)).all()
     missing = [unit for unit in units if unit.id not in have]
+    chains = ChainSet.from_json(cycle.chains)
+    chain_of_unit = {unit.id: chains.chain_for(unit.code, unit.kind, unit.chain) for unit in missing}
+    for unit in missing:
+        if chain_of_unit[unit.id] not in chains.chains:  # a unit the roster gave a chain this cycle does not have
+            raise Refused("unknown_chain", unit=unit.name, chain=chain_of_unit[unit.id])
     drafters = defaultdict(list)
     assigned = (select(Assignment.unit_id, Person).join(Person, Assignment.person_id == Person.id)
                 .where(Assignment.role == Role.DRAFTER.value, Assignment.ended_at.is_(None)).order_by(Assignment.id))
     for unit_id, person in session.exec(assigned):
         drafters[unit_id].append(person)
     context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
-    context["schedule"] = template_module("email/_schedule.j2", **context)  # the same timetable in every kickoff
+    schedules = {name: template_module("email/_schedule.j2", **context, chain=chains.chains[name])
+                 for name in set(chain_of_unit.values())}  # the same timetable in every kickoff of a chain
     created, addressees = [], {}
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
         new = Report(ref="", unit_id=0, cycle_id=cycle.id).model_dump(exclude={"id"})  # the model's defaults
         session.execute(insert(Report.__table__), [{**new, "ref": f"R-{year}-{count + start + i:03d}",
-                                                    "unit_id": unit.id} for i, unit in enumerate(batch, 1)])
+                                                    "unit_id": unit.id, "chain": chain_of_unit[unit.id]}
+                                                   for i, unit in enumerate(batch, 1)])
         reports = {report.unit_id: report for report in session.exec(  # their ids, in one SELECT
             select(Report).where(Report.cycle_id == cycle.id, Report.unit_id.in_([unit.id for unit in batch])))}
         reports = [reports[unit.id] for unit in batch]
@@ -101,7 +116,8 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
             skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
             mails += [mail_values(settings, key=f"kickoff:{report.id}:{drafter.id}", kind="kickoff",
                                   to=recipients([drafter]), report_id=report.id, attachment=skeleton,
-                                  context={**context, "report": report, "unit": unit, "drafter": drafter})
+                                  context={**context, "schedule": schedules[report.chain], "report": report,
+                                           "unit": unit, "drafter": drafter})
                       for drafter in drafters[unit.id]]
         if mails:  # new reports: no mail of theirs can exist yet
             session.execute(insert(OutboxMessage.__table__), mails)

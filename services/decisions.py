@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from core.texts import message
 from documents.meeting import Meeting
-from models.chain import Event, Refused, StageDef, StageKind, stage_def
+from models.chain import Event, Refused, StageDef, StageKind, review_stages, stage_def
 from models.db import utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
@@ -32,15 +32,15 @@ def round_to_decide(session: Session, ref: str, stage: str | None, number: int |
     A second or later round of a stage (after a return) must be named by its number too, so a line
     repeated from before the return cannot decide the new round."""
     report = find_report(session, ref)
-    reviews = [s for s in chain_of(session, report) if s.kind is StageKind.REVIEW]
+    chain = chain_of(session, report)
     rnd = open_round_of(session, report)
-    waiting = {"ref": report.ref, "now": report.stage, "now_is_review": rnd is not None}
+    waiting = {"ref": report.ref, "now": report.stage, "now_is_review": rnd is not None, "chain": chain}
     if stage is None or not stage.strip():
         raise Refused("stage_required", **waiting)
-    named = review_stage(reviews, stage.strip())
+    named = review_stage(chain, stage.strip())
     if rnd is not None and rnd.stage == named:
         if number != rnd.number and (number is not None or rnd.number > 1):
-            raise Refused("round_required", ref=report.ref, stage=named, number=rnd.number, given=number)
+            raise Refused("round_required", ref=report.ref, stage=named, number=rnd.number, given=number, chain=chain)
         return rnd
     last = session.exec(select(ReviewRound).where(
         ReviewRound.report_id == report.id, ReviewRound.stage == named, ReviewRound.decision.is_not(None))
@@ -52,12 +52,14 @@ def round_to_decide(session: Session, ref: str, stage: str | None, number: int |
                   decided_at=last.decided_at.astimezone(timezone).strftime("%Y-%m-%d %H:%M"), **waiting)
 
 
-def review_stage(reviews: list[StageDef], stage: str) -> str:
-    """The review stage a user names, by its identifier or its Chinese label."""
+def review_stage(chain: tuple[StageDef, ...], stage: str) -> str:
+    """The review stage of the chain a user names, by its identifier or its Chinese label (the chain's, or
+    the built-in one)."""
+    reviews = review_stages(chain)
     for s in reviews:
-        if stage.lower() == s.name or stage == message("stage_label", stage=s.name):
+        if stage.lower() == s.name or stage in (s.label, message("stage_label", stage=s.name)):
             return s.name
-    raise Refused("not_a_review_stage", stage=stage, known=[s.name for s in reviews])
+    raise Refused("not_a_review_stage", stage=stage, known=[s.name for s in reviews], chain=chain)
 
 
 def record_decision(session: Session, settings: Settings, round_id: int, decision: str, *,
@@ -78,7 +80,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     if decision == "return" and not comment.strip():
         raise Refused("return_needs_comment", ref=report.ref)
     if report.stage != rnd.stage:
-        raise Refused("round_closed", ref=report.ref, stage=report.stage)
+        raise Refused("round_closed", ref=report.ref, stage=report.stage, chain=chain_of(session, report))
 
     rnd.decision, rnd.comment = decision, comment.strip() or None
     rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor

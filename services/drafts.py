@@ -9,11 +9,11 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from documents.check import check
 from documents.reading import Draft
-from models.chain import Event, Refused, Role, get_chain
+from models.chain import Event, Refused, Role
 from models.tables import Cycle, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
 from services.audit import audit
-from services.stages import enter_stage, latest_version, move, people_with_role, recipients, report_context
+from services.stages import chain_of, enter_stage, latest_version, move, people_with_role, recipients, report_context
 
 
 def find_unit(session: Session, unit_name_or_code: str) -> Unit:
@@ -45,11 +45,11 @@ def submit_draft(
     version."""
     sha = hashlib.sha256(draft.content).hexdigest()
     latest = latest_version(session, report.id)
-    unit = session.get(Unit, report.unit_id)
-    if report.stage != get_chain(unit.chain)[0].name:
+    chain = chain_of(session, report)
+    if report.stage != chain[0].name:
         if latest is not None and latest.sha256 == sha:
             return latest  # already submitted: nothing to do
-        raise Refused("not_in_drafting", ref=report.ref, stage=report.stage)
+        raise Refused("not_in_drafting", ref=report.ref, stage=report.stage, chain=chain)
     if latest is not None and latest.sha256 == sha:
         raise Refused("same_as_held" if is_held(session, latest) else "same_as_returned", ref=report.ref,
                       version=latest.number)
@@ -62,7 +62,7 @@ def submit_draft(
         text=draft.text,
         sha256=sha,
         submitted_by=submitted_by,
-        findings=check(draft.text, year=year, unit=unit.name).as_json()["findings"],
+        findings=check(draft.text, year=year, unit=session.get(Unit, report.unit_id).name).as_json()["findings"],
     )
     session.add(version)
     session.flush()

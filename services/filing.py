@@ -37,8 +37,9 @@ FILING_MAIL = "filing"  # the mail kind (templates/email/filing.*) that carries 
 
 def file_report(session: Session, settings: Settings, report: Report, actor: str = "coordinator") -> OutboxMessage:
     """Write the filing mail for the approved version (once per version), the version laid out as a 公文."""
-    if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILING:
-        raise Refused("not_ready_to_file", ref=report.ref, stage=report.stage)
+    chain = chain_of(session, report)
+    if stage_def(chain, report.stage).kind is not StageKind.FILING:
+        raise Refused("not_ready_to_file", ref=report.ref, stage=report.stage, chain=chain)
     version = latest_version(session, report.id)
     key = filing_key(report, version)
     existing = session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).first()
@@ -127,8 +128,9 @@ def publish_report(session: Session, report: Report, url: str, actor: str = "coo
     the report was filed); False if this URL was already recorded."""
     if report.stage == Stage.PUBLISHED and report.publication_url == url:
         return False
-    if stage_def(chain_of(session, report), report.stage).kind is not StageKind.FILED:
-        raise Refused("not_filed_yet", ref=report.ref, stage=report.stage)
+    chain = chain_of(session, report)
+    if stage_def(chain, report.stage).kind is not StageKind.FILED:
+        raise Refused("not_filed_yet", ref=report.ref, stage=report.stage, chain=chain)
     if not reviewed_by.strip():
         raise Refused("review_by_required", ref=report.ref)
     today = local_day(utcnow(), session.get(Unit, report.unit_id).timezone)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from core.settings import Settings
-from core.texts import environment
+from core.texts import environment, stage_label
 from models.chain import Role
 from models.db import utcnow
 from models.pending import Item
@@ -51,11 +51,12 @@ class Wording:
         single = single_item(mail)
         subject = self.macros.subject(mail, single, self.today, *(self.words(single) if single else ("", "")))
         return {"person": mail.person, "mail": mail, "today": self.today, "single": single, "said": self,
-                "subject": subject, "stages": {ln.item.stage for ln in mail.own}}
+                "subject": subject, "stages": {ln.item.stage for ln in mail.own},
+                "reviewing": any(ln.item.review for ln in mail.own)}
 
     def words(self, item: Item) -> tuple[str, str]:
         """(what is to be done, when it is due) for `item`."""
-        key = (item.stage, item.overdue, item.due)
+        key = (item.stage, stage_label(item.stage, item.chain), item.overdue, item.due)
         if key not in self.words_by_due:
             self.words_by_due[key] = (self.macros.task(item), self.macros.when(item, self.today))
         return self.words_by_due[key]

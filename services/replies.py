@@ -68,6 +68,7 @@ from services.drafts import is_held, submit_draft
 from services.filing import FILING_MAIL, acknowledge_filing
 from services.meeting import approved_to_filing, meeting_complete, meeting_in, record_meeting
 from services.stages import (
+    chain_of,
     coordinators_of,
     hash_reply_code,
     latest_version,
@@ -634,6 +635,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
         except UnreadableMessage:
             reply = None
         item = {"inbound": inbound, "report": report, "unit": session.get(Unit, report.unit_id) if report else None,
+                "chain": chain_of(session, report) if report else (),
                 "round": session.get(ReviewRound, inbound.round_id) if inbound.round_id else None,
                 "comment": reply.comment[:300] if reply else "",
                 "attachments": [a.name for a in reply.attachments] if reply else []}

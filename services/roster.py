@@ -27,14 +27,13 @@ from core.clock import today_in
 from core.names import has_control, name_problem, normalised_address, visible
 from core.settings import Settings
 from core.texts import message
-from models.chain import CHAINS, Role
+from models.chain import BUILT_IN, NEEDS_ACTOR, ChainSet, Role
 from models.db import utcnow
 from models.pending import running_cycles
-from models.tables import Assignment, Cycle, Person, Report, Unit
+from models.tables import UNIT_KINDS, Assignment, Cycle, Person, Report, Unit
 from services.audit import audit
-from services.cycle import open_cycle
+from services.cycle import configured_chains, open_cycle
 
-KINDS = ("province", "city", "county", "district", "township", "street", "department", "admin_committee")
 LEVELS = ("province", "city", "county", "district")  # at the root, they run the cycle: no report by default
 YES, NO = ("yes", "y", "true", "1", "是"), ("no", "n", "false", "0", "否")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
@@ -180,7 +179,7 @@ def parent_loops(stored: list[Unit], rows: list[UnitRow]) -> list[tuple[UnitRow,
     return loops
 
 
-def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[UnitRow]:
+def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: ChainSet) -> list[UnitRow]:
     problems: list[str] = []
     parsed: list[UnitRow] = []
     seen_codes: dict[str, int] = {}
@@ -202,7 +201,7 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
             if problem := name_problem(value, LONGEST[column]):
                 bad(line, message("import.bad_name", field=column, value=visible(value), problem=problem,
                                   limit=LONGEST[column]))
-        if kind and kind not in KINDS:
+        if kind and kind not in UNIT_KINDS:
             bad(line, message("import.bad_kind", kind=kind))
         if code in seen_codes:
             bad(line, message("import.duplicate_code", code=code, first_line=seen_codes[code]))
@@ -217,8 +216,11 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
             bad(line, message("import.bad_reports", value=visible(row.get("reports", ""))))
         reports = reports in YES if reports else bool(row.get("parent")) or kind not in LEVELS
         chain = row.get("chain") or "default"
-        if chain not in CHAINS:
-            bad(line, message("import.unknown_chain", chain=chain))
+        used = chains.chain_for(code, kind, chain)
+        if used not in chains.chains:
+            bad(line, message("import.unknown_chain", chain=used))
+        acting = ({s.actor: s.role_label or s.actor.value for s in chains.chains[used] if s.kind in NEEDS_ACTOR}
+                  if used in chains.chains else {role: role.value for role in REPORTING_ROLES})  # who acts in it
         people: dict[Role, list[tuple[str, str]]] = {}
         for role in Role:
             value = row.get(role.value, "")
@@ -234,8 +236,8 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]]) -> list[U
                     bad(line, message("import.bad_name", field=role.value, value=visible(person_name),
                                       problem=problem, limit=LONGEST["person"]))
             people[role] = found or []
-            if found == [] and role in REPORTING_ROLES and reports:
-                bad(line, message("import.missing_person", role=role.value))
+            if found == [] and role in acting and reports:
+                bad(line, message("import.missing_person", role=acting[role]))
         addresses = {}
         for column in ("filing_to", "filing_cc"):
             addresses[column] = parse_addresses(row.get(column, ""))
@@ -302,10 +304,11 @@ def unit_values(row: UnitRow, parent_code: str) -> dict[str, str | bool]:
 
 
 def plan_roster(session: Session, path: Path, settings: Settings | None = None) -> RosterPlan:
-    """Validate the file exactly as the import does (RosterError on any problem) and say what the
-    import would change; nothing is written. With `settings`, also the reports of the cycles running
-    today (in the settings' time zone) for units that report and have none yet."""
-    rows = validate(session, read_rows(path))
+    """Validate the file exactly as the import does (RosterError on any problem; a unit whose chain is not
+    among the settings' chains, REPORTCHAIN_CHAINS_FILE, is one) and say what the import would change;
+    nothing is written. With `settings`, also the reports of the cycles running today (in the settings'
+    time zone) for units that report and have none yet. Without, the built-in chain is the only one."""
+    rows = validate(session, read_rows(path), configured_chains(settings) if settings is not None else BUILT_IN)
     plan = RosterPlan(rows)
     units = {u.code: u for u in session.exec(select(Unit))}
     by_id = {u.id: u for u in units.values()}

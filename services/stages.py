@@ -22,7 +22,7 @@ from core.settings import Settings
 from documents.diff import changes
 from documents.render import piece
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import Event, Refused, Role, StageDef, StageKind, get_chain, stage_def, transition
+from models.chain import ChainSet, Event, Refused, Role, StageDef, StageKind, stage_def, transition
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import (
@@ -45,7 +45,8 @@ REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
 def chain_of(session: Session, report: Report) -> tuple[StageDef, ...]:
-    return get_chain(session.get(Unit, report.unit_id).chain)
+    """The chain the report started on: its name in the chains its cycle was opened with."""
+    return ChainSet.from_json(session.get(Cycle, report.cycle_id).chains).chains[report.chain or "default"]
 
 
 ROSTER = "reportchain.roster"  # the key of a RosterSnapshot in session.info
@@ -116,9 +117,10 @@ def move(session: Session, report: Report, event: Event, *, actor: str, **detail
     unit = session.get(Unit, report.unit_id)
     if unit.closed_at is not None:
         raise Refused("unit_closed", unit=unit.name, reason=unit.closed_reason)
-    t = transition(get_chain(unit.chain), report.stage, event)
+    chain = chain_of(session, report)
+    t = transition(chain, report.stage, event)
     if not t.allowed:
-        raise Refused.from_transition(t)
+        raise Refused.from_transition(t, chain=chain)
     left = report.stage
     report.stage, report.updated_at = t.to_stage, utcnow()
     session.add(report)
@@ -149,7 +151,8 @@ def addressee_of(session: Session, unit: Unit) -> str:
 def report_context(session: Session, report: Report) -> dict:
     unit = session.get(Unit, report.unit_id)
     cycle = session.get(Cycle, report.cycle_id)
-    return {"report": report, "unit": unit, "cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy)}
+    return {"report": report, "unit": unit, "cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy),
+            "chain": chain_of(session, report)}
 
 
 def hash_reply_code(code: str, *, ref: str, stage: str, number: int, reviewer: str, version_id: int) -> str:
@@ -164,7 +167,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     reviewers = people_with_role(session, report.unit_id, stage.actor)
     if not reviewers:
         unit = session.get(Unit, report.unit_id)
-        raise Refused("missing_role", unit=unit.name, role=stage.actor.value)
+        raise Refused("missing_role", unit=unit.name, role=stage.role_label or stage.actor.value)
     reviewer = reviewers[0]
     earlier = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
                            .order_by(ReviewRound.id.desc())).all()
@@ -184,7 +187,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     session.flush()
     context = report_context(session, report)
     opened = local_day(rnd.opened_at, context["unit"].timezone)
-    due = round_due(context["policy"], working_calendar(session), stage.name, opened)
+    due = round_due(context["policy"], working_calendar(session), stage.name, opened, stage.budget)
     prompt = enqueue(
         session,
         settings,

@@ -5,19 +5,21 @@ review stage, and what validate_chain refuses."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import pytest
 
 from core.texts import message
 from models.chain import (
+    BUILT_IN,
     DEFAULT_CHAIN,
+    ChainSet,
     Event,
     Refused,
     Role,
     StageDef,
     StageKind,
     allowed_events,
-    get_chain,
     stage_def,
     transition,
     validate_chain,
@@ -196,13 +198,15 @@ def test_the_extra_stage_does_not_exist_in_the_default_chain():
 
 def test_the_default_chain_is_valid_and_is_the_one_named_default():
     validate_chain(DEFAULT_CHAIN)
-    assert get_chain() is DEFAULT_CHAIN
-    assert get_chain("default") is DEFAULT_CHAIN
+    assert BUILT_IN.chains == {"default": DEFAULT_CHAIN}
+    assert BUILT_IN.chain_for("yehe", "township") == "default"
 
 
-def test_an_unknown_chain_name_is_an_error_naming_it():
-    with pytest.raises(ValueError, match="township_special"):
-        get_chain("township_special")
+def test_a_cycle_s_chains_survive_their_json_and_none_is_the_built_in_ones():
+    chains = ChainSet({"default": DEFAULT_CHAIN, "township": EXECUTIVE_CHAIN}, {"township": "township"},
+                      {"fengjingqu": "default"})
+    assert ChainSet.from_json(json.loads(json.dumps(chains.as_json()))) == chains
+    assert ChainSet.from_json(None) is BUILT_IN
 
 
 def test_stage_def_finds_a_stage_by_name_or_says_it_is_missing():

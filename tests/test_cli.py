@@ -175,10 +175,12 @@ def test_status_json_has_the_documented_shape(county):
     assert set(data) == {"year", "reports"} and data["year"] == 2026
     assert [r["ref"] for r in data["reports"]] == [f"R-2026-{n:03d}" for n in range(1, 14)]
     for r in data["reports"]:
-        assert set(r) == {"ref", "unit", "unit_kind", "stage", "step", "due", "overdue", "overdue_days", "waiting_on",
-                          "supervisors", "returns", "acknowledged_on", "unacknowledged_days", "closed"}
+        assert set(r) == {"ref", "unit", "unit_kind", "stage", "stage_label", "step", "steps", "due", "overdue",
+                          "overdue_days", "waiting_on", "supervisors", "returns", "acknowledged_on",
+                          "unacknowledged_days", "closed"}
         assert r["acknowledged_on"] is None and r["unacknowledged_days"] == 0
-        assert r["step"] == 1 and r["returns"] == 0 and r["overdue_days"] == 0 and r["closed"] is None
+        assert r["step"] == 1 and r["steps"] == 6 and r["returns"] == 0 and r["overdue_days"] == 0
+        assert r["closed"] is None and r["stage_label"] == "起草"
         assert isinstance(r["unit"], str) and r["unit"] and r["stage"] == "drafting"
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["due"]) and isinstance(r["overdue"], bool)
     assert data["reports"][0]["unit"] == "野鹤镇"

@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 
 from core.settings import PROJECT_ROOT
 from models import db
-from models.chain import Refused, Stage
+from models.chain import DEFAULT_CHAIN, Refused, Stage
 from models.db import SchemaUpgrade, get_engine, revisions, run_migrations, schema_state, upgrade_database
 from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, OutboxStatus, Report, Unit
 from notifications.mailbox import FolderInbox
@@ -47,6 +47,7 @@ from services.delivery import deliver_all
 from services.reminders import sweep
 from services.replies import intake
 from services.roster import import_roster
+from services.stages import chain_of
 from tests.conftest import settings_for
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 from web.app import create_app
@@ -233,6 +234,9 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         assert (yehe.meeting_body, yehe.meeting_on, yehe.meeting_minutes, yehe.acknowledged_at,
                 yehe.acknowledged_by) == (None, None, None, None, None)
         assert [r["unacknowledged_days"] for r in board["reports"]] == [0, 0]
+        if "chain" not in pinned["tables"]["report"][0]:  # before chains were configurable (revision 0003)
+            assert (yehe.chain, session.get(Cycle, yehe.cycle_id).chains) == (None, None)  # the built-in chain,
+            assert chain_of(session, yehe) == DEFAULT_CHAIN and story(session, yehe)["chain"] == DEFAULT_CHAIN  # kept
         told = story(session, yehe)
         [first] = [found["version"] for found in told["versions"]]
         assert hashlib.sha256(first.content).hexdigest() == first.sha256 and first.text.startswith("野鹤镇关于2026年度")

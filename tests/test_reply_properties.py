@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, select
 
 from core.settings import load_settings
-from models.chain import get_chain
+from models.chain import DEFAULT_CHAIN
 from models.db import get_engine, upgrade_database
 from models.tables import InboundMessage, InboundOutcome, Report, Unit
 from notifications.decision import CLAUSE_DOUBTS, UNCLEAR, has_decision_word, normalise, read_decision, tokens
@@ -621,7 +621,7 @@ def fresh_yehe(tmp_path, monkeypatch) -> Callable:
     return build
 
 
-STAGES = [s.name for s in get_chain()]
+STAGES = [s.name for s in DEFAULT_CHAIN]
 # Replies of the reviewer's to a stand-in for 野鹤镇's prompt (R-2026-001 in the sample county), with fixed
 # Message-IDs and dates so that the same draws give the same bytes; the test threads them under the real prompt.
 SEED_PROMPT = SimpleNamespace(

@@ -25,7 +25,7 @@ from core.clock import today_in
 from core.settings import Settings
 from core.texts import message
 from models.calendar import load_calendar
-from models.chain import Refused, StageKind, stage_def
+from models.chain import DEFAULT_CHAIN, Refused, StageKind, review_stages, stage_def
 from models.db import get_engine
 from models.deadlines import DeadlinePolicy
 from models.tables import AccountRole, Cycle, InboundMessage, OutboxMessage, Person, Report, Unit
@@ -40,7 +40,7 @@ from services.filing import file_report, publish_report
 from services.mail import retry_mail
 from services.meeting import record_meeting
 from services.rehearsal import Mail, mails_since, outbox_mark, rehearse
-from services.stages import chain_of, latest_version, open_round_of
+from services.stages import chain_of, find_report, latest_version, open_round_of
 from services.triage import decide, dismiss, excerpt_whole, pending
 from services.units import close_unit
 from web.render import page
@@ -102,7 +102,7 @@ class Action:
 def report_form(session: Session, _settings: Settings, who: Signer, values: Values) -> dict:
     report = report_in_scope(session, who, values.get("ref", ""))
     return {"report": report, "unit": session.get(Unit, report.unit_id), "version": latest_version(session, report.id),
-            "round": open_round_of(session, report)}
+            "round": open_round_of(session, report), "chain": chain_of(session, report)}
 
 
 def report_of(session: Session, values: Values) -> Report:
@@ -115,7 +115,7 @@ def report_of(session: Session, values: Values) -> Report:
 def accept(session: Session, settings: Settings, actor: str, values: Values) -> dict:
     report = report_of(session, values)
     version = accept_anyway(session, settings, report, actor)
-    return {"ref": report.ref, "version": version.number, "stage": report.stage,
+    return {"ref": report.ref, "version": version.number, "stage": report.stage, "chain": chain_of(session, report),
             "errors": [f["message"] for f in version.findings if f["severity"] == "error"]}
 
 
@@ -129,7 +129,7 @@ def decide_by_phone(session: Session, settings: Settings, actor: str, values: Va
         raise Refused("round_already_decided", ref=report.ref, decision=decision)
     return {"ref": report.ref, "decided": rnd.stage, "round": rnd.number, "decision": decision,
             "comment": values.get("comment", ""), "reviewer": session.get(Person, rnd.reviewer_id).name,
-            "stage": report.stage}
+            "stage": report.stage, "chain": chain_of(session, report)}
 
 
 def file_upward(session: Session, settings: Settings, actor: str, values: Values) -> dict:
@@ -266,15 +266,18 @@ def triage_form(session: Session, _settings: Settings, _who: Signer, values: Val
     if inbound is None:
         raise NotFound
     report = session.get(Report, inbound.report_id) if inbound.report_id else None
+    chain = chain_of(session, report) if report else DEFAULT_CHAIN
     return {"inbound": inbound, "report": report, "words": excerpt_whole(inbound),
-            "round": open_round_of(session, report) if report else None}
+            "round": open_round_of(session, report) if report else None, "chain": chain,
+            "reviews": [s.name for s in review_stages(chain)]}
 
 
 def triage_decide(session: Session, settings: Settings, actor: str, values: Values) -> dict:
     result = decide(session, settings, number(values, "inbound") or 0, values.get("decision", ""),
                     stage=values.get("stage"), number=number(values, "round"), ref=values.get("ref") or None,
                     comment=values.get("comment", ""), actor=actor)
-    return {"inbound": result.inbound_id, "ref": result.ref, "decision": result.decision, "stage": result.stage}
+    return {"inbound": result.inbound_id, "ref": result.ref, "decision": result.decision, "stage": result.stage,
+            "chain": chain_of(session, find_report(session, result.ref))}
 
 
 def triage_dismiss(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
@@ -295,9 +298,9 @@ def to_report(result: dict) -> str:
 
 ACTIONS: dict[str, Action] = {
     "accept": Action(report_form, accept, lambda r: (to_report(r), message("draft_accepted", **{
-        k: r[k] for k in ("ref", "version", "stage")}))),
+        k: r[k] for k in ("ref", "version", "stage", "chain")}))),
     "decide": Action(report_form, decide_by_phone, lambda r: (to_report(r), message(
-        "decision_recorded", ref=r["ref"], decision=r["decision"], stage=r["stage"]))),
+        "decision_recorded", ref=r["ref"], decision=r["decision"], stage=r["stage"], chain=r["chain"]))),
     "file": Action(report_form, file_upward, lambda r: (to_report(r), message("filing_written", **r))),
     "publish": Action(report_form, publish, lambda r: (to_report(r), message(
         "published", ref=r["ref"], url=r["url"], new=r["new"]))),
@@ -312,7 +315,8 @@ ACTIONS: dict[str, Action] = {
     "deadlines": Action(deadlines_form, deadlines, lambda r: (f"/?year={r['year']}", message(
         "policy.changed" if r["changed"] else "policy.unchanged", dry=False, year=r["year"]))),
     "triage_decide": Action(triage_form, triage_decide, lambda r: ("/triage", message(
-        "triage.decided", inbound_id=r["inbound"], ref=r["ref"], decision=r["decision"], stage=r["stage"]))),
+        "triage.decided", inbound_id=r["inbound"], ref=r["ref"], decision=r["decision"], stage=r["stage"],
+        chain=r["chain"]))),
     "triage_dismiss": Action(triage_form, triage_dismiss, lambda r: ("/triage", message(
         "triage.dismissed", inbound_id=r["inbound"]))),
     "close_unit": Action(report_form, close, lambda r: (to_report(r), message(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -25,8 +26,10 @@ class Filters:
     q: str = ""
 
     @classmethod
-    def of(cls, stage: str = "", overdue: str = "", kind: str = "", supervisor: str = "", q: str = "") -> Filters:
-        return cls(stage if stage in STAGES else "", overdue in ("1", "on", "true"), kind[:32],
+    def of(cls, stage: str = "", overdue: str = "", kind: str = "", supervisor: str = "", q: str = "",
+           stages: Collection[str] = STAGES) -> Filters:
+        """`stages`: those the board counts (another stage is no filter)."""
+        return cls(stage if stage in stages else "", overdue in ("1", "on", "true"), kind[:32],
                    supervisor.strip()[:100], q.strip()[:100])
 
     def keep(self, row: dict) -> bool:
@@ -43,8 +46,9 @@ class Filters:
 
 
 def stage_counts(rows: list[dict]) -> list[tuple[str, int]]:
+    """Reports per stage: the default chain's six, then the stages only other chains have."""
     counted = Counter(row["stage"] for row in rows)
-    return [(stage, counted[stage]) for stage in STAGES]
+    return [(stage, counted[stage]) for stage in STAGES] + [(s, n) for s, n in counted.items() if s not in STAGES]
 
 
 def xlsx(year: int, rows: list[dict]) -> bytes:
@@ -65,7 +69,7 @@ def xlsx(year: int, rows: list[dict]) -> bytes:
 
 def xlsx_row(row: dict) -> list:
     return [row["ref"], row["unit"], message("kind_label", kind=row["unit_kind"]),
-            message("stage_label", stage=row["stage"]), row["due"] or "",
+            row["stage_label"], row["due"] or "",
             row["overdue_days"] if row["overdue"] else 0, "、".join(row["waiting_on"]),
             "、".join(row["supervisors"]), row["returns"]]
 
@@ -85,7 +89,7 @@ def chart(flow: Flow) -> dict:
     counted = len(flow.counts[STAGES[0]])
     below = [0] * counted
     areas = []
-    for stage in reversed(STAGES):
+    for stage in reversed(flow.counts):
         above = [b + c for b, c in zip(below, flow.counts[stage], strict=True)]
         if counted and any(flow.counts[stage]):
             upper = [f"{x(i)},{y(v)}" for i, v in enumerate(above)]
@@ -102,4 +106,4 @@ def chart(flow: Flow) -> dict:
     ticks = [{"x": x(i), "day": d} for i, d in enumerate(flow.days) if d.day == 1 or i == 0]
     return {"width": WIDTH, "height": HEIGHT, "left": LEFT, "top": TOP, "bottom": HEIGHT - BOTTOM,
             "right": WIDTH - RIGHT, "total": total, "areas": areas, "marks": marks, "ticks": ticks,
-            "stages": STAGES}
+            "stages": list(flow.counts), "labels": flow.labels}

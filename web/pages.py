@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 from starlette.responses import RedirectResponse, Response
 
 from core.clock import today_in
-from core.texts import message
+from core.texts import message, stage_label
 from documents.render import publication_html
 from models.tables import AccountRole, Cycle, InboundMessage, Report, ReportVersion, Unit
 from services.accounts import Signer
@@ -36,13 +36,15 @@ def board_rows(request: Request, session: Session, who: Signer, year: int) -> tu
     rows = status(session, year, today, who.units)["reports"]
     p = request.query_params
     filters = Filters.of(p.get("stage", ""), p.get("overdue", ""), p.get("kind", ""), p.get("supervisor", ""),
-                         p.get("q", ""))
+                         p.get("q", ""), [stage for stage, _ in stage_counts(rows)])
     return rows, [row for row in rows if filters.keep(row)], filters
 
 
 def labels(rows: list[dict]) -> dict:
-    """Stage and unit-kind names looked up once, not once per row (the board may list 20,000 reports)."""
-    return {"stage_names": {stage: message("stage_label", stage=stage) for stage in {r["stage"] for r in rows}},
+    """Stage and unit-kind names looked up once, not once per row (the board may list 20,000 reports); a
+    stage's name as its reports' chain names it, the built-in one for a stage no report stands at."""
+    named = {r["stage"]: r["stage_label"] for r in rows}
+    return {"stage_names": {stage: named.get(stage) or stage_label(stage) for stage, _ in stage_counts(rows)},
             "kind_names": {kind: message("kind_label", kind=kind) for kind in {r["unit_kind"] for r in rows}}}
 
 

@@ -27,10 +27,13 @@ def decide(
 ) -> None:
     """录入审核人通过电话等方式给出的意见（记入流转记录，注明“电话告知”）。"""
     settings = load_settings()
+    from models.tables import Report
     from services.decisions import record_decision, round_to_decide
+    from services.stages import chain_of
 
     with session_for(settings) as session:
         rnd = round_to_decide(session, ref, stage, number)
+        chain = chain_of(session, session.get(Report, rnd.report_id))
     params = {"comment": comment, "via": "phone", "actor": by or message("cli_actor")}
     if dry:
         return dry_run(lambda s, st: record_decision(s, st, rnd.id, decision, **params))
@@ -40,5 +43,5 @@ def decide(
         fail(message("refused.stale", ref=ref.strip().upper()))
     if not result["applied"]:  # … or just before we looked again
         fail(message("refused.round_already_decided", ref=result["ref"], decision=decision))
-    out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"]))
+    out.print(message("decision_recorded", ref=result["ref"], decision=decision, stage=result["stage"], chain=chain))
     deliver_now()

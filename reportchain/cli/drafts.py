@@ -37,9 +37,11 @@ def draft_submit(
         fail(message("file_not_found", path=str(file)))
     draft = read_draft(file.name, file.read_bytes())  # refuse unreadable files before anything runs
     from services.drafts import report_for_unit, submit_draft
+    from services.stages import chain_of
 
     with session_for(settings) as session:
         report = report_for_unit(session, unit, year)
+        chain = chain_of(session, report)
     by = by or message("cli_actor")
     if dry:
         return dry_run(lambda s, st: submit_draft(s, st, s.get(Report, report.id), draft, by))
@@ -48,7 +50,8 @@ def draft_submit(
     if result["new"] and result["stage"] == Stage.DRAFTING:
         fail(message("draft_held", ref=result["ref"], version=result["version"], findings=result["findings"]))
     if result["new"]:
-        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"]))
+        out.print(message("draft_submitted", ref=result["ref"], version=result["version"], stage=result["stage"],
+                          chain=chain))
         if warnings := message("draft_warnings", findings=result["findings"]):
             out.print(warnings)
     else:
@@ -62,13 +65,14 @@ def draft_accept(
     by: Annotated[str, typer.Option("--by", help="作出决定的统筹协调人（姓名），记入流转记录。")],
 ) -> None:
     """检查发现问题而暂未送审的稿件，由统筹协调人决定仍按此稿送审（记入流转记录）。"""
-    from services.stages import find_report
+    from services.stages import chain_of, find_report
 
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
+        chain = chain_of(session, report)
     result = run_flow(Flows.accept_draft, report_id=report.id, actor=by)
-    out.print(message("draft_accepted", **result))
+    out.print(message("draft_accepted", **result, chain=chain))
     deliver_now()
 
 

@@ -10,7 +10,7 @@ import typer
 
 from core.clock import today_in
 from core.settings import load_settings
-from core.texts import message
+from core.texts import message, stage_label
 from models.tables import Unit
 from reportchain.board import print_board
 from reportchain.cli.common import app, fail, out, session_for, shown, titled_table
@@ -38,7 +38,7 @@ def status_cmd(
 @app.command("history")
 def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> None:
     """一份报告的完整流转记录（谁、何时、做了什么）。"""
-    from services.stages import find_report
+    from services.stages import chain_of, find_report
 
     settings = load_settings()
     tz = ZoneInfo(settings.timezone)
@@ -46,9 +46,10 @@ def history_cmd(ref: Annotated[str, typer.Argument(help="报告编号。")]) -> 
         report = find_report(session, ref)
         unit = session.get(Unit, report.unit_id)
         events = history(session, report)
+        chain = chain_of(session, report)
     table = titled_table(message("history_title", ref=report.ref, unit=unit.name), "history_columns")
     for e in events:
-        stages = " → ".join(message("stage_label", stage=s) for s in (e.from_stage, e.to_stage) if s)
+        stages = " → ".join(stage_label(s, chain) for s in (e.from_stage, e.to_stage) if s)
         note = "；".join(message("detail", key=k, value=v) for k, v in e.detail.items() if v not in (None, ""))
         table.add_row(e.at.astimezone(tz).strftime("%Y-%m-%d %H:%M"), shown(e.actor),
                       message("event_label", event=e.action), stages, shown(note))

@@ -56,6 +56,7 @@ def triage_decide(
     comment: Annotated[str, typer.Option("--comment", help="审核意见（默认：来信人的原话）。")] = "",
 ) -> None:
     """按来信登记审核意见：与电话告知的意见一样流转、发送回执和下一环节的审核请求，记入流转记录并注明依据的邮件。"""
+    from services.stages import chain_of, find_report
     from services.triage import decide
 
     settings = load_settings()
@@ -63,8 +64,9 @@ def triage_decide(
         result = decide(session, settings, inbound_id, decision, stage=stage, number=number, ref=ref,
                         comment=comment, actor=by.strip())
         session.commit()
+        chain = chain_of(session, find_report(session, result.ref))
     out.print(message("triage.decided", inbound_id=inbound_id, ref=result.ref, decision=decision,
-                      stage=result.stage))
+                      stage=result.stage, chain=chain))
     deliver_now()
 
 

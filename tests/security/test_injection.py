@@ -17,6 +17,7 @@ from core.texts import template_module
 from documents.check import check
 from documents.diff import changes
 from documents.render import publication_html
+from models.chain import DEFAULT_CHAIN, StageDef, StageKind
 from models.deadlines import default_policy
 from models.pending import Item
 from models.reminders import Line, PersonMail
@@ -37,6 +38,8 @@ CRLF = "\r\nBcc: victim@evil.example\r\n\r\n<script>alert(1)</script>"
 UNIT = Unit(id=1, code="u1", name=hostile("单位") + CRLF, kind="township", approval_body=hostile("党委会议"),
             filing_to="xw@qs.example.gov.cn")
 REPORT = Report(id=1, ref="R-2026-001", unit_id=1, cycle_id=1, stage="legal_review")
+CHAIN = tuple(StageDef(s.name, s.kind, s.actor, hostile("环节名称") + CRLF, hostile("角色名称"))
+              if s.kind is StageKind.REVIEW else s for s in DEFAULT_CHAIN)  # a chain file's names are user data
 CYCLE = Cycle(id=1, year=2026, policy=default_policy(2026).as_json())
 PERSON = Person(id=1, name=hostile("人名") + CRLF, email="chen@lvshi.example.cn")
 OLD = report_text("野鹤镇")
@@ -58,15 +61,17 @@ FAILED = OutboxMessage(id=9, idempotency_key="k", message_id="<k@x>", kind="revi
                        last_error=hostile("服务器答复"))
 FINDINGS = check(NEW.replace("野鹤镇", hostile("标题单位")), year=2026, unit="野鹤镇").as_json()["findings"]
 ITEM = Item(key="round:2", report=REPORT, unit=UNIT, year=2026, stage="legal_review", due=date(2026, 12, 20),
+            chain=CHAIN,
             actors=[PERSON], overdue=2, escalated=["supervisor", "coordinator"])
 LINE = Line(item=ITEM, role="actor", step="overdue-1", position=4, total=6)
 REMINDER = PersonMail(person=PERSON, own=[LINE], urge=[LINE], overview=[LINE],
                       filing=[{"year": 2026, "due": date(2027, 1, 20), "ahead": 3, "left": 2}], late=1, unlisted=3)
 
 BASE = {"report": REPORT, "unit": UNIT, "cycle": CYCLE, "policy": default_policy(2026), "version": VERSION,
-        "round": ROUND, "reviewer": PERSON, "drafter": PERSON, "due": date(2026, 12, 20)}
+        "round": ROUND, "reviewer": PERSON, "drafter": PERSON, "due": date(2026, 12, 20), "chain": CHAIN}
 CONTEXTS = {  # every mail kind, with what its flow gives it
-    "kickoff": {"schedule": template_module("email/_schedule.j2", policy=default_policy(2026), due=date(2026, 12, 20))},
+    "kickoff": {"schedule": template_module("email/_schedule.j2", policy=default_policy(2026), due=date(2026, 12, 20),
+                                           chain=CHAIN)},
     "review_prompt": {"reply_code": "ABC234", "seen_version": SEEN, "changes": changes(OLD, NEW),
                       "returned_round": RETURNED, "returned_by": PERSON,
                       "check_warnings": [f for f in FINDINGS if f["severity"] == "warning"]},
@@ -78,9 +83,10 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "clarify": {"comment": hostile("审核人原文")},
     "already_decided": {"sender_name": hostile("回信人"), "decided_at": "2026-12-12 10:00"},
     "reply_digest": {"person": PERSON, "day": date(2026, 12, 22), "items": [
-        {"inbound": INBOUND, "report": REPORT, "unit": UNIT, "round": ROUND, "comment": hostile("对方原文"),
-         "attachments": [hostile("附件名")]},
-        {"inbound": INBOUND, "report": None, "unit": None, "round": None, "comment": "", "attachments": []}]},
+        {"inbound": INBOUND, "report": REPORT, "unit": UNIT, "chain": CHAIN, "round": ROUND,
+         "comment": hostile("对方原文"), "attachments": [hostile("附件名")]},
+        {"inbound": INBOUND, "report": None, "unit": None, "chain": (), "round": None, "comment": "",
+         "attachments": []}]},
     "filing": {},
     "ready_to_file": {"coordinator": PERSON},
     "auto_filed": {"coordinator": PERSON},
