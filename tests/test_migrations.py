@@ -234,7 +234,7 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         assert (yehe.meeting_body, yehe.meeting_on, yehe.meeting_minutes, yehe.acknowledged_at,
                 yehe.acknowledged_by) == (None, None, None, None, None)
         assert [r["unacknowledged_days"] for r in board["reports"]] == [0, 0]
-        if "chain" not in pinned["tables"]["report"][0]:  # before chains were configurable (revision 0003)
+        if "chain" not in pinned["tables"]["report"][0]:  # before chains were configurable (revision 0007)
             assert (yehe.chain, session.get(Cycle, yehe.cycle_id).chains) == (None, None)  # the built-in chain,
             assert chain_of(session, yehe) == DEFAULT_CHAIN and story(session, yehe)["chain"] == DEFAULT_CHAIN  # kept
         told = story(session, yehe)

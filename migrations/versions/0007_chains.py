@@ -1,6 +1,6 @@
 """A cycle keeps the chains it was opened with, and a report the chain it started on.
 
-Revision ID: 0003
+Revision ID: 0007
 Revises: 0006
 
 `cycle.chains`: the county's chains and which units use them (models.chain.ChainSet as JSON), read from
@@ -11,7 +11,7 @@ empty for a cycle opened before: its reports go on with the built-in default cha
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0007"
 down_revision = "0006"
 branch_labels = None
 depends_on = None
