@@ -221,7 +221,7 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
                 row = found[tuple(written[key] for key in keys)]
                 assert {key: getattr(row, key) for key in written} == {k: loaded(v) for k, v in written.items()}
 
-        units = session.execute(select(Unit)).scalars().all()  # revision 0006: who reports, closed, ended
+        units = session.execute(select(Unit)).scalars().all()  # revision 0004: who reports, closed, ended
         assert {u.code: (u.reports, u.closed_at) for u in units} == {
             "qingshan": (False, None), "yehe": (True, None), "baiyun": (True, None)}
         assert {a.ended_at for a in session.execute(select(Assignment)).scalars()} == {None}
@@ -230,11 +230,11 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         assert [(r["ref"], r["stage"], r["returns"]) for r in board["reports"]] == [
             ("R-2026-001", Stage.DRAFTING, 1), ("R-2026-002", Stage.DRAFTING, 0)]
         yehe = session.execute(select(Report).where(Report.ref == "R-2026-001")).scalar_one()
-        # revision 0005: no meeting and no acknowledgement recorded for the reports it found
+        # revision 0003: no meeting and no acknowledgement recorded for the reports it found
         assert (yehe.meeting_body, yehe.meeting_on, yehe.meeting_minutes, yehe.acknowledged_at,
                 yehe.acknowledged_by) == (None, None, None, None, None)
         assert [r["unacknowledged_days"] for r in board["reports"]] == [0, 0]
-        if "chain" not in pinned["tables"]["report"][0]:  # before chains were configurable (revision 0007)
+        if "chain" not in pinned["tables"]["report"][0]:  # before chains were configurable (revision 0005)
             assert (yehe.chain, session.get(Cycle, yehe.cycle_id).chains) == (None, None)  # the built-in chain,
             assert chain_of(session, yehe) == DEFAULT_CHAIN and story(session, yehe)["chain"] == DEFAULT_CHAIN  # kept
         told = story(session, yehe)

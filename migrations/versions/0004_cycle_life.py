@@ -1,7 +1,7 @@
 """The cycle's whole life: which units report, closed units and cycles, ended roles.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0004
+Revises: 0003
 
 `unit.reports`: whether the unit files a report of its own. Before, every unit but a `county` did; the
 upgrade keeps that (false for the counties, true for the rest). `unit.closed_*`: a unit merged or
@@ -13,8 +13,8 @@ nullable or has a default, so the rows of earlier revisions read as before.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

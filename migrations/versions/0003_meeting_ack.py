@@ -1,6 +1,6 @@
 """A report records the committee meeting that approved it and the upper level's acknowledgement of its filing.
 
-Revision ID: 0005
+Revision ID: 0003
 Revises: 0002
 
 Five nullable columns on `report`: meeting_body, meeting_on, meeting_minutes (the meeting, read from the
@@ -11,7 +11,7 @@ mail). Reports of earlier revisions have none of them recorded.
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """A cycle keeps the chains it was opened with, and a report the chain it started on.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0005
+Revises: 0004
 
 `cycle.chains`: the county's chains and which units use them (models.chain.ChainSet as JSON), read from
 the chain file when the cycle opened; `report.chain`: the name of the report's chain in it. Both are
@@ -11,8 +11,8 @@ empty for a cycle opened before: its reports go on with the built-in default cha
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
