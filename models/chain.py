@@ -18,6 +18,7 @@ class Stage(StrEnum):
     COMMITTEE_REVIEW = "committee_review"
     FILING = "filing"
     FILED = "filed"
+    CONFIDENTIALITY_REVIEW = "confidentiality_review"
     PUBLISHED = "published"
 
 
@@ -25,7 +26,8 @@ class StageKind(StrEnum):
     DRAFT = "draft"  # a person writes and submits a version
     REVIEW = "review"  # a person approves or returns, by reply or by phone
     FILING = "filing"  # the system sends the approved version upward
-    FILED = "filed"  # waiting for confidentiality review and publication
+    FILED = "filed"  # sent upward; the confidentiality review is asked for next
+    CONFIDENTIALITY = "confidentiality"  # 保密审查 by reply or phone, then publication by the coordinator
     DONE = "done"  # published; nothing moves any more
 
 
@@ -35,6 +37,7 @@ class Event(StrEnum):
     RETURN = "return"
     FILING_SENT = "filing_sent"
     ACKNOWLEDGE = "acknowledge"
+    REQUEST_CLEARANCE = "request_clearance"  # the filed version goes to the confidentiality reviewer
     PUBLISH = "publish"
 
 
@@ -42,6 +45,7 @@ class Role(StrEnum):
     DRAFTER = "drafter"
     LEGAL_ADVISOR = "legal_advisor"
     APPROVAL_CONTACT = "approval_contact"
+    CONFIDENTIALITY_REVIEWER = "confidentiality_reviewer"
     SUPERVISOR = "supervisor"
     COORDINATOR = "coordinator"
     DELEGATE = "delegate"  # may answer review prompts for the unit's reviewers (e.g. a law firm's assistant)
@@ -75,18 +79,23 @@ DEFAULT_CHAIN: tuple[StageDef, ...] = (
     StageDef(Stage.COMMITTEE_REVIEW, StageKind.REVIEW, Role.APPROVAL_CONTACT),
     StageDef(Stage.FILING, StageKind.FILING),
     StageDef(Stage.FILED, StageKind.FILED),
+    StageDef(Stage.CONFIDENTIALITY_REVIEW, StageKind.CONFIDENTIALITY, Role.CONFIDENTIALITY_REVIEWER),
     StageDef(Stage.PUBLISHED, StageKind.DONE),
 )
 
 CHAINS: dict[str, tuple[StageDef, ...]] = {"default": DEFAULT_CHAIN}
 
 # Which events each kind of stage accepts, and where they lead: "next", "first" (back to drafting)
-# or "stay" (recorded without moving).
+# or "stay" (recorded without moving). A confidentiality review's approval stays: the report waits
+# there for the coordinator to publish it; its refusal asks the drafters for a public version, which
+# goes back to that review only (see `transition`).
 _MOVES: dict[StageKind, dict[Event, str]] = {
     StageKind.DRAFT: {Event.SUBMIT: "next"},
     StageKind.REVIEW: {Event.APPROVE: "next", Event.RETURN: "first"},
     StageKind.FILING: {Event.FILING_SENT: "next"},
-    StageKind.FILED: {Event.ACKNOWLEDGE: "stay", Event.PUBLISH: "next"},
+    StageKind.FILED: {Event.ACKNOWLEDGE: "stay", Event.REQUEST_CLEARANCE: "next"},
+    StageKind.CONFIDENTIALITY: {Event.APPROVE: "stay", Event.RETURN: "first", Event.PUBLISH: "next",
+                                Event.ACKNOWLEDGE: "stay"},
     StageKind.DONE: {},
 }
 
@@ -106,19 +115,29 @@ def stage_def(chain: tuple[StageDef, ...], name: str) -> StageDef:
 
 
 def validate_chain(chain: tuple[StageDef, ...]) -> None:
-    """A chain starts with a draft stage, ends with a done stage and names each stage once."""
+    """A chain starts with a draft stage, ends with a done stage reached through a confidentiality
+    review (nothing is published without one), and names each stage once."""
     names = [s.name for s in chain]
     if len(set(names)) != len(names):
         raise ValueError("a chain names a stage twice")
     if not chain or chain[0].kind is not StageKind.DRAFT or chain[-1].kind is not StageKind.DONE:
         raise ValueError("a chain starts with a draft stage and ends with a done stage")
+    if len(chain) < 2 or chain[-2].kind is not StageKind.CONFIDENTIALITY:
+        raise ValueError("a chain publishes only after a confidentiality review stage")
     for stage in chain:
-        if stage.kind in (StageKind.DRAFT, StageKind.REVIEW) and stage.actor is None:
+        if stage.kind in PERSON_KINDS and stage.actor is None:
             raise ValueError(f"stage {stage.name!r} needs an actor role")
 
 
-def transition(chain: tuple[StageDef, ...], current: str, event: Event | str) -> Transition:
-    """Where `event` takes a report standing at `current`, or why it cannot."""
+PERSON_KINDS = (StageKind.DRAFT, StageKind.REVIEW, StageKind.CONFIDENTIALITY)  # a person acts there
+DECIDED_KINDS = (StageKind.REVIEW, StageKind.CONFIDENTIALITY)  # a reviewer approves or returns there
+
+
+def transition(chain: tuple[StageDef, ...], current: str, event: Event | str,
+               returned_from: str | None = None) -> Transition:
+    """Where `event` takes a report standing at `current`, or why it cannot. `returned_from`: the stage
+    whose return last sent the report to drafting; a version submitted after a confidentiality review's
+    refusal (the public version) goes back to that review, not through the earlier reviews again."""
     event = Event(event)
     names = [s.name for s in chain]
     if current not in names:
@@ -129,6 +148,9 @@ def transition(chain: tuple[StageDef, ...], current: str, event: Event | str) ->
         refusal = "already_published" if chain[index].kind is StageKind.DONE else "not_allowed_here"
         return Transition(event, current, refusal=refusal, params={"stage": current, "event": event.value})
     target = {"next": names[min(index + 1, len(names) - 1)], "first": names[0], "stay": current}[move]
+    if event is Event.SUBMIT and returned_from in names and \
+            chain[names.index(returned_from)].kind is StageKind.CONFIDENTIALITY:
+        target = returned_from
     return Transition(event, current, to_stage=target)
 
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from models.calendar import WorkingCalendar
-from models.chain import CHAINS, StageKind
+from models.chain import CHAINS, StageDef, StageKind
 
 DATE_KEYS = ("drafting", "filing", "disclosure")
 
@@ -231,7 +231,10 @@ def draft_due(policy: DeadlinePolicy, calendar: WorkingCalendar, returned_on: da
     return max(due, revision) if revision else due
 
 
-def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: str, opened_on: date) -> date:
+def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: StageDef, opened_on: date) -> date:
     """A review is due its stage's budget in working days after the round opened (the filing date
-    for a stage without a budget)."""
-    return policy.budget_due(calendar, stage, opened_on) or policy.date_due(calendar, "filing")
+    for a stage without a budget); the confidentiality review, which comes after filing, by the
+    disclosure date."""
+    if stage.kind is StageKind.CONFIDENTIALITY:
+        return policy.date_due(calendar, "disclosure")
+    return policy.budget_due(calendar, stage.name, opened_on) or policy.date_due(calendar, "filing")

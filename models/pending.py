@@ -1,8 +1,9 @@
 """What is open and when it is due: every report waiting on someone, read in a fixed number of queries.
 
 An open item is a report in drafting (waiting on its drafters), an open review round (its
-reviewer), an approved report to be filed by the filing date, or a filed report awaiting public
-disclosure (both: the unit's coordinators). Its due date comes from the cycle's policy on the
+reviewer; the confidentiality review's by the disclosure date), an approved report to be filed by
+the filing date, or a filed or confidentiality-cleared report awaiting public disclosure (both: the
+unit's coordinators). Its due date comes from the cycle's policy on the
 working calendar. The reminder sweep and the status board both read this; neither asks per report.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import Role, Stage, StageKind, get_chain, stage_def
+from models.chain import DECIDED_KINDS, Role, Stage, StageKind, get_chain, stage_def
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import Assignment, Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 
@@ -93,23 +94,22 @@ def open_items(world: World) -> list[Item]:
     items = []
     for report, unit in world.reports:
         policy, cal, year = world.policies[report.cycle_id], world.calendar, world.years[report.cycle_id]
-        kind = stage_def(get_chain(unit.chain), report.stage).kind
+        stage = stage_def(get_chain(unit.chain), report.stage)
+        kind = stage.kind
         if kind is StageKind.DRAFT:
             returned = world.returned.get(report.id)
             due = draft_due(policy, cal, local_day(returned, unit.timezone) if returned else None)
             number = world.versions.get(report.id, 0) + 1
             items.append(Item(f"draft:{report.id}:{number}", report, unit, year, report.stage, due,
                               world.people.get((unit.id, Role.DRAFTER.value), []), draft_number=number))
-        elif kind is StageKind.REVIEW:
-            rnd = world.rounds.get((report.id, report.stage))
-            if rnd is not None:
-                due = round_due(policy, cal, report.stage, local_day(rnd.opened_at, unit.timezone))
-                items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due,
-                                  [world.reviewers[rnd.id]], rnd.prompt_message_id))
+        elif kind in DECIDED_KINDS and (rnd := world.rounds.get((report.id, report.stage))) is not None:
+            due = round_due(policy, cal, stage, local_day(rnd.opened_at, unit.timezone))
+            items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due,
+                              [world.reviewers[rnd.id]], rnd.prompt_message_id))
         elif kind is StageKind.FILING:
             items.append(Item(f"filing:{report.id}", report, unit, year, report.stage,
                               policy.date_due(cal, "filing"), coordinators_of(world, unit)))
-        elif kind is StageKind.FILED:
+        elif kind in (StageKind.FILED, StageKind.CONFIDENTIALITY):  # cleared (or no reviewer yet): publish
             items.append(Item(f"publish:{report.id}", report, unit, year, report.stage,
                               policy.date_due(cal, "disclosure"), coordinators_of(world, unit)))
     return items

@@ -187,4 +187,4 @@ def story(session: Session, report: Report) -> dict:
 
 def reached_filing(report: Report) -> bool:
     """Whether the report has a filed version (the filing .docx and the web page can be made)."""
-    return report.stage in (Stage.FILING, Stage.FILED, Stage.PUBLISHED)
+    return report.stage in (Stage.FILING, Stage.FILED, Stage.CONFIDENTIALITY_REVIEW, Stage.PUBLISHED)

@@ -1,7 +1,8 @@
 """Record a reviewer's decision on a round: approve moves on, return goes back to drafting.
 
 The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice, or,
-after the last review, the coordinators' word that the report is ready to file) commit together.
+after the last review, the coordinators' word that the report is ready to file, or, after the
+confidentiality review, that it may be published) commit together.
 Recording the same decision on the same round again changes nothing. A decision given by phone
 names the stage it decides, so the same command run twice cannot decide the next one.
 """
@@ -14,11 +15,11 @@ from sqlmodel import Session, select
 
 from core.settings import Settings
 from core.texts import message
-from models.chain import Event, Refused, StageDef, StageKind, stage_def
+from models.chain import DECIDED_KINDS, Event, Refused, StageDef, StageKind, stage_def
 from models.db import utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
-from services.filing import ready_to_file
+from services.filing import ready_to_file, ready_to_publish
 from services.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
 
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
@@ -30,7 +31,7 @@ def round_to_decide(session: Session, ref: str, stage: str | None, number: int |
     A second or later round of a stage (after a return) must be named by its number too, so a line
     repeated from before the return cannot decide the new round."""
     report = find_report(session, ref)
-    reviews = [s for s in chain_of(session, report) if s.kind is StageKind.REVIEW]
+    reviews = [s for s in chain_of(session, report) if s.kind in DECIDED_KINDS]
     rnd = open_round_of(session, report)
     waiting = {"ref": report.ref, "now": report.stage, "now_is_review": rnd is not None}
     if stage is None or not stage.strip():
@@ -79,7 +80,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     rnd.decision, rnd.comment = decision, comment.strip() or None
     rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor
     session.add(rnd)
-    move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
+    left = move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
     reviewer = session.get(Person, rnd.reviewer_id)
     version = session.get(ReportVersion, rnd.version_id)
     enqueue(
@@ -91,7 +92,11 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
         in_reply_to=rnd.prompt_message_id,
         context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version},
     )
+    kind = stage_def(chain_of(session, report), report.stage).kind
+    if report.stage == left:  # a confidentiality review's approval: the report waits to be published
+        ready_to_publish(session, settings, report, rnd)
+        return True
     enter_stage(session, settings, report, version, returned_by=rnd if decision == "return" else None)
-    if stage_def(chain_of(session, report), report.stage).kind is StageKind.FILING:
+    if kind is StageKind.FILING:
         ready_to_file(session, settings, report, version)
     return True

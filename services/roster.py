@@ -26,7 +26,8 @@ from services.audit import audit
 
 KINDS = ("county", "township", "street", "department", "admin_committee")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
-OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body")
+OPTIONAL_COLUMNS = ("filing_cc", "confidentiality_reviewer", "supervisor", "coordinator", "delegate", "chain",
+                    "approval_body")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
 LONGEST = {"code": 64, "name": 64, "person": 32}  # characters; the longest real 街道/管委会 name is about 20
 

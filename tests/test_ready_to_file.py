@@ -128,7 +128,7 @@ def test_with_auto_file_the_approval_files_at_once_and_the_coordinator_is_told_i
         advance(tmp_path, "committee_review")
         ok(cli("deadlines", "set", "auto_file=是"))
         ok(cli("decide", "R-2026-001", "approve", "--stage", "committee_review"))
-        assert [r["stage"] for r in board()["reports"] if r["ref"] == "R-2026-001"] == ["filed"]
+        assert [r["stage"] for r in board()["reports"] if r["ref"] == "R-2026-001"] == ["confidentiality_review"]
     else:  # the county's policy file says so
         policy = tmp_path / "deadlines.yaml"
         policy.write_text((PROJECT_ROOT / "examples" / "deadlines.yaml").read_text(encoding="utf-8")
