@@ -23,5 +23,5 @@ def print_board(console: Console, board: dict) -> None:
     for r, row in zip(reports, rows(board), strict=True):
         table.add_row(*row[:-1], Text(row[-1], style="red") if r["overdue"] else row[-1])
     console.print(table)
-    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
+    done = sum(r["stage"] in (Stage.FILED, Stage.CONFIDENTIALITY_REVIEW, Stage.PUBLISHED) for r in reports)
     console.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))
