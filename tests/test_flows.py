@@ -73,8 +73,8 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     assert run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))["applied"] is False
     assert counts(session) == after_clearance
     url = "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html"
-    assert run(publish_report_flow(ref=report.ref, url=url)) == {"ref": report.ref, "new": True}
-    assert run(publish_report_flow(ref=report.ref, url=url)) == {"ref": report.ref, "new": False}
+    assert run(publish_report_flow(ref=report.ref, url=url)) == dict(ref=report.ref, new=True)
+    assert run(publish_report_flow(ref=report.ref, url=url)) == dict(ref=report.ref, new=False)
     assert stage_of(session, report) == "published" and counts(session) == after_clearance
     run(deliver_outbox_flow())
     sent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
