@@ -66,6 +66,19 @@ def refused_publication(session, report) -> str:
     return refused.value.code
 
 
+def public_version_after(session, settings, report, prompt, refusal: str) -> ReviewRound:
+    """The reviewer refuses by reply, the drafter answers the return with a public version attached:
+    the round that version opened."""
+    drop(settings.inbox_folder, reply_to(prompt, REVIEWER, refusal))
+    assert take_in(session, settings) == {InboundOutcome.APPLIED: 1}
+    [returned] = mails(session, "returned")
+    public = report_text("野鹤镇").replace("全年审查", "全年共审查")
+    drop(settings.inbox_folder, reply_to(returned, DRAFTER, "公开版见附件。",
+                                         attachments=(("野鹤镇报告（公开版）.md", public.encode()),)))
+    assert take_in(session, settings) == {InboundOutcome.NEW_VERSION: 1}
+    return open_round_of(session, session.get(Report, report.id))
+
+
 def test_the_filed_version_goes_to_the_units_confidentiality_reviewer_with_its_attachment(session, clearance):
     report, rnd, prompt = clearance
     assert prompt.to_addrs == REVIEWER and "保密审查" in prompt.subject
@@ -100,14 +113,7 @@ def test_a_refusal_is_never_read_as_an_approval(session, settings, clearance):
 def test_a_replayed_approval_to_a_decided_round_does_not_clear_the_public_version(session, settings, clearance):
     report, first, prompt = clearance
     approval = reply_to(prompt, REVIEWER, "同意公开")
-    drop(settings.inbox_folder, reply_to(prompt, REVIEWER, "不宜公开，请删去第三部分的案件细节。"))
-    assert take_in(session, settings) == {InboundOutcome.APPLIED: 1}
-    [returned] = mails(session, "returned")
-    public = report_text("野鹤镇").replace("全年审查", "全年共审查")
-    drop(settings.inbox_folder, reply_to(returned, DRAFTER, "公开版见附件。",
-                                         attachments=(("野鹤镇报告（公开版）.md", public.encode()),)))
-    assert take_in(session, settings) == {InboundOutcome.NEW_VERSION: 1}
-    second = open_round_of(session, session.get(Report, report.id))
+    second = public_version_after(session, settings, report, prompt, "不宜公开，请删去第三部分的案件细节。")
     assert (second.stage, second.number) == ("confidentiality_review", 2)
 
     drop(settings.inbox_folder, approval)  # an approval of round 1, written before the refusal was sent
@@ -137,14 +143,7 @@ def test_refuse_then_public_version_then_approve_then_publish_all_by_reply(sessi
     filed_bytes = (filed.id, filed.number, filed.sha256, filed.text)
     legal_prompts = len([r for r in session.exec(select(ReviewRound)) if r.stage != "confidentiality_review"])
 
-    drop(settings.inbox_folder, reply_to(prompt, REVIEWER, "不同意公开，第三部分有内部工作数据，请出公开版。"))
-    assert take_in(session, settings) == {InboundOutcome.APPLIED: 1}
-    [returned] = mails(session, "returned")
-    public = report_text("野鹤镇").replace("全年审查", "全年共审查")
-    drop(settings.inbox_folder, reply_to(returned, DRAFTER, "公开版见附件。",
-                                         attachments=(("野鹤镇报告（公开版）.md", public.encode()),)))
-    assert take_in(session, settings) == {InboundOutcome.NEW_VERSION: 1}
-    second = open_round_of(session, session.get(Report, report.id))
+    second = public_version_after(session, settings, report, prompt, "不同意公开，第三部分有内部工作数据，请出公开版。")
     assert second.stage == "confidentiality_review"  # not through legal and committee review again
     assert len([r for r in session.exec(select(ReviewRound)) if r.stage != "confidentiality_review"]) == legal_prompts
 
