@@ -41,6 +41,13 @@ class Item:
     overdue: int = 0  # working days late
     escalated: list[str] = field(default_factory=list)  # supervisor, coordinator: told as well
 
+    @property
+    def publishing(self) -> bool:
+        """The coordinators are to publish it: its confidentiality review approved (a filed report waits
+        for a reviewer in the roster first)."""
+        return self.key.startswith("publish:") and \
+            stage_def(get_chain(self.unit.chain), self.stage).kind is StageKind.CONFIDENTIALITY
+
 
 @dataclass
 class World:

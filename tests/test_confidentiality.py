@@ -2,20 +2,25 @@
 unit's confidentiality reviewer; only that reviewer's own, present 同意公开 clears it for publication;
 a forged sender, a replayed approval or a refusal never does; a refusal asks the drafters for a public
 version that goes back to this review alone, the filed version staying as filed; `publish` before the
-clearance is refused in Chinese and changes nothing."""
+clearance is refused in Chinese and changes nothing; the reviewer is reminded by the disclosure date."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
 from models.chain import Refused
+from models.reminders import plan_sweep
 from models.tables import AuditEvent, InboundOutcome, OutboxMessage, Report, ReportVersion, ReviewRound
 from notifications.mailbox import FolderInbox
 from services.cycle import open_cycle
 from services.decisions import record_decision
 from services.delivery import deliver_all
 from services.filing import file_report, filed_version, publish_report
+from services.reminders import write_plan
 from services.replies import intake
 from services.stages import open_round_of
 from tests.conftest import report_of
@@ -167,3 +172,20 @@ def test_refuse_then_public_version_then_approve_then_publish_all_by_reply(sessi
     assert (kept.id, kept.number, kept.sha256, kept.text) == filed_bytes
     assert filed_version(session, published).id == filed_bytes[0]
     assert len(mails(session, "filing")) == 1
+
+
+def test_the_reviewer_is_reminded_by_the_disclosure_date_and_replying_to_the_reminder_decides(
+        session, settings, clearance):
+    report, rnd, prompt = clearance
+    on_the_day = datetime(2027, 3, 31, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # the disclosure date
+    write_plan(session, settings, plan_sweep(session, on_the_day, "Asia/Shanghai"))
+    session.commit()
+    [reminder] = [m for m in mails(session, "reminder") if m.to_addrs == REVIEWER]
+    assert reminder.in_reply_to == prompt.message_id  # threaded under the prompt
+    assert "完成保密审查" in reminder.subject and "2027年3月31日" in reminder.subject
+    assert "回复“同意公开”" in reminder.body_text and "reportchain publish" not in reminder.body_text
+    drop(settings.inbox_folder, reply_to(reminder, REVIEWER, "同意公开"))
+    assert take_in(session, settings) == {InboundOutcome.APPLIED: 1}
+    assert session.get(ReviewRound, rnd.id).decision == "approve"
+    [ready] = mails(session, "ready_to_publish")
+    assert "2027年3月31日" in ready.body_text
