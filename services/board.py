@@ -30,11 +30,11 @@ from models.tables import (
 )
 from notifications.outbox import reason
 
-STAGES = tuple(s.name for s in get_chain())  # the board's six steps, drafting → published
+STAGES = tuple(s.name for s in get_chain())  # the board's steps, drafting → published
 
 
 def step_of(report: Report) -> int:
-    """Which of the six steps the report stands at (1 drafting … 6 published; 0 a stage of another chain)."""
+    """Which of the chain's steps the report stands at (1 drafting … 7 published; 0 a stage of another chain)."""
     return STAGES.index(report.stage) + 1 if report.stage in STAGES else 0
 
 

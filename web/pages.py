@@ -13,7 +13,7 @@ from core.texts import message
 from documents.render import publication_html
 from models.tables import AccountRole, Cycle, InboundMessage, Report, ReportVersion, Unit
 from services.accounts import Signer
-from services.board import cycle_flow, latest_year, reached_filing, status, story, years
+from services.board import STAGES, cycle_flow, latest_year, reached_filing, status, story, years
 from services.filing import filed_version, filing_day, filing_document
 from services.stages import latest_version
 from web.actions import report_actions
@@ -70,7 +70,7 @@ def board(request: Request, who: Who, session: Db, year: int | None = None,
                 counts=stage_counts(rows), filters=filters, query=filters.query(year),
                 kinds=sorted({r["unit_kind"] for r in rows}), **labels(rows),
                 supervisors=sorted({s for r in rows for s in r["supervisors"]}),
-                chart=chart(flow) if flow else None)
+                chart=chart(flow) if flow else None, steps=len(STAGES))
 
 
 @router.get("/board.xlsx")
@@ -88,7 +88,7 @@ def report_page(request: Request, ref: str, who: Who, session: Db) -> Response:
     settings = request.app.state.settings
     return page(request, "web/report.html", who, **story(session, report), timezone=settings.timezone,
                 actions=report_actions(session, who, report), upload=can_upload(session, who, report),
-                max_mb=settings.drafts.max_mb)
+                max_mb=settings.drafts.max_mb, steps=len(STAGES))
 
 
 def version_of(session: Session, report: Report, number: int) -> ReportVersion:

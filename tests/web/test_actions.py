@@ -157,6 +157,8 @@ def test_file_then_publish_in_the_console(app, session, settings, console):
     reviewer = session.exec(select(ReviewRound).where(ReviewRound.stage == "confidentiality_review")).one()
     assert (event.actor, event.detail["how"], event.detail["round"]) == (COORDINATOR, "console", reviewer.number)
     assert event.detail["reviewed_by"] == "林静"  # the unit's confidentiality reviewer, from the roster
+    shown = client.get(f"/reports/{console.yehe}").text  # the progress bar: six steps done, the seventh reached
+    assert (shown.count('<li class="done"></li>'), shown.count('<li class="now"></li>')) == (6, 1)
 
 
 @sqlite_only
