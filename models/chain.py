@@ -20,6 +20,7 @@ class Stage(StrEnum):
     COMMITTEE_REVIEW = "committee_review"
     FILING = "filing"
     FILED = "filed"
+    CONFIDENTIALITY_REVIEW = "confidentiality_review"
     PUBLISHED = "published"
 
 
@@ -27,8 +28,8 @@ class StageKind(StrEnum):
     DRAFT = "draft"  # a person writes and submits a version
     REVIEW = "review"  # a person approves or returns, by reply or by phone
     FILING = "filing"  # the system sends the approved version upward
-    FILED = "filed"  # waiting for confidentiality review and publication
-    CONFIDENTIALITY = "confidentiality"  # 保密审查 before publication
+    FILED = "filed"  # sent upward; the confidentiality review is asked for next
+    CONFIDENTIALITY = "confidentiality"  # 保密审查 by reply or phone, then publication by the coordinator
     DONE = "done"  # published; nothing moves any more
 
 
@@ -38,6 +39,7 @@ class Event(StrEnum):
     RETURN = "return"
     FILING_SENT = "filing_sent"
     ACKNOWLEDGE = "acknowledge"
+    REQUEST_CLEARANCE = "request_clearance"  # the filed version goes to the confidentiality reviewer
     PUBLISH = "publish"
 
 
@@ -45,6 +47,7 @@ class Role(StrEnum):
     DRAFTER = "drafter"
     LEGAL_ADVISOR = "legal_advisor"
     APPROVAL_CONTACT = "approval_contact"
+    CONFIDENTIALITY_REVIEWER = "confidentiality_reviewer"
     SUPERVISOR = "supervisor"
     COORDINATOR = "coordinator"
     DELEGATE = "delegate"  # may answer review prompts for the unit's reviewers (e.g. a law firm's assistant)
@@ -92,6 +95,7 @@ DEFAULT_CHAIN: tuple[StageDef, ...] = (
     StageDef(Stage.COMMITTEE_REVIEW, StageKind.REVIEW, Role.APPROVAL_CONTACT),
     StageDef(Stage.FILING, StageKind.FILING),
     StageDef(Stage.FILED, StageKind.FILED),
+    StageDef(Stage.CONFIDENTIALITY_REVIEW, StageKind.CONFIDENTIALITY, Role.CONFIDENTIALITY_REVIEWER),
     StageDef(Stage.PUBLISHED, StageKind.DONE),
 )
 
@@ -128,19 +132,23 @@ class ChainSet:
 BUILT_IN = ChainSet(CHAINS)
 
 # Which events each kind of stage accepts, and where they lead: "next", "first" (back to drafting)
-# or "stay" (recorded without moving).
+# or "stay" (recorded without moving). A confidentiality review's approval stays: the report waits
+# there for the coordinator to publish it; its refusal asks the drafters for a public version, which
+# goes back to that review only (see `transition`).
 _MOVES: dict[StageKind, dict[Event, str]] = {
     StageKind.DRAFT: {Event.SUBMIT: "next"},
     StageKind.REVIEW: {Event.APPROVE: "next", Event.RETURN: "first"},
     StageKind.FILING: {Event.FILING_SENT: "next"},
-    StageKind.FILED: {Event.ACKNOWLEDGE: "stay", Event.PUBLISH: "next"},
-    StageKind.CONFIDENTIALITY: {},  # accepted in a chain file; its moves come with the confidentiality review
+    StageKind.FILED: {Event.ACKNOWLEDGE: "stay", Event.REQUEST_CLEARANCE: "next"},
+    StageKind.CONFIDENTIALITY: {Event.APPROVE: "stay", Event.RETURN: "first", Event.PUBLISH: "next",
+                                Event.ACKNOWLEDGE: "stay"},
     StageKind.DONE: {},
 }
 
 
 def review_stages(chain: tuple[StageDef, ...]) -> list[StageDef]:
-    return [s for s in chain if s.kind is StageKind.REVIEW]
+    """The stages a reviewer decides (approve or return): the reviews and the confidentiality review."""
+    return [s for s in chain if s.kind in DECIDED_KINDS]
 
 
 def stage_def(chain: tuple[StageDef, ...], name: str) -> StageDef:
@@ -168,15 +176,19 @@ CHAIN_PROBLEMS = {  # the log's wording of each problem
     "one_of_kind": "a chain has exactly one {kind} stage",
     "review_after_filing": "review stage {stage!r} comes after filing",
     "filed_before_filing": "the filed stage comes before filing",
+    "publish_without_clearance": "a chain publishes only after a confidentiality review stage",
 }
+# the stages the system acts on keep their ids in every chain
 FIXED_IDS = {StageKind.DRAFT: Stage.DRAFTING, StageKind.FILING: Stage.FILING, StageKind.FILED: Stage.FILED,
-             StageKind.DONE: Stage.PUBLISHED}  # the stages the system acts on keep their ids in every chain
-NEEDS_ACTOR = (StageKind.DRAFT, StageKind.REVIEW, StageKind.CONFIDENTIALITY)
+             StageKind.CONFIDENTIALITY: Stage.CONFIDENTIALITY_REVIEW, StageKind.DONE: Stage.PUBLISHED}
+PERSON_KINDS = (StageKind.DRAFT, StageKind.REVIEW, StageKind.CONFIDENTIALITY)  # a person acts there
+DECIDED_KINDS = (StageKind.REVIEW, StageKind.CONFIDENTIALITY)  # a reviewer approves or returns there
 
 
 def validate_chain(chain: tuple[StageDef, ...]) -> None:
-    """Raise ChainProblem unless the chain starts with drafting, ends with published, names each stage
-    once, has one filing and one filed stage after its reviews, and names who acts where a person acts."""
+    """Raise ChainProblem unless the chain starts with drafting, ends with published reached through the
+    confidentiality review (nothing is published without one), names each stage once, has one filing and
+    one filed stage after its reviews, and names who acts where a person acts."""
     names = [s.name for s in chain]
     for index, name in enumerate(names):
         if name in names[:index]:
@@ -186,7 +198,7 @@ def validate_chain(chain: tuple[StageDef, ...]) -> None:
     if chain[-1].kind is not StageKind.DONE:
         raise ChainProblem("last_not_done", len(chain) - 1)
     for index, stage in enumerate(chain):
-        if stage.kind in NEEDS_ACTOR and stage.actor is None:
+        if stage.kind in PERSON_KINDS and stage.actor is None:
             raise ChainProblem("needs_actor", index, stage=stage.name)
         if stage.kind in FIXED_IDS and stage.name != FIXED_IDS[stage.kind]:
             raise ChainProblem("fixed_id", index, kind=stage.kind.value, expected=FIXED_IDS[stage.kind].value,
@@ -201,10 +213,15 @@ def validate_chain(chain: tuple[StageDef, ...]) -> None:
     for index, stage in enumerate(chain[filing:], filing):
         if stage.kind is StageKind.REVIEW:
             raise ChainProblem("review_after_filing", index, stage=stage.name)
+    if chain[-2].kind is not StageKind.CONFIDENTIALITY:
+        raise ChainProblem("publish_without_clearance", len(chain) - 1)
 
 
-def transition(chain: tuple[StageDef, ...], current: str, event: Event | str) -> Transition:
-    """Where `event` takes a report standing at `current`, or why it cannot."""
+def transition(chain: tuple[StageDef, ...], current: str, event: Event | str,
+               returned_from: str | None = None) -> Transition:
+    """Where `event` takes a report standing at `current`, or why it cannot. `returned_from`: the stage
+    whose return last sent the report to drafting; a version submitted after a confidentiality review's
+    refusal (the public version) goes back to that review, not through the earlier reviews again."""
     event = Event(event)
     names = [s.name for s in chain]
     if current not in names:
@@ -215,6 +232,9 @@ def transition(chain: tuple[StageDef, ...], current: str, event: Event | str) ->
         refusal = "already_published" if chain[index].kind is StageKind.DONE else "not_allowed_here"
         return Transition(event, current, refusal=refusal, params={"stage": current, "event": event.value})
     target = {"next": names[min(index + 1, len(names) - 1)], "first": names[0], "stay": current}[move]
+    if event is Event.SUBMIT and returned_from in names and \
+            chain[names.index(returned_from)].kind is StageKind.CONFIDENTIALITY:
+        target = returned_from
     return Transition(event, current, to_stage=target)
 
 

@@ -15,7 +15,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from models.chain import (
     CHAINS,
-    NEEDS_ACTOR,
+    PERSON_KINDS,
     ChainProblem,
     ChainSet,
     Refused,
@@ -130,7 +130,7 @@ class ChainReader:
                 raise self.refuse(values[name][0], "long_label", value=values[name][1], limit=LONGEST_LABEL)
         kind = self.choice(values["kind"], StageKind, "bad_stage_kind")
         actor = self.choice(values["actor"], Role, "bad_role") if "actor" in values else None
-        if actor is not None and kind not in NEEDS_ACTOR:
+        if actor is not None and kind not in PERSON_KINDS:
             raise self.refuse(values["actor"][0], "actor_not_here", kind=kind.value)
         budget = None
         if "budget" in values:

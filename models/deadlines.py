@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from models.calendar import WorkingCalendar
-from models.chain import CHAINS, StageKind
+from models.chain import CHAINS, StageDef, StageKind
 
 DATE_KEYS = ("drafting", "filing", "disclosure")
 
@@ -234,10 +234,12 @@ def draft_due(policy: DeadlinePolicy, calendar: WorkingCalendar, returned_on: da
     return max(due, revision) if revision else due
 
 
-def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: str, opened_on: date,
-              budget: int | None = None) -> date:
-    """A review is due its budget in working days after the round opened: `budget` (the one its chain
-    gives the stage) when given, else the policy's for the stage, else the filing date."""
-    if budget is not None:
-        return calendar.add_working_days(opened_on, budget)
-    return policy.budget_due(calendar, stage, opened_on) or policy.date_due(calendar, "filing")
+def round_due(policy: DeadlinePolicy, calendar: WorkingCalendar, stage: StageDef, opened_on: date) -> date:
+    """A review is due its budget in working days after the round opened: the one its chain gives the
+    stage, else the policy's for the stage, else the filing date; the confidentiality review, which comes
+    after filing, by the disclosure date."""
+    if stage.kind is StageKind.CONFIDENTIALITY:
+        return policy.date_due(calendar, "disclosure")
+    if stage.budget is not None:
+        return calendar.add_working_days(opened_on, stage.budget)
+    return policy.budget_due(calendar, stage.name, opened_on) or policy.date_due(calendar, "filing")

@@ -1,8 +1,9 @@
 """What is open and when it is due: every report waiting on someone, read in a fixed number of queries.
 
 An open item is a report in drafting (waiting on its drafters), an open review round (its
-reviewer), an approved report to be filed by the filing date, or a filed report awaiting public
-disclosure (both: the unit's coordinators). Its due date comes from the cycle's policy on the
+reviewer; the confidentiality review's by the disclosure date), an approved report to be filed by
+the filing date, or a filed or confidentiality-cleared report awaiting public disclosure (both: the
+unit's coordinators). Its due date comes from the cycle's policy on the
 working calendar. The reminder sweep and the status board both read this; neither asks per report.
 """
 
@@ -16,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import ChainSet, Role, Stage, StageDef, StageKind, stage_def
+from models.chain import DECIDED_KINDS, ChainSet, Role, Stage, StageDef, StageKind, stage_def
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import Assignment, Cycle, Person, Report, ReportVersion, ReviewRound, Unit
 
@@ -43,6 +44,12 @@ class Item:
     def review(self) -> bool:
         """An open review round, decided by replying to its prompt."""
         return self.key.startswith("round:")
+
+    @property
+    def publishing(self) -> bool:
+        """The coordinators are to publish it: its confidentiality review approved (a filed report waits
+        for a reviewer in the roster first)."""
+        return self.key.startswith("publish:") and stage_def(self.chain, self.stage).kind is StageKind.CONFIDENTIALITY
 
 
 @dataclass
@@ -114,16 +121,14 @@ def open_items(world: World) -> list[Item]:
             number = world.versions.get(report.id, 0) + 1
             items.append(Item(f"draft:{report.id}:{number}", report, unit, year, report.stage, due, chain,
                               world.people.get((unit.id, Role.DRAFTER.value), []), draft_number=number))
-        elif stage.kind is StageKind.REVIEW:
-            rnd = world.rounds.get((report.id, report.stage))
-            if rnd is not None:
-                due = round_due(policy, cal, report.stage, local_day(rnd.opened_at, unit.timezone), stage.budget)
-                items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due, chain,
-                                  [world.reviewers[rnd.id]], rnd.prompt_message_id))
+        elif stage.kind in DECIDED_KINDS and (rnd := world.rounds.get((report.id, report.stage))) is not None:
+            due = round_due(policy, cal, stage, local_day(rnd.opened_at, unit.timezone))
+            items.append(Item(f"round:{rnd.id}", report, unit, year, report.stage, due, chain,
+                              [world.reviewers[rnd.id]], rnd.prompt_message_id))
         elif stage.kind is StageKind.FILING:
             items.append(Item(f"filing:{report.id}", report, unit, year, report.stage,
                               policy.date_due(cal, "filing"), chain, coordinators_of(world, unit)))
-        elif stage.kind is StageKind.FILED:
+        elif stage.kind in (StageKind.FILED, StageKind.CONFIDENTIALITY):  # cleared (or no reviewer yet): publish
             items.append(Item(f"publish:{report.id}", report, unit, year, report.stage,
                               policy.date_due(cal, "disclosure"), chain, coordinators_of(world, unit)))
     return items

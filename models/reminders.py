@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from models.chain import Role, Stage
+from models.chain import Role, StageKind, stage_def
 from models.db import utcnow
 from models.deadlines import local_day
 from models.pending import Item, coordinators_of, open_items, read_world, upper_coordinators
@@ -149,7 +149,8 @@ def plan_sweep(session: Session, now: datetime, timezone: str) -> Plan:
                 mail_for(person).overview.append(Line(item, "coordinator", item.step or "digest", 0, len(steps)))
         filing_due = policy.date_due(cal, "filing")
         ahead = cal.working_days_between(today, filing_due)
-        if item.stage != Stage.FILED and ahead <= soon:  # not filed yet, and the filing date is near or past
+        filed = stage_def(item.chain, item.stage).kind in (StageKind.FILED, StageKind.CONFIDENTIALITY)
+        if not filed and ahead <= soon:  # not filed yet, and the filing date is near or past
             for person in watching.values():
                 mail_for(person).count_unfiled(item.year, filing_due, ahead)
     for mail in mails.values():

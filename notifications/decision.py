@@ -14,7 +14,7 @@ An approval is the writer's own present, unconditional approval (DESIGN §4). Th
 3. remarks after an approval (原则同意，建议…; approved, but please fix …) keep it an approval and are
    forwarded with it; a return or a demand for a new version beside an approval (同意，不过第三部分
    要重写后再报) does not;
-4. a return word (退回, 不同意, 请修改, 修改后再报, reject) returns unless its clause holds a doubt
+4. a return word (退回, 不同意, 不宜公开, 请修改, 修改后再报, reject) returns unless its clause holds a doubt
    other than a deferral (如果数据有误则退回, 要不要退回？, 领导不同意);
 5. a bare "OK" or "可以" approves only when nothing but courtesy stands beside it;
 6. everything else is "unclear", and an unclear reply moves nothing: the reviewer is asked again.
@@ -73,6 +73,7 @@ TOKENS: tuple[tuple[str, str], ...] = (
         r"不同意见|(没有|并非|并不是|不是)不同意|未经" + _CLAUSE + r"{0,10}同意|是否同意\s*:",
         r"通过(邮件|电话|微信|短信|传真|附件|系统|这种|以下)",
         r"(无需|不用|不必|不需要?)(再|重新)",  # 不用再报了: no new version wanted
+        r"(无|没有|未发现|不含)" + _CLAUSE + r"{0,4}?(不宜|不得|不能|不予|不可)(对外)?公开",  # nothing unfit to publish
         r"如(有|需)[^.;!?。\n]{0,12}?(联系|致电|来电|沟通|找我|告知)",  # 如有疑问，请联系
         en(r"(please )?(let me know|contact me|call me)[^.;!?\n]{0,40}if[^.;!?\n]*|if you (have|need) any[^.;!?\n]*"),
         r"其他|会议|会商|会审")),
@@ -89,6 +90,7 @@ TOKENS: tuple[tuple[str, str], ...] = (
            r"not my (decision|call)"), r"(?<![a-z])approved by (?!me(?![a-z])|myself)")),
     ("return", alternatives(
         _NEGATOR + _APPROVE_VERB,
+        r"(?:" + _NEGATOR + r"|不得|不应|不便)(?:对外|向社会)?(?:公开|公布|发布)",  # 不宜公开: not to be published
         r"(难以|很难|较难|难|恕难|碍难|无从|拒绝|反对)(予以)?" + _APPROVE_VERB, r"(同意|通过|批准)不了",
         r"退回|驳回|打回|退稿|返工|重写|重新(起草|撰写|写)|重报|再改|(还|仍)(要|需要?|得)改|大改|大幅修改|推倒重来",
         r"必须(再)?(修改|重写|完善|补充|改)|不行",

@@ -24,5 +24,5 @@ def print_board(console: Console, board: dict) -> None:
         style = "red" if r["overdue"] else "yellow" if r["unacknowledged_days"] else None
         table.add_row(*row[:-1], Text(row[-1], style=style) if style else row[-1])
     console.print(table)
-    done = sum(r["stage"] in (Stage.FILED, Stage.PUBLISHED) for r in reports)
+    done = sum(r["stage"] in (Stage.FILED, Stage.CONFIDENTIALITY_REVIEW, Stage.PUBLISHED) for r in reports)
     console.print(message("status_summary", total=len(reports), filed=done, overdue=sum(r["overdue"] for r in reports)))

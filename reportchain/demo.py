@@ -5,8 +5,9 @@ the 2026 cycle, and every report driven through every stage by real Prefect flow
 the way they do in real life, by replying to the prompt: the demo writes their replies as .eml files
 (quoting the prompt, as QQ Mail does) into the inbox folder and the reply intake reads them. One
 township's draft is returned and its drafter replies with the revised draft attached; one advisor's
-first answer is unclear and is asked again; one out-of-office auto-reply is ignored. Exit code 1 if
-any report is not filed.
+first answer is unclear and is asked again; one out-of-office auto-reply is ignored. After filing,
+each unit's confidentiality reviewer answers 同意公开 by reply and the coordinator records the
+website address. Exit code 1 if any report is not published.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from flows.cycle import open_cycle_flow
     from flows.delivery import deliver_outbox_flow
     from flows.drafts import submit_draft_flow
-    from flows.filing import file_report_flow
+    from flows.filing import file_report_flow, publish_report_flow
     from flows.reminders import sweep_flow
     from flows.replies import fetch_replies_flow
     from models.db import session_scope, upgrade_database
@@ -164,9 +165,17 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         mail(600 + n, simulated_reply(prompt, f"{contact.name} <{contact.email}>", text))
     fetch()
 
-    step("报送上级并投递全部邮件")
+    step("报送上级并投递全部邮件；报送后保密审查请求发给各单位保密审查人")
     for _, ref, _ in reports:
         run(file_report_flow(ref=ref))
+    run(deliver_outbox_flow())
+
+    step("保密审查人回复“同意公开”，协调人在门户网站发布后登记网址")
+    for n, (prompt, reviewer, _) in enumerate(open_prompts(Stage.CONFIDENTIALITY_REVIEW)):
+        mail(700 + n, simulated_reply(prompt, f"{reviewer.name} <{reviewer.email}>", "经保密审查，同意公开。"))
+    fetch()
+    for _, ref, unit in reports:
+        run(publish_report_flow(ref=ref, url=f"https://www.qingshan.example.gov.cn/fzzf/{YEAR}-{unit.code}.html"))
     run(deliver_outbox_flow())
 
     from core.clock import today_in
@@ -175,9 +184,9 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     with session_scope(db_url) as session:
         board = status(session, YEAR, today_in(load_settings().timezone))
     print_board(out, board)
-    not_filed = [r["ref"] for r in board["reports"] if r["stage"] != Stage.FILED]
-    if not_filed or not board["reports"]:
-        out.print(message("demo.failed", refs=not_filed or ["—"]))
+    unpublished = [r["ref"] for r in board["reports"] if r["stage"] != Stage.PUBLISHED]
+    if unpublished or not board["reports"]:
+        out.print(message("demo.failed", refs=unpublished or ["—"]))
         return 1
     out.print(message("demo.done", count=len(board["reports"]), folder=str(workdir / "mail"), db=db_url))
     out.print(message("demo.console", db=db_url, workdir=str(workdir)))

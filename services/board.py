@@ -32,7 +32,7 @@ from models.tables import (
 from notifications.outbox import reason
 from services.filing import FILING_MAIL
 
-STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's six steps, drafting → published
+STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's steps, drafting → published
 
 
 def step_of(report: Report, chain: tuple[StageDef, ...]) -> int:
@@ -67,7 +67,8 @@ def status(session: Session, year: int, today: date, units: frozenset[int] | Non
         select(OutboxMessage.report_id, OutboxMessage.sent_at)
         .join(Report, Report.id == OutboxMessage.report_id)
         .join(Cycle, Cycle.id == Report.cycle_id)
-        .where(Cycle.year == year, Report.stage == Stage.FILED, Report.acknowledged_at.is_(None),
+        .where(Cycle.year == year, Report.stage.in_((Stage.FILED, Stage.CONFIDENTIALITY_REVIEW)),
+               Report.acknowledged_at.is_(None),
                OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT)).all())
     query = (
         select(Report, Unit)
@@ -240,4 +241,4 @@ def story(session: Session, report: Report) -> dict:
 
 def reached_filing(report: Report) -> bool:
     """Whether the report has a filed version (the filing .docx and the web page can be made)."""
-    return report.stage in (Stage.FILING, Stage.FILED, Stage.PUBLISHED)
+    return report.stage in (Stage.FILING, Stage.FILED, Stage.CONFIDENTIALITY_REVIEW, Stage.PUBLISHED)

@@ -1,7 +1,8 @@
 """Record a reviewer's decision on a round: approve moves on, return goes back to drafting.
 
 The decision, the receipt to the reviewer and the next stage's prompt (or the drafters' notice, or,
-after the last review, the coordinators' word that the report is ready to file) commit together.
+after the last review, the coordinators' word that the report is ready to file, or, after the
+confidentiality review, that it may be published) commit together.
 Recording the same decision on the same round again changes nothing. A decision given by phone
 names the stage it decides, so the same command run twice cannot decide the next one.
 """
@@ -19,7 +20,7 @@ from models.chain import Event, Refused, StageDef, StageKind, review_stages, sta
 from models.db import utcnow
 from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
-from services.filing import ready_to_file
+from services.filing import ready_to_file, ready_to_publish
 from services.meeting import meeting_complete, record_meeting
 from services.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
 
@@ -85,7 +86,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     rnd.decision, rnd.comment = decision, comment.strip() or None
     rnd.decided_at, rnd.decided_via, rnd.decided_by = utcnow(), via, actor
     session.add(rnd)
-    move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
+    left = move(session, report, DECISIONS[decision], actor=actor, via=via, round=rnd.number, comment=rnd.comment)
     to_filing = stage_def(chain_of(session, report), report.stage).kind is StageKind.FILING
     if to_filing and meeting is not None:
         record_meeting(session, report, on=meeting.on, minutes=meeting.minutes, actor=actor, via=via)
@@ -101,6 +102,9 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
         context={**report_context(session, report), "round": rnd, "reviewer": reviewer, "version": version,
                  "ask_meeting": to_filing and not meeting_complete(report)},
     )
+    if report.stage == left:  # a confidentiality review's approval: the report waits to be published
+        ready_to_publish(session, settings, report, rnd)
+        return True
     enter_stage(session, settings, report, version, returned_by=rnd if decision == "return" else None)
     if to_filing:
         ready_to_file(session, settings, report, version)

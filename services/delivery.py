@@ -59,7 +59,10 @@ def deliver_all(session: Session, settings: Settings, now: datetime | None = Non
         notices = deliver(session, settings, backend, now=now)
         report.sent += notices.sent
         waiting_error = waiting_error or notices.last_error
-    filed = confirm_filings(session)
+    filed = confirm_filings(session, settings)
+    if filed:  # the confidentiality reviewers' prompts go out now, not with the next delivery
+        session.commit()
+        report.sent += deliver(session, settings, backend, now=now).sent
     problem = None
     if waiting_error is not None and not report.sent:
         problem = message("mail_waiting", reason=reason(waiting_error), waiting=waiting(session))

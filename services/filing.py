@@ -1,6 +1,9 @@
 """File an approved report upward: the filing mail (To + Cc, document attached) goes through the
-outbox, and the report becomes `filed` once delivery has accepted that mail. Once the coordinator
-has had it through the confidentiality review and put it on the website, it is `published`.
+outbox, and the report becomes `filed` once delivery has accepted that mail; at once the filed
+version goes to the unit's confidentiality reviewer (保密审查, a round like a review). A refusal asks
+the drafters for a public version, which goes to that reviewer again; the filed version stays as it
+was filed. Once the review approves, the coordinators are asked to publish the report and record
+its URL, and it is `published`.
 
 When the last review approves, the unit's coordinators are told the report is ready to file (how,
 and by when) — or, in a cycle whose policy says `auto_file`, it is filed at once and they are told
@@ -15,10 +18,20 @@ from sqlmodel import Session, select
 from core.settings import Settings
 from documents.render import filing_docx
 from models.calendar import load_calendar
-from models.chain import Event, Refused, Stage, StageKind, stage_def
+from models.chain import Event, Refused, Role, Stage, StageKind, stage_def
 from models.db import utcnow
 from models.deadlines import local_day
-from models.tables import Cycle, OutboxMessage, OutboxStatus, Report, ReportVersion, Unit
+from models.tables import (
+    Assignment,
+    Cycle,
+    OutboxMessage,
+    OutboxStatus,
+    Person,
+    Report,
+    ReportVersion,
+    ReviewRound,
+    Unit,
+)
 from notifications.message import Attachment
 from notifications.outbox import enqueue
 from services.audit import audit
@@ -26,8 +39,10 @@ from services.stages import (
     addressee_of,
     chain_of,
     coordinators_of,
+    enter_stage,
     latest_version,
     move,
+    open_round_of,
     recipients,
     report_context,
 )
@@ -95,18 +110,33 @@ def filing_document(session: Session, report: Report, version: ReportVersion) ->
                        issued_on=filing_day(session, report, version))
 
 
-def confirm_filings(session: Session) -> list[str]:
-    """Reports still at a filing stage whose filing mail was delivered become `filed` (one query)."""
-    query = (
+def filed_version(session: Session, report: Report) -> ReportVersion | None:
+    """The version filed upward (a public version written later does not change it)."""
+    query = (select(ReportVersion).join(OutboxMessage, OutboxMessage.attachment_version_id == ReportVersion.id)
+             .where(OutboxMessage.report_id == report.id, OutboxMessage.kind == FILING_MAIL)
+             .order_by(OutboxMessage.id.desc()).limit(1))
+    return session.exec(query).first()
+
+
+def confirm_filings(session: Session, settings: Settings) -> list[str]:
+    """Reports still at a filing stage whose filing mail was delivered become `filed` and go to their
+    confidentiality reviewer; a filed report whose unit had no such reviewer goes once one is in the
+    roster (one query for each kind)."""
+    delivered = (
         select(Report, OutboxMessage)
         .join(OutboxMessage, OutboxMessage.report_id == Report.id)
         .where(OutboxMessage.kind == FILING_MAIL, OutboxMessage.status == OutboxStatus.SENT,
                Report.stage == Stage.FILING)
     )
     moved = []
-    for report, mail in session.exec(query):
+    for report, mail in session.exec(delivered).all():
         move(session, report, Event.FILING_SENT, actor="system", message_id=mail.message_id)
         moved.append(report.ref)
+    reviewed_units = select(Assignment.unit_id).where(Assignment.role == Role.CONFIDENTIALITY_REVIEWER.value)
+    for report in session.exec(select(Report).where(Report.stage == Stage.FILED,
+                                                    Report.unit_id.in_(reviewed_units))).all():
+        move(session, report, Event.REQUEST_CLEARANCE, actor="system")
+        enter_stage(session, settings, report, filed_version(session, report))
     return moved
 
 
@@ -121,26 +151,44 @@ def acknowledge_filing(session: Session, report: Report, *, by: str, at: datetim
     return True
 
 
-def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator", *, reviewed_by: str,
-                   reviewed_on: date | None = None) -> bool:
-    """Record the public disclosure after the confidentiality review (保密审查) that `reviewed_by`
-    confirmed on `reviewed_on` (default: today, in the unit's time zone; not in the future, not before
-    the report was filed); False if this URL was already recorded."""
-    if report.stage == Stage.PUBLISHED and report.publication_url == url:
-        return False
-    chain = chain_of(session, report)
-    if stage_def(chain, report.stage).kind is not StageKind.FILED:
-        raise Refused("not_filed_yet", ref=report.ref, stage=report.stage, chain=chain)
-    if not reviewed_by.strip():
-        raise Refused("review_by_required", ref=report.ref)
-    today = local_day(utcnow(), session.get(Unit, report.unit_id).timezone)
-    reviewed_on = reviewed_on or today
-    filed_on = filing_day(session, report, latest_version(session, report.id))
-    if reviewed_on > today:
-        raise Refused("review_in_future", ref=report.ref, day=reviewed_on, today=today)
-    if reviewed_on < filed_on:
-        raise Refused("review_before_filing", ref=report.ref, day=reviewed_on, filed_on=filed_on)
+def ready_to_publish(session: Session, settings: Settings, report: Report, cleared: ReviewRound) -> None:
+    """The confidentiality review approved: the unit's coordinators are asked to publish the version it
+    cleared by the disclosure date and record the URL (once per round and person)."""
+    context = report_context(session, report)
+    due = context["policy"].date_due(load_calendar(session), "disclosure")
+    for person in coordinators_of(session, context["unit"]):
+        enqueue(session, settings, key=f"ready_to_publish:{cleared.id}:{person.id}", kind="ready_to_publish",
+                to=recipients([person]), report_id=report.id,
+                context={**context, "version": session.get(ReportVersion, cleared.version_id), "round": cleared,
+                         "reviewer": session.get(Person, cleared.reviewer_id), "coordinator": person, "due": due})
+
+
+def clearance_of(session: Session, report: Report) -> ReviewRound | None:
+    """The confidentiality review's approval of the report's latest version, if it has one."""
+    if stage_def(chain_of(session, report), report.stage).kind is not StageKind.CONFIDENTIALITY:
+        return None
+    rnd = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id,
+                                                 ReviewRound.stage == report.stage)
+                       .order_by(ReviewRound.id.desc()).limit(1)).first()
+    latest = latest_version(session, report.id)
+    return rnd if rnd is not None and rnd.decision == "approve" and rnd.version_id == latest.id else None
+
+
+def publish_report(session: Session, report: Report, url: str, actor: str = "coordinator") -> bool:
+    """Record the public disclosure of the version the confidentiality review (保密审查) approved; refused
+    without that approval; False if this URL was already recorded."""
+    if report.stage == Stage.PUBLISHED:
+        if report.publication_url == url:
+            return False
+        raise Refused("already_published", stage=report.stage, event=Event.PUBLISH.value)
+    cleared = clearance_of(session, report)
+    if cleared is None:
+        raise Refused("not_cleared", ref=report.ref, stage=report.stage,
+                      reviewing=open_round_of(session, report) is not None)
     report.publication_url = url
+    timezone = session.get(Unit, report.unit_id).timezone
     move(session, report, Event.PUBLISH, actor=actor, url=url, confidentiality_review="passed",
-         reviewed_by=reviewed_by.strip(), reviewed_on=reviewed_on.isoformat())
+         reviewed_by=session.get(Person, cleared.reviewer_id).name, round=cleared.number,
+         reviewed_on=local_day(cleared.decided_at, timezone).isoformat(),
+         version=session.get(ReportVersion, cleared.version_id).number)
     return True

@@ -36,8 +36,9 @@ class Wording:
     (the plain-text environment; the HTML part escapes them as it escapes any value) and then reused: an
     item's line recurs in the text and HTML parts and in the mails of its actors, supervisors and
     coordinators; an item's task and due-date words are those of every item at its stage due that day.
-    `context` gives a mail's template context: its subject (also the HTML title) and the stages of its own
-    items worded and found once for both parts; the templates call the rest as `said.line(ln)` etc."""
+    `context` gives a mail's template context: its subject (also the HTML title), the stages of its own
+    items and the reports it is to publish, worded and found once for both parts; the templates call the
+    rest as `said.line(ln)` etc."""
 
     def __init__(self, today: date) -> None:
         self.macros = environment().get_template("email/_reminder.j2").module
@@ -52,11 +53,12 @@ class Wording:
         subject = self.macros.subject(mail, single, self.today, *(self.words(single) if single else ("", "")))
         return {"person": mail.person, "mail": mail, "today": self.today, "single": single, "said": self,
                 "subject": subject, "stages": {ln.item.stage for ln in mail.own},
-                "reviewing": any(ln.item.review for ln in mail.own)}
+                "reviewing": any(ln.item.review for ln in mail.own),
+                "publishing": [ln.item.report.ref for ln in mail.own if ln.item.publishing]}
 
     def words(self, item: Item) -> tuple[str, str]:
         """(what is to be done, when it is due) for `item`."""
-        key = (item.stage, stage_label(item.stage, item.chain), item.overdue, item.due)
+        key = (item.stage, stage_label(item.stage, item.chain), item.publishing, item.overdue, item.due)
         if key not in self.words_by_due:
             self.words_by_due[key] = (self.macros.task(item), self.macros.when(item, self.today))
         return self.words_by_due[key]

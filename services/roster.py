@@ -27,7 +27,7 @@ from core.clock import today_in
 from core.names import has_control, name_problem, normalised_address, visible
 from core.settings import Settings
 from core.texts import message
-from models.chain import BUILT_IN, NEEDS_ACTOR, ChainSet, Role
+from models.chain import BUILT_IN, PERSON_KINDS, ChainSet, Role, StageKind
 from models.db import utcnow
 from models.pending import running_cycles
 from models.tables import UNIT_KINDS, Assignment, Cycle, Person, Report, Unit
@@ -37,7 +37,8 @@ from services.cycle import configured_chains, open_cycle
 LEVELS = ("province", "city", "county", "district")  # at the root, they run the cycle: no report by default
 YES, NO = ("yes", "y", "true", "1", "是"), ("no", "n", "false", "0", "否")
 REQUIRED_COLUMNS = ("code", "name", "kind", "parent", "filing_to", "drafter", "legal_advisor", "approval_contact")
-OPTIONAL_COLUMNS = ("filing_cc", "supervisor", "coordinator", "delegate", "chain", "approval_body", "reports")
+OPTIONAL_COLUMNS = ("filing_cc", "confidentiality_reviewer", "supervisor", "coordinator", "delegate", "chain",
+                    "approval_body", "reports")
 REPORTING_ROLES = (Role.DRAFTER, Role.LEGAL_ADVISOR, Role.APPROVAL_CONTACT)
 LONGEST = {"code": 64, "name": 64, "person": 32}  # characters; the longest real 街道/管委会 name is about 20
 
@@ -219,8 +220,10 @@ def validate(session: Session, rows: list[tuple[int, dict[str, str]]], chains: C
         used = chains.chain_for(code, kind, chain)
         if used not in chains.chains:
             bad(line, message("import.unknown_chain", chain=used))
-        acting = ({s.actor: s.role_label or s.actor.value for s in chains.chains[used] if s.kind in NEEDS_ACTOR}
-                  if used in chains.chains else {role: role.value for role in REPORTING_ROLES})  # who acts in it
+        # who acts in its chain (a filed report waits for its confidentiality reviewer to be named later)
+        acting = ({s.actor: s.role_label or s.actor.value for s in chains.chains[used]
+                   if s.kind in PERSON_KINDS and s.kind is not StageKind.CONFIDENTIALITY}
+                  if used in chains.chains else {role: role.value for role in REPORTING_ROLES})
         people: dict[Role, list[tuple[str, str]]] = {}
         for role in Role:
             value = row.get(role.value, "")

@@ -1,7 +1,8 @@
 """The one place where a report changes stage, and what entering a stage does.
 
 `move` applies the chain rules, checks the row version and writes the audit event; entering a
-review stage opens a round and writes the reviewer's prompt; a return tells the drafters. All of
+review stage (or the confidentiality review) opens a round and writes the reviewer's prompt; a
+return tells the drafters. All of
 it happens in the caller's transaction, so a stage change and its mails commit together.
 Work that changes no roster and no calendar on many reports at once (a batch of the reply intake)
 reads the units' people and the calendar once, with `roster_read_once`.
@@ -22,7 +23,7 @@ from core.settings import Settings
 from documents.diff import changes
 from documents.render import piece
 from models.calendar import WorkingCalendar, load_calendar
-from models.chain import ChainSet, Event, Refused, Role, StageDef, StageKind, stage_def, transition
+from models.chain import DECIDED_KINDS, ChainSet, Event, Refused, Role, StageDef, StageKind, stage_def, transition
 from models.db import utcnow
 from models.deadlines import DeadlinePolicy, draft_due, local_day, round_due
 from models.tables import (
@@ -118,7 +119,8 @@ def move(session: Session, report: Report, event: Event, *, actor: str, **detail
     if unit.closed_at is not None:
         raise Refused("unit_closed", unit=unit.name, reason=unit.closed_reason)
     chain = chain_of(session, report)
-    t = transition(chain, report.stage, event)
+    returned_from = last_returned_from(session, report) if event is Event.SUBMIT else None
+    t = transition(chain, report.stage, event, returned_from)
     if not t.allowed:
         raise Refused.from_transition(t, chain=chain)
     left = report.stage
@@ -128,6 +130,12 @@ def move(session: Session, report: Report, event: Event, *, actor: str, **detail
     session.flush()  # the row-version check happens here: a racing writer gets StaleDataError
     cancel_reminders(session, report)
     return left
+
+
+def last_returned_from(session: Session, report: Report) -> str | None:
+    """The stage of the report's latest return, if any (a public version goes back to it)."""
+    query = select(ReviewRound.stage).where(ReviewRound.report_id == report.id, ReviewRound.decision == "return")
+    return session.exec(query.order_by(ReviewRound.decided_at.desc(), ReviewRound.id.desc()).limit(1)).first()
 
 
 def cancel_reminders(session: Session, report: Report) -> None:
@@ -187,7 +195,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     session.flush()
     context = report_context(session, report)
     opened = local_day(rnd.opened_at, context["unit"].timezone)
-    due = round_due(context["policy"], working_calendar(session), stage.name, opened, stage.budget)
+    due = round_due(context["policy"], working_calendar(session), stage, opened)
     prompt = enqueue(
         session,
         settings,
@@ -226,7 +234,7 @@ def enter_stage(session: Session, settings: Settings, report: Report, version: R
                 returned_by: ReviewRound | None = None) -> None:
     """What entering the report's current stage does, beyond the move itself."""
     stage = stage_def(chain_of(session, report), report.stage)
-    if stage.kind is StageKind.REVIEW:
+    if stage.kind in DECIDED_KINDS:
         open_round(session, settings, report, version)
     elif stage.kind is StageKind.DRAFT and returned_by is not None:
         reviewer = session.get(Person, returned_by.reviewer_id)

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 
 from models.calendar import WorkingCalendar, published
+from models.chain import DEFAULT_CHAIN, stage_def
 from models.deadlines import default_policy, draft_due, policy_with, round_due
 
 CAL = WorkingCalendar()
@@ -30,10 +31,14 @@ def test_a_make_up_saturday_is_a_working_day_and_an_ordinary_saturday_is_not():
 def test_spring_festival_inside_a_review_budget_pushes_the_due_date_past_the_holiday():
     # A legal review opened on Thursday 12 February 2026 with 5 working days: Fri 13, Sat 14 (调休),
     # then the holiday 15–23 February, then 24, 25, 26.
-    assert round_due(default_policy(2025), CAL, "legal_review", date(2026, 2, 12)) == date(2026, 2, 26)
+    legal_review = stage_def(DEFAULT_CHAIN, "legal_review")
+    assert round_due(default_policy(2025), CAL, legal_review, date(2026, 2, 12)) == date(2026, 2, 26)
     # Counted in calendar days it would have been 17 February, in the middle of the holiday.
     assert not CAL.is_working_day(date(2026, 2, 17))
     assert CAL.holiday_name(date(2026, 2, 17)) == "Spring Festival"
+    # the confidentiality review, after filing, is due by the disclosure date however it opened
+    clearance = stage_def(DEFAULT_CHAIN, "confidentiality_review")
+    assert round_due(default_policy(2025), CAL, clearance, date(2026, 2, 12)) == date(2026, 3, 31)
 
 
 def test_a_budget_that_crosses_the_year_end_skips_new_year_and_counts_the_make_up_sunday():

@@ -26,8 +26,8 @@ from models.chain import (
 )
 
 # The default chain as the design (DESIGN.md §2) describes it, written out independently of the code.
-STAGES = ["drafting", "legal_review", "committee_review", "filing", "filed", "published"]
-EVENTS = ["submit", "approve", "return", "filing_sent", "acknowledge", "publish"]
+STAGES = ["drafting", "legal_review", "committee_review", "filing", "filed", "confidentiality_review", "published"]
+EVENTS = ["submit", "approve", "return", "filing_sent", "acknowledge", "request_clearance", "publish"]
 
 # (stage, event) → stage the report lands on. Every pair not listed here must be refused.
 LEGAL_MOVES = {
@@ -38,7 +38,11 @@ LEGAL_MOVES = {
     ("committee_review", "return"): "drafting",
     ("filing", "filing_sent"): "filed",
     ("filed", "acknowledge"): "filed",  # recorded, the report stays where it is
-    ("filed", "publish"): "published",
+    ("filed", "request_clearance"): "confidentiality_review",
+    ("confidentiality_review", "approve"): "confidentiality_review",  # cleared: waits to be published
+    ("confidentiality_review", "return"): "drafting",  # for a public version
+    ("confidentiality_review", "acknowledge"): "confidentiality_review",
+    ("confidentiality_review", "publish"): "published",
 }
 
 STAGE_LABELS = {
@@ -47,6 +51,7 @@ STAGE_LABELS = {
     "committee_review": "党委审议",
     "filing": "待报送",
     "filed": "已报送",
+    "confidentiality_review": "保密审查",
     "published": "已公开",
 }
 EVENT_LABELS = {
@@ -55,6 +60,7 @@ EVENT_LABELS = {
     "return": "退回",
     "filing_sent": "报送成功",
     "acknowledge": "上级确认收到",
+    "request_clearance": "送保密审查",
     "publish": "公开",
 }
 
@@ -70,8 +76,8 @@ def pair_id(pair: tuple[str, str]) -> str:
 def test_the_expected_table_covers_the_whole_default_chain_and_every_event():
     assert [s.name for s in DEFAULT_CHAIN] == STAGES
     assert sorted(e.value for e in Event) == sorted(EVENTS)
-    assert len(ALL_PAIRS) == 36
-    assert len(ALLOWED_PAIRS) == 8
+    assert len(ALL_PAIRS) == 49
+    assert len(ALLOWED_PAIRS) == 12
 
 
 @pytest.mark.parametrize("pair", ALLOWED_PAIRS, ids=pair_id)
@@ -135,7 +141,8 @@ EXPECTED_ALLOWED_EVENTS = {
     "legal_review": [Event.APPROVE, Event.RETURN],
     "committee_review": [Event.APPROVE, Event.RETURN],
     "filing": [Event.FILING_SENT],
-    "filed": [Event.ACKNOWLEDGE, Event.PUBLISH],
+    "filed": [Event.ACKNOWLEDGE, Event.REQUEST_CLEARANCE],
+    "confidentiality_review": [Event.APPROVE, Event.RETURN, Event.ACKNOWLEDGE, Event.PUBLISH],
     "published": [],
     "archived": [],
 }
@@ -154,6 +161,7 @@ EXECUTIVE_CHAIN = (
     StageDef("committee_review", StageKind.REVIEW, Role.APPROVAL_CONTACT),
     StageDef("filing", StageKind.FILING),
     StageDef("filed", StageKind.FILED),
+    StageDef("confidentiality_review", StageKind.CONFIDENTIALITY, Role.CONFIDENTIALITY_REVIEWER),
     StageDef("published", StageKind.DONE),
 )
 
@@ -181,14 +189,38 @@ def test_the_extra_review_stage_accepts_only_review_decisions():
 
 
 def test_walking_the_extended_chain_from_drafting_to_published():
-    events = ["submit", "approve", "approve", "approve", "filing_sent", "acknowledge", "publish"]
+    events = ["submit", "approve", "approve", "approve", "filing_sent", "acknowledge", "request_clearance",
+              "approve", "publish"]
     visited = ["drafting"]
     for event in events:
         t = transition(EXECUTIVE_CHAIN, visited[-1], event)
         assert t.allowed, (visited[-1], event)
         visited.append(t.to_stage)
     assert visited == ["drafting", "legal_review", "executive_review", "committee_review",
-                       "filing", "filed", "filed", "published"]
+                       "filing", "filed", "filed", "confidentiality_review", "confidentiality_review", "published"]
+
+
+def test_a_public_version_goes_back_to_the_confidentiality_review_only():
+    back = transition(DEFAULT_CHAIN, "confidentiality_review", "return")
+    assert back.to_stage == "drafting"
+    public = transition(DEFAULT_CHAIN, "drafting", "submit", returned_from="confidentiality_review")
+    assert public.to_stage == "confidentiality_review"  # not through legal and committee review again
+    assert transition(DEFAULT_CHAIN, "drafting", "submit", returned_from="legal_review").to_stage == "legal_review"
+
+
+def test_publishing_is_refused_before_the_confidentiality_review():
+    for stage in ("filing", "filed"):
+        assert transition(DEFAULT_CHAIN, stage, "publish").refusal == "not_allowed_here"
+
+
+def test_a_chain_without_a_confidentiality_review_before_publication_is_refused():
+    without = tuple(s for s in DEFAULT_CHAIN if s.kind is not StageKind.CONFIDENTIALITY)
+    with pytest.raises(ValueError, match="exactly one confidentiality stage"):
+        validate_chain(without)
+    last = tuple(s for s in DEFAULT_CHAIN if s.kind is not StageKind.FILED)
+    last = (*last[:-1], next(s for s in DEFAULT_CHAIN if s.kind is StageKind.FILED), last[-1])  # filed after it
+    with pytest.raises(ValueError, match="publishes only after a confidentiality review"):
+        validate_chain(last)
 
 
 def test_the_extra_stage_does_not_exist_in_the_default_chain():
@@ -218,6 +250,7 @@ def test_stage_def_finds_a_stage_by_name_or_says_it_is_missing():
 DRAFT = StageDef("drafting", StageKind.DRAFT, Role.DRAFTER)
 REVIEW = StageDef("legal_review", StageKind.REVIEW, Role.LEGAL_ADVISOR)
 FILING = StageDef("filing", StageKind.FILING)
+CLEARANCE = StageDef("confidentiality_review", StageKind.CONFIDENTIALITY, Role.CONFIDENTIALITY_REVIEWER)
 DONE = StageDef("published", StageKind.DONE)
 
 
@@ -230,9 +263,10 @@ DONE = StageDef("published", StageKind.DONE)
         pytest.param((REVIEW, DRAFT, FILING, DONE), "starts with a draft stage", id="not-starting-with-draft"),
         pytest.param((DRAFT, REVIEW, FILING), "ends with a done stage", id="not-ending-with-done"),
         pytest.param((), "starts with a draft stage", id="empty"),
-        pytest.param((DRAFT, StageDef("executive_review", StageKind.REVIEW), FILING, DONE), "executive_review",
+        pytest.param((DRAFT, StageDef("executive_review", StageKind.REVIEW), FILING, CLEARANCE, DONE),
+                     "executive_review",
                      id="review-without-actor"),
-        pytest.param((StageDef("drafting", StageKind.DRAFT), REVIEW, FILING, DONE), "drafting",
+        pytest.param((StageDef("drafting", StageKind.DRAFT), REVIEW, FILING, CLEARANCE, DONE), "drafting",
                      id="draft-without-actor"),
     ],
 )

@@ -101,9 +101,9 @@ def test_each_shipped_chain_runs_end_to_end_by_reply_with_its_own_stage_names(se
     file_report(session, settings, report)
     session.commit()
     assert deliver(session, settings, MailFolderBackend(tmp_path / "out")).sent > 0
-    assert confirm_filings(session) == [report.ref]
+    assert confirm_filings(session, settings) == [report.ref]
     session.commit()
-    assert report.stage == "filed"
+    assert report.stage == "confidentiality_review"  # filed, and at once with the unit's reviewer
 
 
 def test_a_return_in_the_extra_review_stage_goes_back_to_the_drafters_under_its_own_name(session, settings, county):
@@ -163,6 +163,7 @@ chains:
       - {id: committee_review, label: 镇党委会议审议, kind: review, actor: approval_contact}
       - {id: filing, label: 待报送, kind: filing}
       - {id: filed, label: 已报送, kind: filed}
+      - {id: confidentiality_review, label: 保密审查, kind: confidentiality, actor: confidentiality_reviewer}
       - {id: published, label: 已公开, kind: done}
 """
 
@@ -219,8 +220,8 @@ def test_the_board_names_each_report_s_stage_as_its_chain_does_and_counts_its_st
     board = status(session, 2026, local_day(yehe.updated_at, "Asia/Shanghai"))
     found = {r["ref"]: r for r in board["reports"]}
     assert (found[yehe.ref]["stage_label"], found[yehe.ref]["step"], found[yehe.ref]["steps"]) == (
-        "政府常务会议审议", 3, 7)
-    assert (found[sifaju.ref]["stage_label"], found[sifaju.ref]["steps"]) == ("法规科合法性审查", 6)
+        "政府常务会议审议", 3, 8)
+    assert (found[sifaju.ref]["stage_label"], found[sifaju.ref]["steps"]) == ("法规科合法性审查", 7)
     shown = {row[0]: row for row in rows(board)}
     assert shown[yehe.ref][2] == "政府常务会议审议" and shown[sifaju.ref][2] == "法规科合法性审查"
     assert found[yehe.ref]["waiting_on"] == [people_with_role(session, yehe.unit_id, DEFAULT_CHAIN[2].actor)[0].name]
@@ -334,8 +335,10 @@ GOOD_STAGES = """\
       - {id: legal_review, label: 法律顾问审核, kind: review, actor: legal_advisor}
       - {id: filing, label: 待报送, kind: filing}
       - {id: filed, label: 已报送, kind: filed}
+      - {id: confidentiality_review, label: 保密审查, kind: confidentiality, actor: confidentiality_reviewer}
       - {id: published, label: 已公开, kind: done}
 """
+CLEARANCE = [line + "\n" for line in GOOD_STAGES.splitlines() if "confidentiality" in line][0]
 HEAD = "chains:\n  township:\n    kinds: [township]\n    stages:\n"  # stages start on line 5
 
 
@@ -379,8 +382,14 @@ BAD_FILES = [  # (what, file, line, words of the message)
     ("no actor", stages((", actor: legal_advisor}", "}")), 6, "环节“legal_review”须用 actor 写明由谁办理"),
     ("stage id", stages(("{id: legal_review,", "{id: 法律审核,")), 6, "环节编号“法律审核”不可用"),
     ("unit kind", stages(("kinds: [township]", "kinds: [twonship]")), 3, "单位类型“twonship”无法识别"),
-    ("kind twice", stages() + "  other:\n    kinds: [township]\n    stages:\n" + GOOD_STAGES, 11,
+    ("kind twice", stages() + "  other:\n    kinds: [township]\n    stages:\n" + GOOD_STAGES, 12,
      "“township”已由流程“township”使用"),
+    ("no clearance", stages((CLEARANCE, "")), 2,
+     "每个流程须有且只有一个 confidentiality 类环节"),
+    ("clearance first", stages(("      - {id: filed, label: 已报送, kind: filed}\n", ""),
+                               ("      - {id: published,", "      - {id: filed, label: 已报送, kind: filed}\n"
+                                                          "      - {id: published,")), 10,
+     "公开（published）之前须是保密审查环节"),
     ("no stages", "chains:\n  township:\n    kinds: [township]\n", 2, "缺少“stages”"),
     ("duplicate key", stages(("kinds: [township]", "kinds: [township]\n    kinds: [street]")), 4,
      "“kinds”写了两次"),

@@ -108,7 +108,7 @@ def test_init_creates_the_tables_of_a_new_database(tmp_path, monkeypatch):
 
 
 def test_sample_roster_import_reports_its_counts(settings):
-    assert "导入完成：14 个单位，42 名人员，66 项职责。" in ok(cli("units", "import", SAMPLE_ROSTER))
+    assert "导入完成：14 个单位，55 名人员，79 项职责。" in ok(cli("units", "import", SAMPLE_ROSTER))
     assert stored(settings)["units"] == 14
 
 
@@ -179,7 +179,7 @@ def test_status_json_has_the_documented_shape(county):
                           "overdue_days", "waiting_on", "supervisors", "returns", "acknowledged_on",
                           "unacknowledged_days", "closed"}
         assert r["acknowledged_on"] is None and r["unacknowledged_days"] == 0
-        assert r["step"] == 1 and r["steps"] == 6 and r["returns"] == 0 and r["overdue_days"] == 0
+        assert r["step"] == 1 and r["steps"] == 7 and r["returns"] == 0 and r["overdue_days"] == 0
         assert r["closed"] is None and r["stage_label"] == "起草"
         assert isinstance(r["unit"], str) and r["unit"] and r["stage"] == "drafting"
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", r["due"]) and isinstance(r["overdue"], bool)
@@ -231,12 +231,13 @@ def test_a_report_goes_from_draft_to_filed_with_a_return_on_the_way(county, sett
     assert "报告现处于“待报送”环节" in ok(cli("decide", "R-2026-001", "approve", "--stage", "党委审议"))
     output = ok(cli("file", "R-2026-001"))
     assert "收件人：xianwei-ban@qingshan.example.gov.cn" in output and "已报送：R-2026-001" in output
-    assert stage_of("R-2026-001") == "filed"
+    assert stage_of("R-2026-001") == "confidentiality_review"
     assert any("[#R-2026-001] 报送：野鹤镇2026年度" in s for s in mail_subjects(settings))
 
     events = [line.split("│")[3].strip() for line in ok(cli("history", "R-2026-001")).splitlines()
               if line.startswith("│")]
-    assert events == ["建立报告", "提交稿件", "退回", "提交稿件", "同意", "同意", "生成报送邮件", "报送成功"]
+    assert events == ["建立报告", "提交稿件", "退回", "提交稿件", "同意", "同意", "生成报送邮件", "报送成功",
+                      "送保密审查"]
     assert "请补充第一责任人履职情况" in cli("history", "r-2026-001").output
 
 

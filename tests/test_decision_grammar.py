@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from notifications.decision import read_decision
+from notifications.decision import APPROVE, RETURN, UNCLEAR, read_decision
 
 CASES = {
     "approve": [
@@ -37,4 +37,18 @@ CASES = {
 
 @pytest.mark.parametrize(("expected", "text"), [(d, t) for d, texts in CASES.items() for t in texts])
 def test_the_reviewers_words_are_read_as(expected, text):
+    assert read_decision(text) == expected
+
+
+# The confidentiality review (保密审查) answers 同意公开 / 不同意公开: a negation of publishing is never an approval.
+CLEARANCE_CASES = {
+    APPROVE: ["同意公开", "同意公开。", "经审查，无不宜公开内容。同意公开。", "同意公开，建议删去个人电话"],
+    RETURN: ["不同意公开", "不宜公开", "不宜公开，第三部分涉及内部数据", "不予公开", "不得公开", "暂不公开",
+             "不同意公开，涉及敏感信息"],
+    UNCLEAR: ["同意公开吗？", "领导同意公开", "修改后同意公开", "同意不公开", "是否不宜公开？"],
+}
+
+
+@pytest.mark.parametrize(("expected", "text"), [(d, t) for d, texts in CLEARANCE_CASES.items() for t in texts])
+def test_confidentiality_answers(expected, text):
     assert read_decision(text) == expected

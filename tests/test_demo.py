@@ -1,5 +1,6 @@
 """`reportchain demo` — the product's main job on the embedded default — in a fresh process, as
-`make demo` runs it: every sample report filed, one returned and resubmitted, the mails on disk."""
+`make demo` runs it: every sample report filed, cleared by its confidentiality review (保密审查) by
+reply and published, one returned and resubmitted, the mails on disk."""
 
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from models.tables import InboundOutcome
 CLI = [sys.executable, "-m", "reportchain.cli"]
 
 
-def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(tmp_path):
+def test_the_demo_files_clears_and_publishes_every_sample_report_and_leaves_the_mails_in_the_folder(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REPORTCHAIN_", "PREFECT_API_URL"))}
     done = subprocess.run([*CLI, "demo", "--workdir", str(tmp_path)], capture_output=True, text=True,
                           env=env, cwd=PROJECT_ROOT, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "13 份报告全部报送" in done.stdout
+    assert "13 份报告全部报送，通过保密审查后公开发布" in done.stdout
     assert f"REPORTCHAIN_DATABASE_URL=sqlite:///{tmp_path / 'demo.db'} reportchain web" in done.stdout
     demo_console_accounts(f"sqlite:///{tmp_path / 'demo.db'}")
 
@@ -32,14 +33,17 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
                                       cwd=tmp_path, check=True).stdout)
     assert board["year"] == 2026
     assert len(board["reports"]) == 13
-    assert {r["stage"] for r in board["reports"]} == {"filed"}
+    assert {r["stage"] for r in board["reports"]} == {"published"}
 
     mails = [email.message_from_bytes(p.read_bytes(), policy=policy.default)
              for p in Path(tmp_path / "mail").glob("*.eml")]
     kinds = [m["X-Reportchain-Kind"] for m in mails]
     assert kinds.count("kickoff") == 13 and kinds.count("filing") == 13
     assert kinds.count("reminder") == 13 + 1  # 16 Dec: every drafter, and the county's digest, once
-    assert kinds.count("review_prompt") == 13 * 2 + 1  # one township's legal review ran twice
+    assert kinds.count("review_prompt") == 13 * 3 + 1  # one township's legal review ran twice
+    assert kinds.count("ready_to_publish") == 13  # each unit's coordinator, once its review cleared it
+    clearance = [m for m in mails if m["X-Reportchain-Kind"] == "review_prompt" and "保密审查" in str(m["Subject"])]
+    assert len(clearance) == 13 and all("baomi" in m["To"] for m in clearance)
     [returned] = [m for m in mails if m["X-Reportchain-Kind"] == "returned"]
     assert "下社镇" in str(returned["Subject"])
     assert "请补充原因分析" in returned.get_body(("plain",)).get_content()
@@ -48,9 +52,10 @@ def test_the_demo_files_every_sample_report_and_leaves_the_mails_in_the_folder(t
     with sqlite3.connect(tmp_path / "demo.db") as db:
         outcomes = dict(db.execute("SELECT outcome, count(*) FROM inboundmessage GROUP BY outcome").fetchall())
         via = {row[0] for row in db.execute("SELECT decided_via FROM reviewround")}
-    assert outcomes == {InboundOutcome.APPLIED: 12 + 1 + 1 + 13, InboundOutcome.UNCLEAR: 1,
+        published = db.execute("SELECT count(*) FROM report WHERE publication_url LIKE 'https://%'").fetchone()[0]
+    assert outcomes == {InboundOutcome.APPLIED: 12 + 1 + 1 + 13 + 13, InboundOutcome.UNCLEAR: 1,
                         InboundOutcome.AUTO_REPLY: 1, InboundOutcome.NEW_VERSION: 1}
-    assert via == {"email"}
+    assert via == {"email"} and published == 13
     assert kinds.count("clarify") == 1 and kinds.count("draft_received") == 1
     assert not list((tmp_path / "inbox").glob("*.eml"))  # every reply was taken in and moved to processed/
 

@@ -11,7 +11,7 @@ from flows.cycle import open_cycle_flow
 from flows.decisions import record_decision_flow
 from flows.delivery import deliver_outbox_flow
 from flows.drafts import submit_draft_flow
-from flows.filing import file_report_flow
+from flows.filing import file_report_flow, publish_report_flow
 from models.tables import OutboxMessage, Report, ReportVersion, ReviewRound
 from services.decisions import round_to_decide
 from tests.conftest import report_of, write_draft
@@ -65,10 +65,21 @@ def test_every_flow_run_twice_gives_the_same_state_and_no_second_mail(session, s
     assert run(file_report_flow(ref=report.ref)) == filing
     assert run(deliver_outbox_flow())["filed"] == [report.ref]
     assert run(deliver_outbox_flow()) == {"sent": 0, "retrying": 0, "failed": [], "filed": [], "problem": None}
-    assert stage_of(session, report) == "filed"
+    assert stage_of(session, report) == "confidentiality_review"  # filed, and its prompt went out
+
+    round_id = round_to_decide(session, report.ref, "confidentiality_review").id
+    assert run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))["applied"] is True
+    after_clearance = counts(session)
+    assert run(record_decision_flow(round_id=round_id, decision="approve", actor="吴协调"))["applied"] is False
+    assert counts(session) == after_clearance
+    url = "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html"
+    assert run(publish_report_flow(ref=report.ref, url=url)) == dict(ref=report.ref, new=True)
+    assert run(publish_report_flow(ref=report.ref, url=url)) == dict(ref=report.ref, new=False)
+    assert stage_of(session, report) == "published" and counts(session) == after_clearance
+    run(deliver_outbox_flow())
     sent = session.exec(select(OutboxMessage).where(OutboxMessage.status == "sent")).all()
     assert len(sent) == counts(session)["OutboxMessage"] == len(eml_files(settings))
-    assert sum(m.kind == "filing" for m in sent) == 1
+    assert sum(m.kind == "filing" for m in sent) == 1 and sum(m.kind == "ready_to_publish" for m in sent) == 1
 
 
 def test_a_delivery_that_crashed_before_recording_is_resumed_without_a_duplicate(session, settings, county):

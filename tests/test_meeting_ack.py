@@ -184,7 +184,7 @@ def filed(session, settings, report) -> OutboxMessage:
     deliver_all(session, settings)
     session.commit()
     session.expire_all()
-    assert session.get(Report, report.id).stage == "filed"
+    assert session.get(Report, report.id).stage == "confidentiality_review"  # filed, and on to its clearance
     return filing
 
 
@@ -241,7 +241,7 @@ def test_only_the_filing_addressees_answer_threaded_under_the_filing_mail_acknow
     assert inbound.outcome == InboundOutcome.ACKNOWLEDGED
     report = session.get(Report, report.id)
     assert report.acknowledged_by == "xianwei-ban@qingshan.example.gov.cn"
-    assert report.acknowledged_at == inbound.received_at and report.stage == "filed"
+    assert report.acknowledged_at == inbound.received_at and report.stage == "confidentiality_review"
     first = report.acknowledged_at
     # a second 回执 (here from the copied office) changes nothing
     again = take_in(session, settings, answer(filing, "依法治县办 <yfzx@qingshan.example.gov.cn>", "收到"))

@@ -128,7 +128,7 @@ def test_with_auto_file_the_approval_files_at_once_and_the_coordinator_is_told_i
         advance(tmp_path, "committee_review")
         ok(cli("deadlines", "set", "auto_file=是"))
         ok(cli("decide", "R-2026-001", "approve", "--stage", "committee_review"))
-        assert [r["stage"] for r in board()["reports"] if r["ref"] == "R-2026-001"] == ["filed"]
+        assert [r["stage"] for r in board()["reports"] if r["ref"] == "R-2026-001"] == ["confidentiality_review"]
     else:  # the county's policy file says so
         policy = tmp_path / "deadlines.yaml"
         policy.write_text((PROJECT_ROOT / "examples" / "deadlines.yaml").read_text(encoding="utf-8")
@@ -145,7 +145,9 @@ def test_with_auto_file_the_approval_files_at_once_and_the_coordinator_is_told_i
     [told] = mails(session, "auto_filed")
     assert told.to_addrs == COORDINATOR
     assert "xianwei-ban@qingshan.example.gov.cn" in told.body_text
-    assert "reportchain publish R-2026-001" in told.body_text
+    # the next step is the confidentiality review, not publication: nothing to publish yet
+    assert "保密审查人回复“同意公开”后，您会收到通知" in told.body_text
+    assert "reportchain publish" not in told.body_text and "--confidentiality-reviewed" not in told.body_text
 
 
 def test_auto_file_is_off_unless_a_county_turns_it_on_and_deadlines_show_says_which(county, settings):

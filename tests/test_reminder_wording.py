@@ -2,11 +2,12 @@
 
 services/reminders.py renders each item's line and each mail's subject once per sweep (`Wording`) and lets
 the text and HTML parts share them. This compares the mails of three sweeps (bench.sweep's data at 120
-reports, some waiting to be filed, some unit and person names carrying HTML's special characters; on the
-drafting due date and near the filing and disclosure dates) with those the templates rendered one mail at
-a time before that change, kept in tests/data/reminder_mails.json: recipients, threading, subject, text
-body and the HTML body's SHA-256, byte for byte. After a deliberate change of the reminder's wording, write
-the file again with `REGENERATE=1 .venv/bin/pytest tests/test_reminder_wording.py` and review its diff.
+reports, some waiting to be filed, some filed and some cleared by their confidentiality review, some
+unit and person names carrying HTML's special characters; on the drafting due date and near the filing
+and disclosure dates) with those the templates rendered one mail at a time before that change, kept in
+tests/data/reminder_mails.json: recipients, threading, subject, text body and the HTML body's SHA-256,
+byte for byte. After a deliberate change of the reminder's wording, write the file again with
+`REGENERATE=1 .venv/bin/pytest tests/test_reminder_wording.py` and review its diff.
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ def sweep_mails(tmp_path, monkeypatch) -> tuple[dict[str, dict], list[str]]:
         with Session(engine, expire_on_commit=False) as session:
             populate(session, 120)
             session.execute(update(Report).where(Report.id % 9 == 0).values(stage=Stage.FILING.value))
+            # half the filed reports cleared by their confidentiality review: the coordinators publish them
+            session.execute(update(Report).where(Report.stage == Stage.FILED.value, Report.id % 2 == 0)
+                            .values(stage=Stage.CONFIDENTIALITY_REVIEW.value))
             for unit_id in (2, 3, 5, 8):  # townships whose names an HTML part must escape
                 session.execute(update(Unit).where(Unit.id == unit_id).values(name=f"第{unit_id}号镇{HOSTILE}"))
             session.execute(update(Person).where(Person.id.in_([1, 2, 250])).values(name=f"协调员{HOSTILE}"))
@@ -70,7 +74,9 @@ def test_the_sweeps_reminders_read_as_the_templates_wrote_them_one_by_one(tmp_pa
         assert mail == before[key], key
     texts = " ".join(m["subject"] + m["body_text"] for m in mails.values())
     for shape in ("以下事项已逾期，请您督促办理", "您负责统筹的单位中", "【请督办】", "另有", "提醒 1/", "待办提醒",
-                  "督办提醒", "稿件请回复", "审核意见请分别", "请直接回复本邮件", "报送请执行", "公开发布后",
+                  "督办提醒", "稿件请回复", "审核意见请分别", "请直接回复本邮件", "报送请执行",
+                  "在名册中指定保密审查人", "在门户网站公开发布后，请登记公开网址：reportchain publish",
+                  "公开发布并登记公开网址",
                   "报送截止日期为"):
         assert shape in texts, shape  # the sample has every kind of section
     htmls = " ".join(html_parts)

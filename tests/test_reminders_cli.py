@@ -4,7 +4,6 @@ moment (--dry-run, --json), sending for real, changing the policy and the calend
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 import pytest
 from sqlmodel import select
@@ -159,35 +158,28 @@ def test_a_broken_policy_file_is_refused_before_anything_is_stored(county, setti
 def test_publish_records_the_disclosure_ends_the_chain_and_its_reminders(county, settings, tmp_path):
     advance(tmp_path, "filing")
     url = "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html"
-    refused(cli("publish", "R-2026-001", url, "--confidentiality-reviewed", "--reviewed-by", "李保密"),
-            "报送上级之后才能登记公开")
+    refused(cli("publish", "R-2026-001", url), "尚未通过保密审查")
     ok(cli("file", "R-2026-001"))
-    assert stage_of("R-2026-001") == "filed"
+    assert stage_of("R-2026-001") == "confidentiality_review"  # filed, and at once asked of the reviewer
 
     def told_about_r001() -> list[dict]:
         plan = json.loads(ok(cli("sweep", "--dry-run", "--json", "--now", "2027-03-31T09:00")))
         return [(m["to"], i["step"]) for m in plan["mails"] for i in m["items"] if i["ref"] == "R-2026-001"]
 
-    assert told_about_r001() == [("yfzx@qingshan.example.gov.cn", "due")]  # the coordinator publishes
-    result = cli("publish", "R-2026-001", url)
-    assert result.exit_code == 2 and "公开前须通过保密审查" in result.output
-    result = cli("publish", "R-2026-001", "www.example.gov.cn", "--confidentiality-reviewed")
+    reviewer = "baomi01@qingshan.example.gov.cn"
+    # the disclosure date is the review's due date: the reviewer is reminded, the coordinator sees it coming
+    assert sorted(told_about_r001()) == [(reviewer, "due"), ("yfzx@qingshan.example.gov.cn", "due")]
+    refused(cli("publish", "R-2026-001", url), "等待保密审查人回复")
+    assert stage_of("R-2026-001") == "confidentiality_review"
+    result = cli("publish", "R-2026-001", "www.example.gov.cn")
     assert result.exit_code == 2 and "应以 http:// 或 https:// 开头" in result.output
-    result = cli("publish", "R-2026-001", url, "--confidentiality-reviewed")
-    assert result.exit_code == 2 and "--reviewed-by" in result.output  # who confirmed the review is named
-    reviewed = ("--confidentiality-reviewed", "--reviewed-by", "李保密")
-    result = cli("publish", "R-2026-001", url, *reviewed, "--reviewed-on", "2026-13-01")
-    assert result.exit_code == 2 and "保密审查日期“2026-13-01”无法识别" in result.output
-    filed_on = local_day(utcnow(), "Asia/Shanghai")  # the filing mail was written just now
-    refused(cli("publish", "R-2026-001", url, *reviewed, "--reviewed-on", str(filed_on + timedelta(days=1))),
-            "晚于今天")
-    refused(cli("publish", "R-2026-001", url, *reviewed, "--reviewed-on", str(filed_on - timedelta(days=1))),
-            "早于报告 R-2026-001 的报送日")
-    assert stage_of("R-2026-001") == "filed"
-    assert "已登记报告 R-2026-001 公开" in ok(cli("publish", "R-2026-001", url, *reviewed))
-    assert "已登记过此公开网址" in ok(cli("publish", "R-2026-001", url, *reviewed))
+    ok(cli("decide", "R-2026-001", "approve", "--stage", "保密审查"))
+    assert told_about_r001() == [("yfzx@qingshan.example.gov.cn", "due")]  # now the coordinator publishes
+    assert "已登记报告 R-2026-001 公开" in ok(cli("publish", "R-2026-001", url))
+    assert "已登记过此公开网址" in ok(cli("publish", "R-2026-001", url))
     history = ok(cli("history", "R-2026-001"))
-    assert "保密审查确认人：李保密" in history and f"保密审查日期：{filed_on}" in history
+    today = local_day(utcnow(), "Asia/Shanghai")
+    assert "保密审查确认人：林静" in history and f"保密审查日期：{today}" in history
     assert stage_of("R-2026-001") == "published"
     assert told_about_r001() == []
     assert board()["reports"][0]["due"] is None

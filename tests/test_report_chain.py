@@ -193,9 +193,9 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
 
     backend = MailFolderBackend(tmp_path / "out")
     assert deliver(session, settings, backend).sent == len(mails(session))
-    assert confirm_filings(session) == [report.ref]
+    assert confirm_filings(session, settings) == [report.ref]
     session.commit()
-    assert report.stage == "filed"
+    assert report.stage == "confidentiality_review"  # filed, and at once sent to the confidentiality reviewer
     sent = email.message_from_bytes(backend.path_for(filing.message_id).read_bytes(), policy=policy.default)
     assert sent["Cc"] == "yfzx@qingshan.example.gov.cn"
     [attachment] = list(sent.iter_attachments())  # the approved version laid out as a 公文
@@ -206,7 +206,7 @@ def test_filing_mails_the_approved_version_to_the_upper_level_and_files_once_del
     assert lines[0] == body[0]  # the report's own title, not a second one
     assert lines[1] == "中共青山县委、青山县人民政府："  # the 主送 it lacked
     assert lines[2:] == body[1:]  # the body, 落款 and date as written
-    assert confirm_filings(session) == []  # delivered once, filed once
+    assert confirm_filings(session, settings) == []  # delivered once, filed once
 
 
 def test_refusals_leave_the_report_untouched(session, settings, county, cycle):

@@ -131,11 +131,11 @@ def test_the_sample_county_has_one_person_per_email_even_when_they_serve_many_un
     result = import_roster(session, SAMPLE_YAML)
     session.commit()
 
-    # 1 county coordinator + 13 × (drafter, approval contact, supervisor) + 2 law-firm advisors.
-    assert counts(session)["people"] == 42
-    # county: coordinator; each reporting unit: drafter, advisor, contact, supervisor, coordinator.
-    assert counts(session)["assignments"] == 1 + 13 * 5
-    assert result == {"units": 14, "people": 42, "assignments": 66, "reports": 0}
+    # 1 county coordinator + 13 × (drafter, approval contact, confidentiality reviewer, supervisor) + 2 advisors.
+    assert counts(session)["people"] == 55
+    # county: coordinator; each reporting unit: drafter, advisor, contact, reviewer, supervisor, coordinator.
+    assert counts(session)["assignments"] == 1 + 13 * 6
+    assert result == {"units": 14, "people": 55, "assignments": 79, "reports": 0}
 
     chen = session.exec(select(Person).where(Person.name == "陈律师")).all()
     zhou = session.exec(select(Person).where(Person.name == "周律师")).all()
@@ -161,8 +161,8 @@ def test_the_example_csv_imports(session):
     assert unit(session, "sifaju").filing_to == "xianwei-ban@qingshan.example.gov.cn, fzc@city-dept.example.gov.cn"
     assert person(session, "chen.lawyer@lvshi-a.example.cn").name == "陈律师"
     assert roles_of(session, "party-yehe@qingshan.example.gov.cn") == [("yehe", "approval_contact")]
-    assert counts(session) == {"units": 3, "people": 9, "assignments": 11}
-    assert result == {"units": 3, "people": 9, "assignments": 11, "reports": 0}
+    assert counts(session) == {"units": 3, "people": 11, "assignments": 13}
+    assert result == {"units": 3, "people": 11, "assignments": 13, "reports": 0}
 
 
 def test_a_csv_saved_by_excel_on_chinese_windows_in_gbk_imports_with_correct_names(session, tmp_path):

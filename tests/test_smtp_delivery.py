@@ -324,7 +324,7 @@ def test_each_receipt_threads_under_the_prompt_it_answers(session, delivered):
         assert message["Subject"].startswith(f"Re: [#{chain.report.ref}] 已记录：同意")
 
 
-def test_the_filing_goes_to_every_to_and_cc_address_with_the_report_attached(session, delivered):
+def test_the_filing_goes_to_every_to_and_cc_address_with_the_report_attached(session, settings, delivered):
     chain, _, handler = delivered
     got = received_for(handler, chain.filing)
     assert sorted(got.rcpt_tos) == sorted([*FILING_TO, FILING_CC])
@@ -337,9 +337,9 @@ def test_the_filing_goes_to_every_to_and_cc_address_with_the_report_attached(ses
     filed = read_draft("filed.docx", document.get_content())  # the approved text, laid out as a 公文
     submitted = read_draft("draft.docx", chain.draft)
     assert all(line in filed.text for line in submitted.text.splitlines() if line.strip())
-    assert confirm_filings(session) == [chain.report.ref]  # accepted by SMTP: the report is filed
+    assert confirm_filings(session, settings) == [chain.report.ref]  # accepted by SMTP: the report is filed
     session.commit()
-    assert session.get(Report, chain.report.id).stage == "filed"
+    assert session.get(Report, chain.report.id).stage == "confidentiality_review"  # filed, and asked of the reviewer
 
 
 # ---------------------------------------------------------------------------------------------

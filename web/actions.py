@@ -140,18 +140,11 @@ def file_upward(session: Session, settings: Settings, actor: str, values: Values
 
 def publish(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
     report = report_of(session, values)
-    url, reviewed_by = values.get("url", ""), values.get("reviewed_by", "")
-    if values.get("reviewed") != "1":
-        raise Invalid(message("console.publish_needs_review"))
+    url = values.get("url", "")
     if not url.lower().startswith(("http://", "https://")) or len(url) > 500:
         raise Invalid(message("publish_bad_url", url=url))
-    if not reviewed_by:
-        raise Invalid(message("console.publish_needs_reviewer"))
-    day = values.get("reviewed_on", "")
-    reviewed_on = day_of(day, "publish_bad_day", "value") if day else None
-    new = publish_report(session, report, url, actor, reviewed_by=reviewed_by[:100], reviewed_on=reviewed_on)
-    return {"ref": report.ref, "url": url, "new": new, "reviewed_by": reviewed_by,
-            "reviewed_on": reviewed_on.isoformat() if reviewed_on else ""}
+    new = publish_report(session, report, url, actor)
+    return {"ref": report.ref, "url": url, "new": new}
 
 
 def meeting(session: Session, _settings: Settings, actor: str, values: Values) -> dict:
@@ -395,7 +388,9 @@ def report_actions(session: Session, who: Signer, report: Report) -> list[str]:
     version = latest_version(session, report.id)
     return [*{StageKind.DRAFT: ["accept"] if version is not None and is_held(session, version) else [],
               StageKind.REVIEW: ["decide"] if open_round_of(session, report) else [],
-              StageKind.FILING: ["file", "meeting"], StageKind.FILED: ["publish", "meeting"],
+              StageKind.CONFIDENTIALITY: ["decide", "meeting"] if open_round_of(session, report)
+              else ["publish", "meeting"],
+              StageKind.FILING: ["file", "meeting"], StageKind.FILED: ["meeting"],
               StageKind.DONE: ["meeting"]}.get(kind, []), "close_unit"]
 
 

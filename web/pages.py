@@ -13,8 +13,8 @@ from core.texts import message, stage_label
 from documents.render import publication_html
 from models.tables import AccountRole, Cycle, InboundMessage, Report, ReportVersion, Unit
 from services.accounts import Signer
-from services.board import cycle_flow, latest_year, reached_filing, status, story, years
-from services.filing import filing_day, filing_document
+from services.board import STAGES, cycle_flow, latest_year, reached_filing, status, story, years
+from services.filing import filed_version, filing_day, filing_document
 from services.stages import latest_version
 from web.actions import report_actions
 from web.board import Filters, chart, stage_counts, xlsx
@@ -72,7 +72,7 @@ def board(request: Request, who: Who, session: Db, year: int | None = None,
                 counts=stage_counts(rows), filters=filters, query=filters.query(year),
                 kinds=sorted({r["unit_kind"] for r in rows}), **labels(rows),
                 supervisors=sorted({s for r in rows for s in r["supervisors"]}),
-                chart=chart(flow) if flow else None)
+                chart=chart(flow) if flow else None, steps=len(STAGES))
 
 
 @router.get("/board.xlsx")
@@ -90,7 +90,7 @@ def report_page(request: Request, ref: str, who: Who, session: Db) -> Response:
     settings = request.app.state.settings
     return page(request, "web/report.html", who, **story(session, report), timezone=settings.timezone,
                 actions=report_actions(session, who, report), upload=can_upload(session, who, report),
-                max_mb=settings.drafts.max_mb)
+                max_mb=settings.drafts.max_mb, steps=len(STAGES))
 
 
 def version_of(session: Session, report: Report, number: int) -> ReportVersion:
@@ -108,27 +108,28 @@ def version_file(ref: str, number: int, who: Who, session: Db) -> Response:
     return download(version.content, f"{report.ref}-v{number}-{version.filename}", f"{report.ref}-v{number}")
 
 
-def filed_version(session: Session, report: Report) -> ReportVersion:
-    """The version filed upward (the last one), once the report has reached filing."""
-    if not reached_filing(report) or (version := latest_version(session, report.id)) is None:
+def filed_and_public(session: Session, report: Report) -> tuple[ReportVersion, ReportVersion]:
+    """The version filed upward (the approved one, until the filing mail is written) and the one for the
+    website (a public version written after a confidentiality review's refusal, else the same)."""
+    if not reached_filing(report) or (public := latest_version(session, report.id)) is None:
         raise NotFound
-    return version
+    return filed_version(session, report) or public, public
 
 
 @router.get("/reports/{ref}/filing.docx")
 def filing_file(ref: str, who: Who, session: Db) -> Response:
     report = report_in_scope(session, who, ref)
-    data = filing_document(session, report, filed_version(session, report))
+    data = filing_document(session, report, filed_and_public(session, report)[0])
     return download(data, f"{report.ref}-报送稿.docx", f"{report.ref}-filing.docx")
 
 
 @router.get("/reports/{ref}/publication.html")
 def publication_file(ref: str, who: Who, session: Db) -> Response:
     report = report_in_scope(session, who, ref)
-    version = filed_version(session, report)
-    html = publication_html(version.text, unit_name=session.get(Unit, report.unit_id).name,
+    filed, public = filed_and_public(session, report)
+    html = publication_html(public.text, unit_name=session.get(Unit, report.unit_id).name,
                             year=session.get(Cycle, report.cycle_id).year,
-                            issued_on=filing_day(session, report, version))
+                            issued_on=filing_day(session, report, filed))
     return download(html.encode(), f"{report.ref}-公开网页.html", f"{report.ref}-publication.html")
 
 

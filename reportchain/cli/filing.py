@@ -16,7 +16,6 @@ from reportchain.cli.common import (
     DryRun,
     Flows,
     app,
-    day_option,
     deliver_now,
     dry_run,
     fail,
@@ -50,27 +49,17 @@ def file_cmd(
 def publish(
     ref: Annotated[str, typer.Argument(help="报告编号。")],
     url: Annotated[str, typer.Argument(help="报告在门户网站上的公开网址（http:// 或 https://）。")],
-    reviewed: Annotated[bool, typer.Option("--confidentiality-reviewed", help="确认已通过保密审查（必填）。")] = False,
-    reviewed_by: Annotated[str, typer.Option("--reviewed-by", help="必填：确认保密审查通过的人（姓名）。")] = "",
-    reviewed_on: Annotated[str | None, typer.Option(
-        "--reviewed-on", help="保密审查通过的日期 YYYY-MM-DD（默认今天；不能晚于今天，不能早于报送日）。")] = None,
     by: Annotated[str, typer.Option("--by", help="操作人，记入流转记录。")] = "coordinator",
 ) -> None:
-    """登记公开：报告已通过保密审查并在门户网站公开后，登记公开网址和保密审查人、审查日期，流程结束，不再提醒。"""
+    """登记公开：保密审查人回复“同意公开”后，报告在门户网站公开，登记公开网址，流程结束，不再提醒。未通过保密审查的不予登记。"""
     from services.stages import find_report
 
-    if not reviewed:
-        raise typer.BadParameter(message("publish_needs_review"))
     if not url.strip().lower().startswith(("http://", "https://")):
         raise typer.BadParameter(message("publish_bad_url", url=url))
-    if not reviewed_by.strip():
-        raise typer.BadParameter(message("publish_needs_reviewer"))
-    day = day_option(reviewed_on, "publish_bad_day")
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-    result = run_flow(Flows.publish_report, ref=report.ref, url=url.strip(), reviewed_by=reviewed_by.strip(),
-                      reviewed_on=day, actor=by)
+    result = run_flow(Flows.publish_report, ref=report.ref, url=url.strip(), actor=by)
     out.print(message("published", ref=result["ref"], url=url.strip(), new=result["new"]))
 
 
@@ -81,17 +70,18 @@ def render_cmd(
 ) -> None:
     """生成定稿的两种版式：报送用的公文格式 Word 文件，和在门户网站公开用的网页（HTML）。"""
     from documents.render import publication_html
-    from services.filing import filing_day, filing_document
+    from services.filing import filed_version, filing_day, filing_document
     from services.stages import find_report, latest_version
 
     settings = load_settings()
     with session_for(settings) as session:
         report = find_report(session, ref)
-        if report.stage not in (Stage.FILING, Stage.FILED, Stage.PUBLISHED):
+        if report.stage not in (Stage.FILING, Stage.FILED, Stage.CONFIDENTIALITY_REVIEW, Stage.PUBLISHED):
             fail(message("render_not_approved", ref=report.ref, stage=report.stage))
         unit, version = session.get(Unit, report.unit_id), latest_version(session, report.id)
+        filed = filed_version(session, report) or version  # a public version does not change what was filed
         year = session.get(Cycle, report.cycle_id).year
-        document, issued_on = filing_document(session, report, version), filing_day(session, report, version)
+        document, issued_on = filing_document(session, report, filed), filing_day(session, report, filed)
     name = safe_filename(message("render_name", unit=unit.name, year=year), fallback=report.ref)
     out_dir.mkdir(parents=True, exist_ok=True)
     docx, page = out_dir / f"{name}.docx", out_dir / f"{name}.html"

@@ -90,6 +90,7 @@ CONTEXTS = {  # every mail kind, with what its flow gives it
     "filing": {},
     "ready_to_file": {"coordinator": PERSON},
     "auto_filed": {"coordinator": PERSON},
+    "ready_to_publish": {"coordinator": PERSON, "reviewer": PERSON, "round": ROUND},
     "delivery_failed": {"mail": FAILED},
     "reminder": Wording(date(2026, 12, 22)).context(REMINDER),
 }

@@ -130,25 +130,35 @@ def test_file_then_publish_in_the_console(app, session, settings, console):
     done = post(client, "/act/file", ref=console.yehe, confirm="1")
     assert done.status_code == 303
     session.expire_all()
-    assert find_report(session, console.yehe).stage == Stage.FILED  # delivered in the background
+    # delivered in the background: filed, and the filed version went to the confidentiality reviewer
+    assert find_report(session, console.yehe).stage == Stage.CONFIDENTIALITY_REVIEW
     assert post(client, "/act/file", ref=console.yehe, confirm="1").status_code == 409  # filed: refused
     assert len(session.exec(select(OutboxMessage).where(OutboxMessage.kind == "filing")).all()) == 1
     assert [e.actor for e in audited(session, "filing_written")] == [COORDINATOR]
 
     url = "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html"
-    unreviewed = post(client, "/act/publish", ref=console.yehe, url=url, reviewed_by="李保密")
-    assert unreviewed.status_code == 400 and "保密审查" in unreviewed.text
-    future = post(client, "/act/publish", ref=console.yehe, url=url, reviewed="1", reviewed_by="李保密",
-                  reviewed_on="2099-01-01")
-    assert future.status_code == 409 and "晚于今天" in future.text
-    shown = post(client, "/act/publish", ref=console.yehe, url=url, reviewed="1", reviewed_by="李保密")
-    assert "李保密" in shown.text and url in shown.text
-    assert post(client, "/act/publish", ref=console.yehe, url=url, reviewed="1", reviewed_by="李保密",
-                confirm="1").status_code == 303
-    again = post(client, "/act/publish", ref=console.yehe, url=url, reviewed="1", reviewed_by="李保密", confirm="1")
+    for data in ({}, {"confirm": "1"}):  # neither the confirmation page nor the act: the review has not passed
+        early = post(client, "/act/publish", ref=console.yehe, url=url, **data)
+        assert early.status_code == 409 and "尚未通过保密审查" in early.text and "等待保密审查人回复" in early.text
+    assert audited(session, "publish") == []
+    assert "保密审查 第1轮" in client.get(f"/act/decide?ref={console.yehe}").text
+    cleared = {"ref": console.yehe, "stage": "confidentiality_review", "round": "1", "decision": "approve"}
+    assert confirm(client, "/act/decide", **cleared).status_code == 303
+    session.expire_all()
+    assert find_report(session, console.yehe).stage == Stage.CONFIDENTIALITY_REVIEW  # waits for the URL
+    assert "登记公开" in client.get(f"/reports/{console.yehe}").text
+
+    shown = post(client, "/act/publish", ref=console.yehe, url=url)
+    assert url in shown.text and "保密审查已通过" in shown.text
+    assert post(client, "/act/publish", ref=console.yehe, url=url, confirm="1").status_code == 303
+    again = post(client, "/act/publish", ref=console.yehe, url=url, confirm="1")
     assert again.status_code == 303 and "已登记过此公开网址" in client.get(again.headers["location"]).text
     [event] = audited(session, "publish")
-    assert (event.actor, event.detail["reviewed_by"], event.detail["how"]) == (COORDINATOR, "李保密", "console")
+    reviewer = session.exec(select(ReviewRound).where(ReviewRound.stage == "confidentiality_review")).one()
+    assert (event.actor, event.detail["how"], event.detail["round"]) == (COORDINATOR, "console", reviewer.number)
+    assert event.detail["reviewed_by"] == "林静"  # the unit's confidentiality reviewer, from the roster
+    shown = client.get(f"/reports/{console.yehe}").text  # the progress bar: six steps done, the seventh reached
+    assert (shown.count('<li class="done"></li>'), shown.count('<li class="now"></li>')) == (6, 1)
 
 
 @sqlite_only

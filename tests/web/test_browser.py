@@ -157,13 +157,15 @@ def test_the_whole_chain_in_the_console(server, browser, console, session, setti
     go(page, "text=报送上级")
     submit_form(page, "file")
     deadline = time.monotonic() + 10  # the filing mail goes out in the background
-    while "已报送" not in page.locator("section.standing").inner_text() and time.monotonic() < deadline:
+    while "保密审查" not in page.locator("section.standing").inner_text() and time.monotonic() < deadline:
         time.sleep(0.2)
         page.reload()
+    assert "登记公开" not in page.content()  # not before the confidentiality review has passed
+    go(page, "text=录入电话告知的审核意见")
+    assert "保密审查" in page.locator("form.action").inner_text()
+    submit_form(page, "decide-保密审查")
     go(page, "text=登记公开")
     page.fill("input[name=url]", "https://www.qingshan.example.gov.cn/fzzf/2026-yehe.html")
-    page.check("input[name=reviewed]")
-    page.fill("input[name=reviewed_by]", "李保密")
     page.screenshot(path=SHOTS / "publish.png", full_page=True)
     submit_form(page, "publish")
     assert "流程结束" in page.locator("p.flash").inner_text()

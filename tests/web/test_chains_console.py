@@ -47,11 +47,11 @@ def test_the_board_names_each_stage_as_the_report_s_chain_does(chained):
     client, yehe, sifaju = chained
     html = client.get("/?year=2026").text
     assert "政府常务会议审议" in html and "法规科合法性审查" in html
-    assert steps_of(html, yehe.ref) == 7 and steps_of(html, sifaju.ref) == 6
+    assert steps_of(html, yehe.ref) == 8 and steps_of(html, sifaju.ref) == 7
     assert re.search(r'stage=government_meeting">政府常务会议审议 <strong>1</strong>', html)
     legend = re.findall(r'<li class="stage-(\w+)">([^<]+)</li>', html[html.index('<ul class="legend">'):])
     assert [stage for stage, _ in legend] == ["drafting", "legal_review", "government_meeting", "committee_review",
-                                              "filing", "filed", "published"]
+                                              "filing", "filed", "confidentiality_review", "published"]
     assert dict(legend)["government_meeting"] == "政府常务会议审议"
     assert re.search(r'class="area stage-government_meeting".*<title>政府常务会议审议</title>', html)
     filtered = client.get("/?year=2026&stage=government_meeting").text
