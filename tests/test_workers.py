@@ -24,7 +24,7 @@ import pytest
 from sqlmodel import Session, func, select
 
 from models.db import get_engine, upgrade_database
-from models.tables import InboundMessage, OutboxMessage, Reminder, Report, ReviewRound
+from models.tables import InboundMessage, InboundOutcome, OutboxMessage, Reminder, Report, ReviewRound
 from notifications.outbox import LEASE
 from services.cycle import open_cycle
 from services.delivery import deliver_all
@@ -241,7 +241,7 @@ def test_two_workers_at_once_one_lost_mid_run_apply_send_and_remind_exactly_once
                  f"then {late['sent']} sent; counts {counts}")
         print(facts)
         assert counts["replies stored"] == REVIEWED, facts
-        assert counts["replies applied"] == Counter({"applied": REVIEWED}), facts
+        assert counts["replies applied"] == Counter({InboundOutcome.APPLIED: REVIEWED}), facts
         assert counts["rounds decided"] == REVIEWED and counts["in committee review"] == REVIEWED, facts
         assert counts["mails at the relay more than once"] == [], facts
         assert counts["outbox rows"] == counts["sent once"] + counts["cancelled, never sent"], facts
