@@ -10,28 +10,20 @@ Prefect test harness are left untouched.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 from prefect.server.schemas.schedules import CronSchedule
 
+from tests.prefect_server import POOL, PREFECT, ROOT, deploy_all, prefect_server, stop
+
 pytestmark = pytest.mark.prefect  # deselected with the other Prefect tests by `-m "not prefect"`
 
-ROOT = Path(__file__).resolve().parent.parent
-PREFECT = Path(sys.executable).with_name("prefect")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-POOL = "reportchain"
 SET_WORKING_DIRECTORY = "prefect.deployments.steps.set_working_directory"
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -49,117 +41,23 @@ BY_HAND = {  # deployment: (its parameters in order, the required ones)
     "file-report": (["ref", "actor"], ["ref"]),
     "publish-report": (["ref", "url", "actor"], ["ref", "url"]),
 }
-SERVER_START_TIMEOUT = 90  # seconds; it takes about 12 s here
 SCHEDULER_TIMEOUT = 30  # the scheduler looks at recently changed deployments every 5 s
 RUN_TIMEOUT = 60
 
 
-@dataclass
-class Server:
-    api_url: str
-    home: Path
-    log: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """An environment for the CLI and the worker: this server, this home, nothing inherited."""
-        return clean_env(self.home, PREFECT_API_URL=self.api_url, **extra)
-
-    def post(self, path: str, body: dict) -> list | dict:
-        response = httpx.post(f"{self.api_url}{path}", json=body, timeout=30)
-        assert response.status_code < 300, f"POST {path}: {response.status_code} {response.text}"
-        return response.json()
-
-    def get(self, path: str) -> dict:
-        response = httpx.get(f"{self.api_url}{path}", timeout=30)
-        assert response.status_code < 300, f"GET {path}: {response.status_code} {response.text}"
-        return response.json()
-
-
-def clean_env(home: Path, **extra: str) -> dict[str, str]:
-    """The process environment without any PREFECT_* or REPORTCHAIN_* setting, plus ours."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REPORTCHAIN_"))}
-    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", **extra)
-    return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def prefect(server: Server, *args: str, cwd: Path = ROOT, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run the prefect CLI against `server` as a user would, without a terminal or standard input."""
-    done = subprocess.run([str(PREFECT), *args], cwd=cwd, env=server.env(), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=timeout)
-    assert done.returncode == 0, (f"prefect {' '.join(args)} exited {done.returncode}\n"
-                                  f"--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}")
-    return done
-
-
-def stop(proc: subprocess.Popen) -> None:
-    """Terminate the process group we started (the process is its leader), then kill it."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not PREFECT.is_file():
-        pytest.fail(f"the prefect CLI is missing: {PREFECT} (run `make install`)")
     home = tmp_path_factory.mktemp("prefect-server")
-    port = free_port()
-    env = clean_env(
-        home,
-        PREFECT_SERVER_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{home / 'prefect.db'}",
-        # Schedule 400 days ahead (default 100) so that the December–March sweep has runs whatever
-        # day the test runs on.
-        PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME="P400D",
-    )
-    log = home / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen([str(PREFECT), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                                cwd=home, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        api_url = f"http://127.0.0.1:{port}/api"
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"prefect server exited {proc.returncode}:\n{log.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"prefect server not up after {SERVER_START_TIMEOUT} s:\n"
-                            f"{log.read_text(errors='replace')}")
-            time.sleep(0.25)
-        yield Server(api_url=api_url, home=home, log=log)
-    finally:
-        stop(proc)
+    # Schedule 400 days ahead (default 100) so that the December–March sweep has runs whatever day the
+    # test runs on.
+    with prefect_server(home, f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+                        PREFECT_SERVER_SERVICES_SCHEDULER_MAX_SCHEDULED_TIME="P400D") as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
 def deployed(server) -> dict[str, dict]:
-    """`prefect work-pool create` then `prefect deploy --all` from the project root: deployments by name."""
-    prefect(server, "work-pool", "create", POOL, "--type", "process")
-    prefect(server, "--no-prompt", "deploy", "--all")
-    found = server.post("/deployments/filter", {"limit": 50, "offset": 0})
-    deployments = {d["name"]: d for d in found}
-    for d in deployments.values():
-        d["flow_name"] = server.get(f"/flows/{d['flow_id']}")["name"]
-    return deployments
+    return deploy_all(server)
 
 
 def schedule_of(deployment: dict) -> tuple[dict, CronSchedule]:
