@@ -99,6 +99,20 @@ def prepare(settings, work: Path, count: int) -> list[bytes]:
     return replies
 
 
+def bench_settings(work: Path, dovecot: Dovecot, **smtp: str):
+    """The settings of a benchmark run: a new SQLite database and mail folder in `work`, replies read from
+    `dovecot`'s INBOX, mail sent as `smtp` says (environment variables); the database created."""
+    os.environ.update(REPORTCHAIN_DATABASE_URL=f"sqlite:///{work / 'bench.db'}",
+                      REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
+                      REPORTCHAIN_IMAP_HOST=dovecot.host, REPORTCHAIN_IMAP_PORT=str(dovecot.port),
+                      REPORTCHAIN_IMAP_SECURITY="none", REPORTCHAIN_IMAP_USER=dovecot.user,
+                      REPORTCHAIN_IMAP_PASSWORD=dovecot.password, REPORTCHAIN_IMAP_FOLDER="INBOX",
+                      REPORTCHAIN_IMAP_MARK="seen", **smtp)
+    settings = load_settings()
+    upgrade_database(settings.database_url)
+    return settings
+
+
 def append_all(dovecot: Dovecot, replies: list[bytes]) -> None:
     with dovecot.client() as client:
         for raw in replies:
@@ -140,14 +154,7 @@ def main(count: int = 1000) -> dict:
     database_url = f"sqlite:///{work / 'bench.db'}"
     try:
         with Dovecot() as dovecot:
-            os.environ.update(REPORTCHAIN_DATABASE_URL=database_url,
-                              REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
-                              REPORTCHAIN_IMAP_HOST=dovecot.host, REPORTCHAIN_IMAP_PORT=str(dovecot.port),
-                              REPORTCHAIN_IMAP_SECURITY="none", REPORTCHAIN_IMAP_USER=dovecot.user,
-                              REPORTCHAIN_IMAP_PASSWORD=dovecot.password, REPORTCHAIN_IMAP_FOLDER="INBOX",
-                              REPORTCHAIN_IMAP_MARK="seen", REPORTCHAIN_SMTP_HOST="")
-            settings = load_settings()
-            upgrade_database(settings.database_url)
+            settings = bench_settings(work, dovecot, REPORTCHAIN_SMTP_HOST="")
 
             started = time.perf_counter()
             replies = prepare(settings, work, count)

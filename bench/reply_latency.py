@@ -29,9 +29,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bench import fail, record
-from bench.replies_imap import prepare
-from core.settings import load_settings
-from models.db import get_engine, upgrade_database
+from bench.replies_imap import bench_settings, prepare
+from models.db import get_engine
 from models.tables import Report
 from services.delivery import deliver_all
 from services.watch import watch
@@ -77,15 +76,8 @@ def main(count: int = 50) -> dict:
     server = Server(smtp).start()
     try:
         with Dovecot() as dovecot:
-            os.environ.update(REPORTCHAIN_DATABASE_URL=database_url,
-                              REPORTCHAIN_MAIL_FOLDER=str(work / "mail"),
-                              REPORTCHAIN_IMAP_HOST=dovecot.host, REPORTCHAIN_IMAP_PORT=str(dovecot.port),
-                              REPORTCHAIN_IMAP_SECURITY="none", REPORTCHAIN_IMAP_USER=dovecot.user,
-                              REPORTCHAIN_IMAP_PASSWORD=dovecot.password, REPORTCHAIN_IMAP_FOLDER="INBOX",
-                              REPORTCHAIN_IMAP_MARK="seen", REPORTCHAIN_SMTP_HOST="127.0.0.1",
-                              REPORTCHAIN_SMTP_PORT=str(server.port), REPORTCHAIN_SMTP_SECURITY="none")
-            settings = load_settings()
-            upgrade_database(settings.database_url)
+            settings = bench_settings(work, dovecot, REPORTCHAIN_SMTP_HOST="127.0.0.1",
+                                      REPORTCHAIN_SMTP_PORT=str(server.port), REPORTCHAIN_SMTP_SECURITY="none")
             replies = prepare(settings, work, count)
             with Session(get_engine(settings.database_url)) as session:
                 deliver_all(session, settings)  # the prompts: the receipts are what is timed
