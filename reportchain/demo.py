@@ -6,8 +6,11 @@ the way they do in real life, by replying to the prompt: the demo writes their r
 (quoting the prompt, as QQ Mail does) into the inbox folder and the reply intake reads them. One
 township's draft is returned and its drafter replies with the revised draft attached; one advisor's
 first answer is unclear and is asked again; one out-of-office auto-reply is ignored. After filing,
-each unit's confidentiality reviewer answers 同意公开 by reply and the coordinator records the
-website address. Exit code 1 if any report is not published.
+the upper level's office answers each filing mail with a 回执 (recorded as the acknowledgement), each
+unit's confidentiality reviewer answers 同意公开 by reply and the coordinator records the website address.
+The county's chains are examples/chains.yaml: its townships review in a 政府常务会议 before the party
+committee, its streets on the default chain, its departments with their own 法规科, its scenic area
+without a legal advisor. Exit code 1 if any report is not published.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from core.texts import message, render
 from models.chain import Stage
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
+SAMPLE_CHAINS = PROJECT_ROOT / "examples" / "chains.yaml"
+GOVERNMENT_MEETING = "government_meeting"  # the townships' extra review stage in SAMPLE_CHAINS
 YEAR = 2026
 RETURNED_UNIT = "xiashe"  # the legal advisor returns this township's first draft
 UNCLEAR_UNIT = "shangshe"  # the advisor first answers "收到，我看一下" and is asked again
@@ -61,7 +66,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     os.environ["REPORTCHAIN_INBOX_FOLDER"] = str(inbox)
     for name in ("REPORTCHAIN_IMAP_HOST", "REPORTCHAIN_SMTP_HOST"):
         os.environ.pop(name, None)  # the demo never touches real mail servers
-    os.environ["REPORTCHAIN_CHAINS_FILE"] = ""  # its county runs on the built-in chain, whatever a .env says
+    os.environ["REPORTCHAIN_CHAINS_FILE"] = str(SAMPLE_CHAINS)  # its county's chains, whatever a .env says
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # Prefect waits 20 s for its temporary server; on a busy 2-core machine starting it takes longer.
@@ -159,6 +164,11 @@ def run_demo(workdir: Path | None, out: Console) -> int:
         mail(500 + n, simulated_reply(prompt, f"{reviewer.name} <{reviewer.email}>", "同意。"))
     fetch()
 
+    step("乡镇政府常务会议审议后由政府办回复（乡镇的审核流程多此一环）")
+    for n, (prompt, contact, _) in enumerate(open_prompts(GOVERNMENT_MEETING)):
+        mail(550 + n, simulated_reply(prompt, f"{contact.name} <{contact.email}>", "经镇政府常务会议研究，同意。"))
+    fetch()
+
     step("党委（党组、党工委）审议后由联系人回复")
     for n, (prompt, contact, unit) in enumerate(open_prompts(Stage.COMMITTEE_REVIEW)):
         text = f"经{unit.approval_body}审议，同意。"
@@ -169,6 +179,14 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     for _, ref, _ in reports:
         run(file_report_flow(ref=ref))
     run(deliver_outbox_flow())
+
+    step("县委办回复报送邮件“已收到”，记为上级确认收到")
+    with session_scope(db_url) as session:
+        filings = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "filing")
+                               .order_by(OutboxMessage.id)).all()
+    for n, filing in enumerate(filings):
+        mail(650 + n, simulated_reply(filing, filing.to_addrs.split(",")[0].strip(), "已收到，谢谢。"))
+    fetch()
 
     step("保密审查人回复“同意公开”，协调人在门户网站发布后登记网址")
     for n, (prompt, reviewer, _) in enumerate(open_prompts(Stage.CONFIDENTIALITY_REVIEW)):
