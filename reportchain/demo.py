@@ -8,8 +8,8 @@ township's draft is returned and its drafter replies with the revised draft atta
 first answer is unclear and is asked again; one out-of-office auto-reply is ignored. After filing,
 the upper level's office answers each filing mail with a 回执 (recorded as the acknowledgement), each
 unit's confidentiality reviewer answers 同意公开 by reply and the coordinator records the website address.
-The county's chains are examples/chains.yaml: its townships review in a 政府常务会议 before the party
-committee, its streets on the default chain, its departments with their own 法规科, its scenic area
+The county's chains are examples/chains.yaml: four of its townships review in a 政府常务会议 before the
+party committee, 清溪乡 and the streets follow the default chain, its departments with their own 法规科, its scenic area
 without a legal advisor. Exit code 1 if any report is not published.
 """
 
