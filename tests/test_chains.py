@@ -118,6 +118,18 @@ def test_a_return_in_the_extra_review_stage_goes_back_to_the_drafters_under_its_
     assert "在政府常务会议审议环节被退回" in returned.body_text
 
 
+def test_filing_too_early_names_the_chain_s_last_review(session, settings, county):
+    settings = with_chains(settings)
+    opened(session, settings)
+    report = report_of(session, county["yehe"])
+    to_legal_review(session, settings, report)
+    answer(session, settings, report)  # the legal review approves: the 政府常务会议 reviews next
+    with pytest.raises(Refused) as early:
+        file_report(session, settings, report)
+    assert message(f"refused.{early.value.code}", **early.value.params) == (
+        f"报告 {report.ref} 当前处于“政府常务会议审议”环节，只有党委会议审议通过后才能报送。")
+
+
 def test_a_review_budget_of_the_chain_sets_the_due_date_of_its_prompt_and_reminders(session, settings, county):
     """The department's 法规科 has 3 working days (examples/chains.yaml); a township's advisor the policy's 5."""
     settings = with_chains(settings)
