@@ -86,6 +86,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
     from models.tables import OutboxMessage, Person, Report, ReviewRound, Unit
     from reportchain.board import print_board
     from services.board import status
+    from services.filing import FILING_MAIL
     from services.roster import import_roster
 
     out.print(message("demo.start", workdir=str(workdir)))
@@ -182,7 +183,7 @@ def run_demo(workdir: Path | None, out: Console) -> int:
 
     step("县委办回复报送邮件“已收到”，记为上级确认收到")
     with session_scope(db_url) as session:
-        filings = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "filing")
+        filings = session.exec(select(OutboxMessage).where(OutboxMessage.kind == FILING_MAIL)
                                .order_by(OutboxMessage.id)).all()
     for n, filing in enumerate(filings):
         mail(650 + n, simulated_reply(filing, filing.to_addrs.split(",")[0].strip(), "已收到，谢谢。"))
