@@ -50,6 +50,7 @@ class Fetched:
 class FolderInbox:
     """A folder of .eml files; a processed file moves to its `processed/` subfolder."""
 
+    pushes = False  # a folder never says that a file arrived: `wait` sleeps
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"folder:{path.resolve()}"

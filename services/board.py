@@ -31,6 +31,7 @@ from models.tables import (
 )
 from notifications.outbox import reason
 from services.filing import FILING_MAIL
+from services.stages import chain_of
 
 STAGES = tuple(s.name for s in DEFAULT_CHAIN)  # the default chain's steps, drafting → published
 
@@ -223,7 +224,7 @@ def story(session: Session, report: Report) -> dict:
                         .order_by(OutboxMessage.created_at, OutboxMessage.id))
     rounds = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
                           .order_by(ReviewRound.opened_at, ReviewRound.id))
-    chain = ChainSet.from_json(session.get(Cycle, report.cycle_id).chains).chains[report.chain or "default"]
+    chain = chain_of(session, report)
     return {
         "report": report,
         "unit": session.get(Unit, report.unit_id),

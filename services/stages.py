@@ -45,9 +45,18 @@ MAX_CHANGES_SHOWN = 40  # paragraphs of a diff in a prompt; the attachment has t
 REPLY_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
 
 
+CHAIN_SETS = "reportchain.chains"  # session.info: cycle id -> (the Cycle instance, its ChainSet)
+
+
 def chain_of(session: Session, report: Report) -> tuple[StageDef, ...]:
-    """The chain the report started on: its name in the chains its cycle was opened with."""
-    return ChainSet.from_json(session.get(Cycle, report.cycle_id).chains).chains[report.chain or "default"]
+    """The chain the report started on: its name in the chains its cycle was opened with. A cycle's chains
+    never change once it is open, so they are read from its JSON once per session (again only when the
+    session holds another instance of the cycle, e.g. after a rollback)."""
+    cycle = session.get(Cycle, report.cycle_id)
+    held = session.info.setdefault(CHAIN_SETS, {}).get(cycle.id)
+    if held is None or held[0] is not cycle:
+        held = session.info[CHAIN_SETS][cycle.id] = (cycle, ChainSet.from_json(cycle.chains))
+    return held[1].chains[report.chain or "default"]
 
 
 ROSTER = "reportchain.roster"  # the key of a RosterSnapshot in session.info

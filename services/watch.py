@@ -46,7 +46,7 @@ def take_in_and_deliver(settings: Settings, inbox) -> WatchRound:
             result.delivery = deliver_all(session, settings)
         except (MailboxError, DeliveryConfigError) as exc:
             result.problem = str(exc)
-    result.pushes = getattr(inbox, "pushes", False)
+    result.pushes = inbox.pushes
     return result
 
 
