@@ -195,6 +195,9 @@ class OwnText:
     pieces: tuple[str, ...]
     doubtful: tuple[str, ...]  # lines that touch a quoted line with no blank between: the writer's or a wrapped quote?
     overlong: bool = False  # too long to read to the end (see own_text): decides nothing
+    # the text starts under somebody else's header (a forward, an attribution put above the answer): shown, as
+    # it may well be the writer's, but it decides nothing, as it may as well be the original's
+    under_header: bool = False
 
     @property
     def text(self) -> str:
@@ -580,8 +583,9 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
     # of it (a whole line, or a piece of ten characters or more: clients wrap and cut, often our first line);
     # when it is not, our first line is quoted. Either way nothing may be quoted at depth two. Under anybody
     # else's quote a decision word could be the rest of that quote (163 quotes without "> ", and an original
-    # may itself start with "> " lines), so a paragraph holding one is left out and the reading is unclear;
-    # so is text under a header with nothing of the writer's above it (step 1).
+    # may itself start with "> " lines), so a paragraph holding one is left out and the reading is unclear.
+    # Text under a header with nothing of the writer's above it (step 1) is all shown — it is the answer more
+    # often than not (Polymail, mobile clients) — and none of it decides (OwnText.under_header).
     # The same holds for a paragraph right under a "> " line with no blank between, which may be a wrapped
     # quoted line; one line between two quoted lines is taken for one.
     doubtful, marker, foreign, quoted_above, i = [], False, under_header, under_header, 0
@@ -603,7 +607,8 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
         touching = i > 0 and kinds[i - 1] == "quote" and QUOTED.match(lines[i - 1])
         if (touching or (quoted_above and not ours)) and any(has_decision_word(x) for x in lines[i:end]):
             doubtful.extend(lines[i:end])
-            kinds[i:end] = ["doubt"] * (end - i)
+            if touching or not under_header:
+                kinds[i:end] = ["doubt"] * (end - i)
         elif touching and end == i + 1 and end < len(lines) and kinds[end] == "quote":
             kinds[i] = "quote"
         i = end
@@ -626,7 +631,7 @@ def own_text(text: str, has_decision_word=lambda line: False, original: str | No
             current = []
         else:
             current.append(line)
-    return OwnText(tuple(pieces), tuple(doubtful), bool(unread) or asked[0] > 2 * TEXT_LIMIT)
+    return OwnText(tuple(pieces), tuple(doubtful), bool(unread) or asked[0] > 2 * TEXT_LIMIT, under_header)
 
 
 def normalise(text: str) -> str:

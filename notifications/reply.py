@@ -58,6 +58,7 @@ class Reply:
     decision: str
     attachments: tuple[Attachment, ...]
     machine_sent: bool = False  # the headers or the subject say a machine sent it, whatever the body says
+    under_header: bool = False  # the comment sits under somebody else's header: maybe the writer's, maybe not
 
     @property
     def thread_ids(self) -> list[str]:
@@ -79,6 +80,7 @@ class Reply:
         return {
             "decision": self.decision,
             "comment": self.comment,
+            "under_header": self.under_header,
             "auto_reply": self.auto_reply,
             "attachments": [a.name for a in self.attachments],
             "from": self.from_address,
@@ -173,6 +175,8 @@ def decide(own: OwnText) -> str:
     quoted blocks (inline posting) decide differently — one approving, another returning or doubtful."""
     if own.overlong or len(own.text) > TEXT_LIMIT:
         return UNCLEAR  # nobody decides in 20,000 characters; the grammar is not run on a megabyte
+    if own.under_header:
+        return UNCLEAR  # a forward's text, or an answer under its attribution: a person reads it
     decision = read_decision(own.text)
     if decision != APPROVE:
         return decision
@@ -229,4 +233,5 @@ def reread(reply: Reply, original: str | None) -> Reply:
     extracted text (no MIME parsing again); `original` as for `read_reply`."""
     own = own_text(reply.text, has_decision_word, original)
     auto = reply.machine_sent or bool(AUTO_BODY.search(own.text))
-    return replace(reply, comment=own.text, auto_reply=auto, decision=UNCLEAR if auto else decide(own))
+    return replace(reply, comment=own.text, auto_reply=auto, decision=UNCLEAR if auto else decide(own),
+                   under_header=own.under_header)

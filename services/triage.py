@@ -145,10 +145,17 @@ def decide(session: Session, settings: Settings, inbound_id: int, decision: str,
 
 def excerpt_whole(inbound: InboundMessage) -> str:
     """The writer's words as the reviewer's comment (a return needs one; the drafters read it)."""
+    return writer_words(inbound)[0]
+
+
+def writer_words(inbound: InboundMessage) -> tuple[str, bool]:
+    """The writer's words ("" if unreadable) and whether they sit under somebody else's header (a forward, an
+    attribution above the text): then they may be the original's, and the console says so."""
     try:
-        return read_reply(inbound.raw).comment.strip()
+        reply = read_reply(inbound.raw)
     except UnreadableMessage:
-        return ""
+        return "", False
+    return reply.comment.strip(), reply.under_header
 
 
 def dismiss(session: Session, inbound_id: int, reason: str, *, actor: str) -> TriageResult:

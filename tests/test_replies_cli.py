@@ -85,3 +85,12 @@ def test_parse_shows_the_reading_without_a_database(tmp_path, monkeypatch):
     (tmp_path / "r.eml").write_bytes(raw)
     output = ok(cli("replies", "parse", tmp_path / "r.eml"))
     assert "判断结果：退回" in output and "R-2026-003" in output
+
+
+def test_parse_says_when_the_words_sit_under_somebody_elses_header(tmp_path):
+    raw = ("From: a@b.cn\r\nSubject: Fwd\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+           "On Sun, Dec 20, 2026 at 9:13 AM 王科长 <wang@qingshan.example.gov.cn> wrote:\r\n\r\n同意\r\n").encode()
+    (tmp_path / "r.eml").write_bytes(raw)
+    output = ok(cli("replies", "parse", tmp_path / "r.eml"))
+    assert "判断结果：无法判断" in output and "可能是转发或引用的原文" in output and "\n同意" in output
+    assert '"under_header": true' in ok(cli("replies", "parse", tmp_path / "r.eml", "--json"))

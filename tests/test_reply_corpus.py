@@ -54,6 +54,7 @@ def test_reply_is_read_as_expected(name):
     assert got.get("in_reply_to") == want["in_reply_to"], shown
     assert got.get("subject_tag") == want["subject_tag"], shown
     assert got.get("attachments") == want["attachments"], shown
+    assert got.get("under_header") is want.get("under_header", False), f"{why}\n{shown}"
 
     comment = got.get("comment")
     assert isinstance(comment, str), shown
@@ -72,7 +73,8 @@ def test_every_reply_has_an_expectation_and_every_expectation_a_reply():
 
 def test_expectations_are_well_formed():
     for name, want in EXPECTED.items():
-        assert set(want) == KEYS, name
+        assert set(want) - {"under_header"} == KEYS, name  # under_header: only where it is true
+        assert want.get("under_header", True) is True, name
         assert want["decision"] in {"approve", "return", UNCLEAR}, name
         assert isinstance(want["auto_reply"], bool), name
         if want["auto_reply"]:

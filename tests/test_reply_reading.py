@@ -187,17 +187,36 @@ def test_a_forward_with_nothing_written_above_it_shows_its_text_but_never_decide
             "Date: Sun, Dec 20, 2026 at 9:00 AM\nSubject: 请审核\nTo: 陈明 <chen.lawyer@lvshi-a.example.cn>\n\n"
             "同意，请上报。\n\n第三部分的数据来源见附件。\n")
     reply = read_reply(mail(body))
-    assert (reply.comment, reply.decision) == ("第三部分的数据来源见附件。", UNCLEAR)
+    assert (reply.comment, reply.decision) == ("同意，请上报。\n\n第三部分的数据来源见附件。", UNCLEAR)
+    assert reply.under_header  # the console and `replies parse` say it may be the forwarded original's
 
 
-@pytest.mark.parametrize("answer", ["Approved.", "同意", "审核通过。"])
-def test_an_answer_below_an_attribution_at_the_top_never_decides(answer):
+@pytest.mark.parametrize("answer", ["Approved.", "同意", "审核通过。", "退回，第三部分重写。", "不同意"])
+def test_an_answer_below_an_attribution_at_the_top_is_shown_but_never_decides(answer):
     # Polymail and some mobile clients put "On … wrote:" above the text; the text may as well be the original's
     body = ("On Sun, Dec 20, 2026 at 9:13 AM 青山县委依法治县办\n<fzb@qingshan.example.gov.cn> wrote:\n\n"
             f"{answer}\n\nSection 3 needs its sources.\n")
     reply = read_reply(mail(body))
-    assert reply.decision == UNCLEAR
-    assert reply.comment == "Section 3 needs its sources."
+    assert (reply.comment, reply.decision, reply.under_header) == (
+        f"{answer}\n\nSection 3 needs its sources.", UNCLEAR, True)
+
+
+def test_text_under_a_top_attribution_with_a_quote_below_is_shown_whole_and_decides_nothing():
+    # the peers' shape (discourse embedded_email_17): a top attribution, the answer, then an older quote
+    body = ("On 15 May 2026 19:32, \"王科长\" <wang@qingshan.example.gov.cn> wrote:\n\n"
+            "退回的理由是第三部分没有数据。\n\n"
+            "On 8 May 2026 6:51 pm, \"陈明\" <chen.lawyer@lvshi-a.example.cn> wrote:\n\n"
+            "> 同意\n>\n第三部分的数据我已核对。\n")
+    reply = read_reply(mail(body))
+    assert "退回的理由是第三部分没有数据。" in reply.comment and "第三部分的数据我已核对。" in reply.comment
+    assert "> 同意" not in reply.comment and "wrote" not in reply.comment
+    assert (reply.decision, reply.under_header) == (UNCLEAR, True)
+
+
+def test_a_reply_written_above_a_quote_is_not_under_a_header():
+    reply = read_reply(mail("同意。\n\nOn Sun, Dec 20, 2026 at 9:13 AM 青山县委依法治县办 "
+                            "<fzb@qingshan.example.gov.cn> wrote:\n> 请审核\n"))
+    assert (reply.comment, reply.decision, reply.under_header) == ("同意。", "approve", False)
 
 
 def test_a_message_that_starts_with_its_own_header_block_keeps_the_text_below_it():

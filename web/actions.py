@@ -41,7 +41,7 @@ from services.mail import retry_mail
 from services.meeting import record_meeting
 from services.rehearsal import Mail, mails_since, outbox_mark, rehearse
 from services.stages import chain_of, find_report, latest_version, open_round_of
-from services.triage import decide, dismiss, excerpt_whole, pending
+from services.triage import decide, dismiss, pending, writer_words
 from services.units import close_unit
 from web.render import page
 from web.security import Db, Invalid, NotFound, Who, download, report_in_scope
@@ -260,7 +260,8 @@ def triage_form(session: Session, _settings: Settings, _who: Signer, values: Val
         raise NotFound
     report = session.get(Report, inbound.report_id) if inbound.report_id else None
     chain = chain_of(session, report) if report else DEFAULT_CHAIN
-    return {"inbound": inbound, "report": report, "words": excerpt_whole(inbound),
+    words, under_header = writer_words(inbound)
+    return {"inbound": inbound, "report": report, "words": words, "under_header": under_header,
             "round": open_round_of(session, report) if report else None, "chain": chain,
             "reviews": [s.name for s in review_stages(chain)]}
 

@@ -51,7 +51,7 @@ def print_reading(reply) -> None:
     data = reply.as_json()
     out.print(message("reply.reading", sender=shown(data["from"]), subject=shown(data["subject"]),
                       tag=data["subject_tag"], in_reply_to=shown(data["in_reply_to"]), decision=data["decision"],
-                      auto_reply=data["auto_reply"], comment=shown(data["comment"]),
+                      auto_reply=data["auto_reply"], comment=shown(data["comment"]), under_header=data["under_header"],
                       attachments=[shown(name) for name in data["attachments"]]))
 
 

@@ -247,6 +247,27 @@ def test_triage_decide_and_dismiss(app, session, settings, console):
     assert "没有待核处的邮件" in client.get("/triage").text
 
 
+@sqlite_only
+def test_triage_warns_that_words_under_a_forwarded_header_may_not_be_the_senders(app, session, console):
+    report = find_report(session, console.yehe)
+    rnd = open_round_of(session, report)
+    forward = ("From: chen.lawyer@lvshi-a.example.cn\r\nSubject: Fwd: yehe\r\nMessage-ID: <f1@x>\r\n\r\n"
+               "---------- Forwarded message ---------\r\nFrom: 王科长 <wang@qingshan.example.gov.cn>\r\n"
+               "Date: Sun, Dec 20, 2026 at 9:00 AM\r\nSubject: 请审核\r\n\r\n同意，请上报。\r\n").encode()
+    plain = forward.replace(b"<f1@x>", b"<f2@x>").split(b"---------- Forwarded")[0] + "我再看看。\r\n".encode()
+    for n, raw in enumerate((forward, plain), 1):
+        session.add(InboundMessage(message_id=f"<f{n}@x>", sha256=str(n) * 64, raw=raw, source="test",
+                                   report_id=report.id, round_id=rnd.id, outcome="unclear",
+                                   from_address="chen.lawyer@lvshi-a.example.cn", subject="Fwd: yehe"))
+    session.commit()
+    first, second = session.exec(select(InboundMessage.id).order_by(InboundMessage.id)).all()
+    client = signed_in(app, "county_coordinator")
+    warned = client.get(f"/act/triage_decide?inbound={first}").text
+    assert "同意，请上报。" in warned and "可能是来信人转发或引用的原文" in warned
+    unwarned = client.get(f"/act/triage_decide?inbound={second}").text
+    assert "我再看看。" in unwarned and "可能是来信人转发或引用的原文" not in unwarned
+
+
 def test_the_committee_meeting_is_confirmed_then_recorded_in_the_console(app, session, settings, console):
     for _ in range(2):
         approve_by_service(session, settings, console.yehe)
