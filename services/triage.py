@@ -50,6 +50,7 @@ class TriageItem:
     stage: str | None
     round: int | None
     excerpt: str
+    under_header: bool  # the excerpt sits under somebody else's header: maybe a forwarded original's words
 
 
 @dataclass
@@ -62,14 +63,12 @@ class TriageResult:
     round: int | None = None
 
 
-def excerpt(raw: bytes) -> str:
-    """The writer's own words (without the quoted mail under them), shortened; "" if unreadable."""
-    try:
-        words = read_reply(raw).comment
-    except UnreadableMessage:
-        return ""
+def excerpt(raw: bytes) -> tuple[str, bool]:
+    """The writer's own words (without the quoted mail under them), shortened, and whether they sit under
+    somebody else's header (see writer_words)."""
+    words, under_header = writer_words(raw)
     words = " ".join(words.split())
-    return words if len(words) <= EXCERPT else words[:EXCERPT - 1] + "…"
+    return (words if len(words) <= EXCERPT else words[:EXCERPT - 1] + "…"), under_header
 
 
 def pending(session: Session, limit: int = 100) -> list[TriageItem]:
@@ -80,7 +79,7 @@ def pending(session: Session, limit: int = 100) -> list[TriageItem]:
              .where(InboundMessage.outcome.in_(TO_TRIAGE))
              .order_by(InboundMessage.id.desc()).limit(limit))
     return [TriageItem(row.id, row.received_at, row.from_address, row.subject, row.outcome, ref, stage, number,
-                       excerpt(row.raw))
+                       *excerpt(row.raw))
             for row, ref, stage, number in session.exec(query)]
 
 
@@ -145,14 +144,14 @@ def decide(session: Session, settings: Settings, inbound_id: int, decision: str,
 
 def excerpt_whole(inbound: InboundMessage) -> str:
     """The writer's words as the reviewer's comment (a return needs one; the drafters read it)."""
-    return writer_words(inbound)[0]
+    return writer_words(inbound.raw)[0]
 
 
-def writer_words(inbound: InboundMessage) -> tuple[str, bool]:
+def writer_words(raw: bytes) -> tuple[str, bool]:
     """The writer's words ("" if unreadable) and whether they sit under somebody else's header (a forward, an
-    attribution above the text): then they may be the original's, and the console says so."""
+    attribution above the text): then they may be the original's, and the console and CLI say so."""
     try:
-        reply = read_reply(inbound.raw)
+        reply = read_reply(raw)
     except UnreadableMessage:
         return "", False
     return reply.comment.strip(), reply.under_header

@@ -62,6 +62,17 @@ def test_the_list_shows_what_needs_a_person_newest_first_with_report_round_and_w
     assert items[1].excerpt == "收到，我看一下。"  # the writer's words, not the quoted prompt
 
 
+def test_the_list_marks_words_under_a_forwarded_header_as_maybe_not_the_writers(session, settings, yehe):
+    report, rnd, prompt = yehe
+    forward = ("---------- Forwarded message ---------\nFrom: 王科长 <wang@qingshan.example.gov.cn>\n"
+               "Date: Sun, Dec 20, 2026 at 9:00 AM\nSubject: 请审核\n\n同意，请上报。\n")
+    assert take_in(session, settings, reply_to(prompt, ADVISOR, forward)).outcomes == {InboundOutcome.UNCLEAR: 1}
+    [item] = pending(session)
+    assert (item.excerpt, item.under_header) == ("同意，请上报。", True)
+    assert "（转发或引用的原文？）同意，请上报。" in ok(cli("triage", "list"))
+    assert session.get(Report, report.id).stage == "legal_review"  # shown, never decided
+
+
 def test_decide_goes_the_phone_decisions_way_and_keeps_the_mail_as_evidence(session, settings, unclear):
     report, rnd, inbound = unclear
     before = kinds(session)
@@ -139,6 +150,7 @@ def test_the_cli_lists_and_decides_and_the_list_empties(session, settings, uncle
     report, rnd, inbound = unclear
     listing = ok(cli("triage", "list"))
     assert "收到，我看一下。" in listing and report.ref in listing and "法律顾问审核第1轮" in listing
+    assert "（转发或引用的原文？）" not in listing  # a plain reply: no warning
     output = ok(cli("triage", "decide", inbound.id, "approve", "--stage", "法律顾问审核", "--by", COORDINATOR))
     assert f"已按邮件 {inbound.id} 登记报告 {report.ref} 的审核意见：同意" in output and "党委审议" in output
     assert "没有待核处的邮件" in ok(cli("triage", "list"))

@@ -260,7 +260,7 @@ def triage_form(session: Session, _settings: Settings, _who: Signer, values: Val
         raise NotFound
     report = session.get(Report, inbound.report_id) if inbound.report_id else None
     chain = chain_of(session, report) if report else DEFAULT_CHAIN
-    words, under_header = writer_words(inbound)
+    words, under_header = writer_words(inbound.raw)
     return {"inbound": inbound, "report": report, "words": words, "under_header": under_header,
             "round": open_round_of(session, report) if report else None, "chain": chain,
             "reviews": [s.name for s in review_stages(chain)]}

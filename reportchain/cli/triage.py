@@ -40,7 +40,8 @@ def triage_list(
         table.add_row(str(item.inbound_id), item.received_at.astimezone(tz).strftime("%m-%d %H:%M"),
                       shown(item.from_address) or "—", item.ref or "—",
                       message("triage.round", stage=item.stage, number=item.round),
-                      message("replies.outcome", outcome=item.outcome), shown(item.excerpt) or "—")
+                      message("replies.outcome", outcome=item.outcome),
+                      message("triage.excerpt", excerpt=shown(item.excerpt), under_header=item.under_header))
     out.print(table)
 
 

@@ -266,6 +266,9 @@ def test_triage_warns_that_words_under_a_forwarded_header_may_not_be_the_senders
     assert "同意，请上报。" in warned and "可能是来信人转发或引用的原文" in warned
     unwarned = client.get(f"/act/triage_decide?inbound={second}").text
     assert "我再看看。" in unwarned and "可能是来信人转发或引用的原文" not in unwarned
+    listing = client.get("/triage").text
+    assert listing.count("（转发或引用的原文？）") == 1
+    assert listing.index("（转发或引用的原文？）") < listing.index("同意，请上报。")
 
 
 def test_the_committee_meeting_is_confirmed_then_recorded_in_the_console(app, session, settings, console):
