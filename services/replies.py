@@ -76,6 +76,7 @@ from services.stages import (
     recipients,
     report_context,
     roster_read_once,
+    round_name,
 )
 
 log = logging.getLogger(__name__)
@@ -308,7 +309,8 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         if reply.message_id and reply.decision != UNCLEAR:  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
             # one a day per round and sender, however many times they write
-            key = f"already_decided:{rnd.id}:{reply.from_address}:{local_day(settings)}"
+            named = round_name(report, rnd.stage, rnd.number)
+            key = f"already_decided:{named}:{reply.from_address}:{local_day(settings)}"
             enqueue(session, settings, key=key, kind="already_decided",
                     to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
                     context={**context, "sender_name": reply.from_name or reply.from_address,
@@ -317,8 +319,8 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         return finish(inbound, InboundOutcome.ALREADY_DECIDED, f"round already decided: {rnd.decision}", report, rnd,
                       notice=correction)
     if reply.decision == UNCLEAR:
-        enqueue(session, settings, key=f"clarify:{rnd.id}:{local_day(settings)}", kind="clarify",
-                to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
+        enqueue(session, settings, key=f"clarify:{round_name(report, rnd.stage, rnd.number)}:{local_day(settings)}",
+                kind="clarify", to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
                 in_reply_to=rnd.prompt_message_id,
                 context={**context, "reviewer": session.get(Person, rnd.reviewer_id), "comment": reply.comment})
         return finish(inbound, InboundOutcome.UNCLEAR, "no certain decision in the reviewer's words", report, rnd,
@@ -373,7 +375,7 @@ def refuse_draft(session: Session, settings: Settings, reply: Reply, report: Rep
                  data: bytes) -> None:
     """Tell the drafter why their mailed draft was not taken; the same file sent again is answered once."""
     sha = hashlib.sha256(data).hexdigest()[:32]
-    enqueue(session, settings, key=f"draft_refused:{report.id}:{reply.from_address}:{sha}", kind="draft_received",
+    enqueue(session, settings, key=f"draft_refused:{report.ref}:{reply.from_address}:{sha}", kind="draft_received",
             to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
             context={**drafting_context(session, report, reply), "problem": problem,
                      "version": latest_version(session, report.id)})
@@ -412,7 +414,7 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
     if is_held(session, version):  # the drafters have the check's findings (draft_problems)
         return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number} held: the check found errors",
                       report)
-    enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
+    enqueue(session, settings, key=f"draft_received:{inbound.sha256}", kind="draft_received", to=[reply.from_address],
             report_id=report.id, in_reply_to=reply.message_id,
             context={**drafting_context(session, report, reply), "problem": "", "version": version})
     return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number}", report)
@@ -647,7 +649,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
         session.add(inbound)
     for person_id, items in lists.items():
         person = people[person_id]
-        enqueue(session, settings, key=f"reply_digest:{person_id}:{today}", kind="reply_digest",
+        enqueue(session, settings, key=f"reply_digest:{person.email}:{today}", kind="reply_digest",
                 to=recipients([person]), context={"person": person, "items": items, "day": today})
     return len(lists)
 
