@@ -1,6 +1,9 @@
 """Reviewers' replies in: keep every message raw, match it to a review round, apply only what is certain.
 
-One intake runs at a time per mailbox (a lease on its MailboxState row, renewed with every batch).
+One intake runs at a time per mailbox: a lease on its MailboxState row, renewed with every batch, and on
+PostgreSQL a session-level advisory lock keyed by the mailbox, held on a connection of the intake's own for
+the whole run, so that an intake killed mid-run frees the mailbox the moment its connection goes (the
+lease alone would hold it for ten minutes).
 Messages come in batches (one IMAP FETCH): store the raw bytes of the batch and commit (nothing is
 ever lost), read every message once, then process each in a savepoint of one transaction (a failure
 rolls back only that message's work): check who sent it, match it (a thread under a mail of that
@@ -28,6 +31,8 @@ import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
@@ -35,7 +40,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, or_, select
@@ -544,11 +549,46 @@ def mailbox_state(session: Session, name: str, keep: bool = True) -> MailboxStat
     return state
 
 
-def claim_mailbox(session: Session, state: MailboxState, now: datetime) -> bool:
-    """Take the mailbox for this intake (one compare-and-set UPDATE); False while another holds it."""
-    taken = session.execute(update(MailboxState).where(
-        MailboxState.id == state.id,
-        or_(MailboxState.locked_until.is_(None), MailboxState.locked_until < now)).values(locked_until=now + LEASE))
+LOCK_SPACE = 0x72636D62  # the first key of our advisory locks ("rcmb"): no other lock of the database collides
+
+
+def lock_key(mailbox: str) -> int:
+    """The mailbox's advisory lock key (a signed 32-bit number)."""
+    return int.from_bytes(hashlib.sha256(mailbox.encode()).digest()[:4], "big", signed=True)
+
+
+@contextmanager
+def mailbox_lock(session: Session, mailbox: str) -> Iterator[bool | None]:
+    """On PostgreSQL, `pg_try_advisory_lock` on a connection of this intake's own, held until the block ends:
+    True when taken, False while another intake holds it. The lock belongs to the connection: a process
+    killed mid-run loses both at once. None on other databases (SQLite): the lease decides alone."""
+    engine = session.get_bind().engine
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    connection = engine.connect()
+    key = {"space": LOCK_SPACE, "key": lock_key(mailbox)}
+    taken = False
+    try:
+        taken = bool(connection.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), key).scalar())
+        connection.commit()  # a session-level lock outlives the transaction that took it
+        yield taken
+        if taken:
+            connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
+            connection.commit()
+            taken = False
+    finally:
+        if taken:  # the unlock was not reached: never give a connection holding the lock back to the pool
+            connection.invalidate()
+        connection.close()
+
+
+def claim_mailbox(session: Session, state: MailboxState, now: datetime, locked: bool = False) -> bool:
+    """Take the mailbox for this intake (one compare-and-set UPDATE); False while another holds it. `locked`:
+    this intake holds the mailbox's advisory lock, so any lease left is a dead intake's and is taken over."""
+    free = or_(MailboxState.locked_until.is_(None), MailboxState.locked_until < now) if not locked else true()
+    taken = session.execute(update(MailboxState).where(MailboxState.id == state.id, free)
+                            .values(locked_until=now + LEASE))
     session.commit()
     session.refresh(state)
     return taken.rowcount == 1
@@ -567,21 +607,25 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
     committed or marked: the caller rolls the session back."""
     report = IntakeReport()
     state = mailbox_state(session, inbox.name, keep=apply)
-    free = claim_mailbox(session, state, utcnow()) if apply else not held(state)  # a dry run only looks
-    if not free:
-        report.busy_since = state.locked_until - LEASE
+    if not apply:  # a dry run only looks
+        if held(state):
+            report.busy_since = state.locked_until - LEASE
+        else:
+            read_new_messages(session, settings, inbox, state, report, apply)
         return report
-    if not apply:
-        read_new_messages(session, settings, inbox, state, report, apply)
-        return report
-    try:
-        read_new_messages(session, settings, inbox, state, report, apply)
-        write_notice_digests(session, settings)
-    finally:
-        session.rollback()  # whatever a failure left half-done; everything else is committed
-        state.locked_until = None
-        session.add(state)
-        session.commit()
+    with mailbox_lock(session, inbox.name) as locked:
+        if locked is False or not claim_mailbox(session, state, utcnow(), locked=bool(locked)):
+            session.refresh(state)
+            report.busy_since = state.locked_until - LEASE if state.locked_until else utcnow()
+            return report
+        try:
+            read_new_messages(session, settings, inbox, state, report, apply)
+            write_notice_digests(session, settings)
+        finally:
+            session.rollback()  # whatever a failure left half-done; everything else is committed
+            state.locked_until = None
+            session.add(state)
+            session.commit()
     return report
 
 
