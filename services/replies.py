@@ -7,8 +7,8 @@ lease alone would hold it for ten minutes).
 Messages come in batches (one IMAP FETCH): store the raw bytes of the batch and commit (nothing is
 ever lost), read every message once, then process each in a savepoint of one transaction (a failure
 rolls back only that message's work): check who sent it, match it (a thread under a mail of that
-round — our Message-IDs are random, so a thread is proof of having received it — or the round's 审核码)
-and act:
+round — our Message-IDs are unguessable, keyed with the installation's secret, so a thread is proof of
+having received it — or the round's 审核码) and act:
 - applied: the decision, the receipt and the next stage's prompt commit together;
 - unclear: nothing moves; the reviewer is asked once a day per round to answer 同意 or 退回;
 - never applied: not exactly one From address, a DMARC/SPF/DKIM failure stamped by our own mail
@@ -175,8 +175,8 @@ class Batch:
     """A batch of stored messages, each read once before any is processed, and what they refer to, read in
     a few queries: our mails they answer and the rounds of those mails' prompts, with their reports,
     units, cycles and versions (kept here, so the session answers `get` for them without a query). A mail
-    written while the batch is processed is never among the mails answered: it is not sent yet, and its
-    Message-ID is random."""
+    written while the batch is processed is read when a later message of the batch answers it (`catch_up`):
+    after a restore, the mails the batch writes again have the Message-IDs their replies answer."""
     replies: dict[int, Reply | UnreadableMessage | None]  # by inbound id; None: too big to read
     ours: dict  # our mails by Message-ID (`our_mails`)
     rounds: dict[str, ReviewRound]  # by their prompt's Message-ID
@@ -461,8 +461,26 @@ def process(session: Session, settings: Settings, inbound: InboundMessage, batch
     return outcome
 
 
+def catch_up(session: Session, settings: Settings, batch: Batch, reply: Reply) -> None:
+    """Read the mails of ours this message answers that the batch has not read: written by an earlier message
+    of the same batch (a database restored from a backup writes a prompt again, with the Message-ID its
+    reviewer already answered). Only ids of our form are looked up, so another mail's References cost no
+    query."""
+    ours = f"@{settings.message_id_domain}>"
+    missing = {i for i in reply.thread_ids if i not in batch.ours and i.startswith("<rc.") and i.endswith(ours)}
+    if not missing:
+        return
+    found = our_mails(session, missing)
+    batch.ours.update(found)
+    prompts = {prompt_answered(row) for row in found.values()} - {None} - batch.rounds.keys()
+    if prompts:
+        batch.rounds.update({rnd.prompt_message_id: rnd for rnd in session.exec(
+            select(ReviewRound).where(ReviewRound.prompt_message_id.in_(sorted(prompts))))})
+
+
 def act(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply, batch: Batch) -> InboundOutcome:
     """What a readable message makes happen."""
+    catch_up(session, settings, batch, reply)
     if reply.auto_reply or reply.from_address == settings.mail_from.lower():
         detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
         return finish(inbound, InboundOutcome.AUTO_REPLY, detail, report_of_reply(session, batch.ours, reply))

@@ -114,7 +114,7 @@ def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
     session.commit()
     reports = session.exec(select(Report).order_by(Report.id)).all()[:4]
     prompts = [prompt_of(session, to_legal_review(session, settings, report)) for report in reports]
-    first, returned, unclear, _ = prompts
+    first, returned, unclear, chained = prompts
     deliver_all(session, settings)
     dovecot.append(reply_to(first, first.to_addrs, "同意。"))  # before the backup: to the committee
     take_in_and_deliver(session, settings)
@@ -124,7 +124,8 @@ def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
                              .order_by(OutboxMessage.id.desc())).first()
     later = [reply_to(committee, committee.to_addrs, "同意。"),
              reply_to(returned, returned.to_addrs, "退回，请补充存在的不足和原因。"),
-             reply_to(unclear, unclear.to_addrs, "收到，我看一下。")]
+             reply_to(unclear, unclear.to_addrs, "收到，我看一下。"),
+             reply_to(chained, chained.to_addrs, "同意。")]
     refs = [report.ref for report in reports]
     session.close()
 
@@ -137,6 +138,13 @@ def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
         dovecot.append(raw)
     with Session(get_engine(database_url), expire_on_commit=False) as session:
         take_in_and_deliver(session, settings)
+        # a prompt written after the backup, answered: restored, its reply comes in the same batch as the
+        # reply that writes it again
+        next_prompt = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "review_prompt",
+                                                               OutboxMessage.report_id == reports[3].id)
+                                   .order_by(OutboxMessage.id.desc())).first()
+        dovecot.append(reply_to(next_prompt, next_prompt.to_addrs, "同意。", quote="（略）"))  # no 审核码 quoted
+        take_in_and_deliver(session, settings)
         sweep(session, settings, SWEEP_AT)
         session.commit()
         deliver_all(session, settings, SWEEP_AT)
@@ -144,7 +152,7 @@ def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
     at_relay_before = Counter(r.message_id for r in relay.handler.snapshot())
     kinds_after_backup = Counter(r.message["Subject"][:8] for r in relay.handler.snapshot())
     assert reached[refs[0]] != "committee_review" and reached[refs[1]] == "drafting"
-    assert reached[refs[2]] == reached[refs[3]] == "legal_review"
+    assert reached[refs[2]] == "legal_review" and reached[refs[3]] not in ("legal_review", "committee_review")
 
     said = restore(database_url, backup)
     if said:
