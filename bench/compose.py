@@ -35,6 +35,7 @@ from tests.test_message import parsed, summary
 
 COUNT = 2000
 DOMAIN = "qingshan.example.gov.cn"
+SECRET = "bench-secret"  # keys the Message-IDs as mail_secret would
 SAMPLED = 20  # mails of each kind parsed against their reference
 
 
@@ -60,18 +61,18 @@ def mails(settings) -> dict[str, callable]:
     to_reviewer, to_drafter = [Recipient(reviewer.name, reviewer.email)], [Recipient(drafter.name, drafter.email)]
     return {
         "receipt": lambda: (mail_values(
-            settings, key="receipt:5", kind="receipt", to=to_reviewer, report_id=1,
+            settings, secret=SECRET, key="receipt:5", kind="receipt", to=to_reviewer, report_id=1,
             in_reply_to=decided.prompt_message_id,
             context={**base, "round": decided, "reviewer": reviewer, "version": version, "ask_meeting": False}),
             None),
         "review_prompt": lambda: (mail_values(
-            settings, key="prompt:6", kind="review_prompt", to=to_reviewer, report_id=1,
+            settings, secret=SECRET, key="prompt:6", kind="review_prompt", to=to_reviewer, report_id=1,
             attachment=Attachment(version.filename, version.content), attachment_version_id=1,
             context={**base, "round": opened, "reviewer": reviewer, "version": version, "due": date(2026, 12, 28),
                      "reply_code": "K7M2QX", "seen_version": None, "changes": [], "returned_round": None,
                      "returned_by": None, "check_warnings": []}), Attachment(version.filename, version.content)),
         "kickoff": lambda: (mail_values(
-            settings, key="kickoff:1:4", kind="kickoff", to=to_drafter, report_id=1, attachment=kit,
+            settings, secret=SECRET, key="kickoff:1:4", kind="kickoff", to=to_drafter, report_id=1, attachment=kit,
             context={**base, "due": date(2026, 12, 21), "schedule": schedule, "drafter": drafter}), kit),
     }
 

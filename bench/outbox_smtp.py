@@ -75,6 +75,7 @@ def main(count: int = 2000) -> dict:
     work = Path(tempfile.mkdtemp(prefix="reportchain-bench-"))
     port = free_port()
     os.environ.update(REPORTCHAIN_DATABASE_URL=f"sqlite:///{work / 'bench.db'}", REPORTCHAIN_SMTP_HOST="127.0.0.1",
+                      REPORTCHAIN_SENT_JOURNAL=str(work / 'sent.journal'),
                       REPORTCHAIN_SMTP_PORT=str(port), REPORTCHAIN_SMTP_SECURITY="none")
     settings = load_settings()
     upgrade_database(settings.database_url)

@@ -131,9 +131,11 @@ def bench_message_id(key: str) -> str:
     return f"<{key.replace(':', '.')}@{DOMAIN}>"
 
 
-def outbox_row(key: str, kind: str, report_id: int, to: str, subject: str, sent: datetime) -> dict:
-    return {"idempotency_key": key, "message_id": bench_message_id(key), "kind": kind, "report_id": report_id,
-            "to_addrs": to, "cc_addrs": "", "subject": subject, "body_text": subject, "body_html": f"<p>{subject}</p>",
+def outbox_row(key: str, kind: str, report_id: int, to: str, subject: str, sent: datetime,
+               message_id: str | None = None) -> dict:
+    return {"idempotency_key": key, "message_id": message_id or bench_message_id(key), "kind": kind,
+            "report_id": report_id, "to_addrs": to, "cc_addrs": "", "subject": subject, "body_text": subject,
+            "body_html": f"<p>{subject}</p>",
             "raw": subject.encode(), "status": "sent", "attempts": 1, "created_at": sent, "sent_at": sent}
 
 
@@ -192,8 +194,9 @@ def populate(session: Session, count: int) -> dict:
         ref = f"R-2026-{i:05d}"
         reports.append({"id": report_id, "ref": ref, "unit_id": unit_id, "cycle_id": 1, "stage": stage,
                         "row_version": 1, "created_at": opened, "updated_at": opened})
-        outbox.append(outbox_row(f"kickoff:{report_id}:{drafter}", "kickoff", report_id, f"drafter@u{i:05d}",
-                                 f"[#{ref}] 2026年度法治政府建设年度报告编制启动", opened))
+        outbox.append(outbox_row(f"kickoff:{ref}:drafter@u{i:05d}.{DOMAIN}", "kickoff", report_id,
+                                 f"drafter@u{i:05d}", f"[#{ref}] 2026年度法治政府建设年度报告编制启动", opened,
+                                 bench_message_id(f"kickoff:{report_id}:{drafter}")))
         watchers = (1, coordinator_id[i % COORDINATORS])  # the county's coordinator and the unit's
         if stage == "drafting":
             told.item(drafter, supervisor, watchers, ahead=0)

@@ -174,6 +174,7 @@ class WebSettings:
 class Settings:
     database_url: str
     mail_folder: Path
+    sent_journal: Path  # every mail the relay accepted, outside the database (notifications/journal.py)
     mail_from: str
     mail_from_name: str
     reply_to: str
@@ -202,10 +203,12 @@ def load_settings() -> Settings:
     env = Env()
     mail_from = env.address("REPORTCHAIN_MAIL_FROM", "fzb@county.example.gov.cn")
     deadlines_file = env.text("REPORTCHAIN_DEADLINES_FILE")
+    mail_folder = Path(env.text("REPORTCHAIN_MAIL_FOLDER", "mail/outbox"))
     chains_file = env.text("REPORTCHAIN_CHAINS_FILE")
     return Settings(
         database_url=env.database_url("REPORTCHAIN_DATABASE_URL", "sqlite:///reportchain.db"),
-        mail_folder=Path(env.text("REPORTCHAIN_MAIL_FOLDER", "mail/outbox")),
+        mail_folder=mail_folder,
+        sent_journal=Path(env.text("REPORTCHAIN_SENT_JOURNAL") or mail_folder.parent / "sent.journal"),
         mail_from=mail_from,
         mail_from_name=env.text("REPORTCHAIN_MAIL_FROM_NAME", "县委依法治县办"),
         reply_to=env.address("REPORTCHAIN_REPLY_TO", mail_from),

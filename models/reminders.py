@@ -159,16 +159,16 @@ def plan_sweep(session: Session, now: datetime, timezone: str) -> Plan:
     sent = set(session.exec(select(OutboxMessage.idempotency_key).where(
         OutboxMessage.idempotency_key.like(mail_key("%", today)))))
     for _, mail in sorted(mails.items()):
-        if mail_key(mail.person.id, today) in sent:
+        if mail_key(mail.person.email, today) in sent:
             plan.already_sent += 1
         elif mail.own or mail.urge or mail.overview or mail.filing:
             plan.mails.append(mail)
     return plan
 
 
-def mail_key(person_id: int | str, day: date) -> str:
-    """One reminder mail per person per day: the outbox's unique key says so."""
-    return f"reminder:{person_id}:{day.isoformat()}"
+def mail_key(person: str, day: date) -> str:
+    """One reminder mail per person (their address) per day: the outbox's unique key says so."""
+    return f"reminder:{person}:{day.isoformat()}"
 
 
 def parse_now(value: str | None, timezone: str) -> datetime:

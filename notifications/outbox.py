@@ -1,14 +1,19 @@
 """The transactional outbox: mails are rendered and written with the change that causes them.
 
-`enqueue` runs inside the caller's transaction. Each row has a unique idempotency key (the same
-logical mail is never written twice) and a fixed Message-ID (a re-delivery is recognisably the
-same message). `deliver` is the separate step that hands due rows to a backend and commits each
-row's outcome the moment the backend reports it, so an interruption loses nothing and a retry
-re-sends only what was not accepted.
+`enqueue` runs inside the caller's transaction. Each row has a unique idempotency key made of what names
+the mail in the world (a report's ref, a round's stage and number, a person's address — never a
+row id), so the same logical mail is never written twice, and a Message-ID computed from that key
+with the installation's secret: the same mail written again (after a database is restored from a
+backup) has the same Message-ID, which the sent journal (notifications/journal.py) recognises.
+`deliver` is the separate step that hands due rows to a backend and commits each row's outcome the
+moment the backend reports it (after writing an accepted one in the sent journal), so an interruption
+loses nothing and a retry re-sends only what was not accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -17,13 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, or_, select, update
 
 from core.settings import Settings
 from core.texts import message, render, render_blocks
 from models.db import utcnow
-from models.tables import OutboxMessage, OutboxStatus, ReportVersion
+from models.tables import AuditEvent, OutboxMessage, OutboxStatus, ReportVersion, SiteSecret
 from notifications.backends import MailBackend, Outcome
+from notifications.journal import SentJournal, journal_at
 from notifications.message import Attachment, calendar_entry, envelope, message_bytes
 
 log = logging.getLogger(__name__)
@@ -46,9 +53,36 @@ class DeliveryReport:
     last_error: str | None = None  # the latest answer that left a mail waiting for a retry
 
 
-def new_message_id(domain: str) -> str:
-    """A Message-ID nobody can compute: a reply threaded under it proves its writer received our mail."""
-    return f"<rc.{secrets.token_hex(16)}@{domain}>"
+MAIL_SECRET = "mail_ids"  # the SiteSecret that keys Message-IDs and 审核码
+
+
+def new_message_id(domain: str, key: str | None = None, secret: str | None = None) -> str:
+    """A Message-ID nobody can compute without the installation's secret (a reply threaded under it proves
+    its writer received our mail): keyed by the mail's idempotency key, so the same logical mail always has
+    the same one; random without a key (benchmarks, tests)."""
+    if key is None or secret is None:
+        return f"<rc.{secrets.token_hex(16)}@{domain}>"
+    return f"<rc.{keyed(secret, 'message-id', key)[:32]}@{domain}>"
+
+
+def keyed(secret: str, purpose: str, value: str) -> str:
+    """HMAC-SHA256 of `value` for one purpose, in hex."""
+    return hmac.new(secret.encode(), f"{purpose}|{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def mail_secret(session: Session) -> str:
+    """The installation's secret for Message-IDs and 审核码, made once and kept in the database (so a backup
+    carries it). Made inside the caller's transaction, never committed here: two workers making it at once
+    agree on the first one committed."""
+    row = session.get(SiteSecret, MAIL_SECRET)
+    if row is None:
+        try:
+            with session.begin_nested():
+                session.add(SiteSecret(name=MAIL_SECRET, value=secrets.token_urlsafe(48)))
+        except IntegrityError:
+            pass
+        row = session.get(SiteSecret, MAIL_SECRET, populate_existing=True)
+    return row.value
 
 
 def join_addrs(recipients: Sequence[Recipient | str]) -> str:
@@ -65,7 +99,8 @@ def enqueue(session: Session, settings: Settings, *, key: str, attachment_versio
     if attachment is None and attachment_version_id:
         version = session.get(ReportVersion, attachment_version_id)
         attachment = Attachment(version.filename, version.content)
-    row = compose(settings, key=key, attachment=attachment, attachment_version_id=attachment_version_id, **mail)
+    row = compose(settings, key=key, attachment=attachment, attachment_version_id=attachment_version_id,
+                  secret=mail_secret(session), **mail)
     session.add(row)
     session.flush()
     return row
@@ -79,6 +114,7 @@ def compose(settings: Settings, **mail) -> OutboxMessage:
 def mail_values(
     settings: Settings,
     *,
+    secret: str,
     key: str,
     kind: str,
     to: Sequence[Recipient | str],
@@ -93,11 +129,11 @@ def mail_values(
     """Every column of one mail's outbox row, rendered and with its bytes: what a Core INSERT of many
     takes (services/reminders.py, services/cycle.py), or `compose` makes a row of.
 
-    Optional blocks of KIND.txt: `attachment_name` names the attachment; `calendar_summary`
-    adds an .ics entry for the context's `due` date."""
+    `secret` (`mail_secret`) keys the Message-ID. Optional blocks of KIND.txt: `attachment_name` names the
+    attachment; `calendar_summary` adds an .ics entry for the context's `due` date."""
     context = {"settings": settings, **context}
     blocks = render_blocks(f"email/{kind}.txt", context)
-    message_id, created_at = new_message_id(settings.message_id_domain), utcnow()
+    message_id, created_at = new_message_id(settings.message_id_domain, key, secret), utcnow()
     ics = None
     if "calendar_summary" in blocks and context.get("due"):
         ics = calendar_entry(message_id, context["due"], blocks["calendar_summary"], settings.timezone, created_at)
@@ -173,14 +209,20 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
     their next attempt."""
     now = now or utcnow()
     report = DeliveryReport()
+    journal = journal_at(settings.sent_journal)
     expire(session, now)
     after = 0
     while rows := claim(session, now, batch_size, after):
         after = rows[-1].id
+        rows = skip_journaled(session, settings, journal, rows, report)
+        if not rows:
+            continue
         outcomes: dict[int, Outcome] = {}
 
         def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:
             outcomes[index] = outcome
+            if outcome.sent:  # written down outside the database before the database knows
+                journal.record(rows[index].message_id, rows[index].kind, rows[index].idempotency_key)
             apply_outcome(session, settings, rows[index], outcome, report)
             session.commit()
 
@@ -193,6 +235,30 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
         for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
             record(index, Outcome("no answer from the delivery backend"))
     return report
+
+
+ALREADY_SENT = "mail_already_sent"  # the audit action of a mail the sent journal knew
+
+
+def skip_journaled(session: Session, settings: Settings, journal: SentJournal, rows: list[OutboxMessage],
+                   report: DeliveryReport) -> list[OutboxMessage]:
+    """Mark as sent, without sending them, the claimed rows the sent journal knows (a database restored
+    from a backup wrote them again), each with an audit event and a log line; the others, to be sent."""
+    known = journal.sent(row.message_id for row in rows)
+    if not known:
+        return rows
+    for row in rows:
+        if row.message_id in known:
+            log.warning("outbox %s (%s, %s) is in the sent journal: marked sent, not sent again",
+                        row.id, row.kind, row.message_id)
+            row.status, row.sent_at, row.next_attempt_at = OutboxStatus.SENT, utcnow(), None
+            row.last_error = "already handed to the relay before (sent journal): not sent again"
+            session.add(row)
+            session.add(AuditEvent(report_id=row.report_id, actor="system", action=ALREADY_SENT,
+                                   detail={"message_id": row.message_id, "kind": row.kind,
+                                           "key": row.idempotency_key}))
+    session.commit()
+    return [row for row in rows if row.message_id not in known]
 
 
 def apply_outcome(session: Session, settings: Settings, row: OutboxMessage, outcome: Outcome,

@@ -26,7 +26,7 @@ from models.db import utcnow
 from models.deadlines import DeadlinePolicy, default_policy, policy_with, read_policy_file
 from models.tables import Assignment, AuditEvent, Cycle, OutboxMessage, OutboxStatus, Person, Reminder, Report, Unit
 from notifications.message import Attachment
-from notifications.outbox import mail_values
+from notifications.outbox import mail_secret, mail_values
 from services.audit import audit, audit_event
 from services.stages import addressee_of, recipients
 
@@ -97,7 +97,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
     context = {"cycle": cycle, "policy": DeadlinePolicy.from_json(cycle.policy), "due": drafting_due}
     schedules = {name: template_module("email/_schedule.j2", **context, chain=chains.chains[name])
                  for name in set(chain_of_unit.values())}  # the same timetable in every kickoff of a chain
-    created, addressees = [], {}
+    created, addressees, secret = [], {}, mail_secret(session)
     for start in range(0, len(missing), BATCH):
         batch = missing[start:start + BATCH]
         new = Report(ref="", unit_id=0, cycle_id=cycle.id).model_dump(exclude={"id"})  # the model's defaults
@@ -114,7 +114,7 @@ def open_cycle(session: Session, settings: Settings, year: int, changes: dict | 
             if unit.parent_id not in addressees:
                 addressees[unit.parent_id] = addressee_of(session, unit)
             skeleton = Attachment("template.docx", drafting_skeleton(unit.name, year, addressees[unit.parent_id]))
-            mails += [mail_values(settings, key=f"kickoff:{report.id}:{drafter.id}", kind="kickoff",
+            mails += [mail_values(settings, secret=secret, key=f"kickoff:{report.ref}:{drafter.email}", kind="kickoff",
                                   to=recipients([drafter]), report_id=report.id, attachment=skeleton,
                                   context={**context, "schedule": schedules[report.chain], "report": report,
                                            "unit": unit, "drafter": drafter})

@@ -22,7 +22,16 @@ from models.tables import Person, Report, ReportVersion, ReviewRound, Unit
 from notifications.outbox import enqueue
 from services.filing import ready_to_file, ready_to_publish
 from services.meeting import meeting_complete, record_meeting
-from services.stages import chain_of, enter_stage, find_report, move, open_round_of, recipients, report_context
+from services.stages import (
+    chain_of,
+    enter_stage,
+    find_report,
+    move,
+    open_round_of,
+    recipients,
+    report_context,
+    round_name,
+)
 
 DECISIONS = {"approve": Event.APPROVE, "return": Event.RETURN}
 
@@ -94,7 +103,7 @@ def record_decision(session: Session, settings: Settings, round_id: int, decisio
     version = session.get(ReportVersion, rnd.version_id)
     enqueue(
         session, settings,
-        key=f"receipt:{rnd.id}",
+        key=f"receipt:{round_name(report, rnd.stage, rnd.number)}",
         kind="receipt",
         to=recipients([reviewer]),
         report_id=report.id,

@@ -41,7 +41,7 @@ def notify_failures(session: Session, settings: Settings, failed_ids: list[int])
         report = session.get(Report, row.report_id)
         coordinators = people_with_role(session, report.unit_id, Role.COORDINATOR)
         if coordinators:
-            enqueue(session, settings, key=f"delivery_failed:{row.id}", kind="delivery_failed",
+            enqueue(session, settings, key=f"delivery_failed:{row.message_id}", kind="delivery_failed",
                     to=recipients(coordinators), report_id=report.id,
                     context={**report_context(session, report), "mail": row})
             notices += 1

@@ -87,8 +87,9 @@ def hold(session: Session, settings: Settings, report: Report, version: ReportVe
     context = {**report_context(session, report), "version": version, "errors": errors,
                "warnings": [f for f in version.findings if f["severity"] == "warning"]}
     for drafter in people_with_role(session, report.unit_id, Role.DRAFTER):
-        enqueue(session, settings, key=f"draft_problems:{version.id}:{drafter.id}", kind="draft_problems",
-                to=recipients([drafter]), report_id=report.id, context={**context, "drafter": drafter})
+        enqueue(session, settings, key=f"draft_problems:{report.ref}:v{version.number}:{drafter.email}",
+                kind="draft_problems", to=recipients([drafter]), report_id=report.id,
+                context={**context, "drafter": drafter})
 
 
 def send_to_review(session: Session, settings: Settings, report: Report, version: ReportVersion,

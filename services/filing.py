@@ -45,6 +45,7 @@ from services.stages import (
     open_round_of,
     recipients,
     report_context,
+    round_name,
 )
 
 FILING_MAIL = "filing"  # the mail kind (templates/email/filing.*) that carries the report upward
@@ -86,13 +87,13 @@ def ready_to_file(session: Session, settings: Settings, report: Report, version:
     else:
         kind, due = "ready_to_file", policy.date_due(calendar, "filing")
     for person in coordinators_of(session, context["unit"]):
-        enqueue(session, settings, key=f"{kind}:{report.id}:{version.id}:{person.id}", kind=kind,
+        enqueue(session, settings, key=f"{kind}:{report.ref}:v{version.number}:{person.email}", kind=kind,
                 to=recipients([person]), report_id=report.id,
                 context={**context, "version": version, "coordinator": person, "due": due})
 
 
 def filing_key(report: Report, version: ReportVersion) -> str:
-    return f"filing:{report.id}:{version.id}"
+    return f"filing:{report.ref}:v{version.number}"
 
 
 def filing_day(session: Session, report: Report, version: ReportVersion) -> date:
@@ -157,7 +158,8 @@ def ready_to_publish(session: Session, settings: Settings, report: Report, clear
     context = report_context(session, report)
     due = context["policy"].date_due(load_calendar(session), "disclosure")
     for person in coordinators_of(session, context["unit"]):
-        enqueue(session, settings, key=f"ready_to_publish:{cleared.id}:{person.id}", kind="ready_to_publish",
+        key = f"ready_to_publish:{round_name(report, cleared.stage, cleared.number)}:{person.email}"
+        enqueue(session, settings, key=key, kind="ready_to_publish",
                 to=recipients([person]), report_id=report.id,
                 context={**context, "version": session.get(ReportVersion, cleared.version_id), "round": cleared,
                          "reviewer": session.get(Person, cleared.reviewer_id), "coordinator": person, "due": due})

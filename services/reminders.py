@@ -24,7 +24,7 @@ from models.db import utcnow
 from models.pending import Item
 from models.reminders import Line, PersonMail, Plan, mail_key, plan_sweep
 from models.tables import OutboxMessage, Reminder
-from notifications.outbox import Recipient, mail_values
+from notifications.outbox import Recipient, mail_secret, mail_values
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +96,11 @@ def write_batch(session: Session, settings: Settings, plan: Plan, batch: list[Pe
     next). The unique keys decide who was told already: people another sweep wrote meanwhile are
     left out (counted as already sent), and a batch that still collides is written again without
     them. Any other integrity error is raised."""
+    secret = mail_secret(session)
     kickoffs = dict(session.exec(select(OutboxMessage.idempotency_key, OutboxMessage.message_id).where(
         OutboxMessage.idempotency_key.in_([kickoff_key(mail) for mail in batch if single_first_draft(mail)]))).all())
     rows = {row["idempotency_key"]: (mail, row) for mail in batch
-            for row in [mail_row(settings, plan, mail, expires, kickoffs, said)]}
+            for row in [mail_row(settings, plan, mail, expires, kickoffs, said, secret)]}
     while rows:
         taken = set(session.exec(select(OutboxMessage.idempotency_key)
                                  .where(OutboxMessage.idempotency_key.in_(rows))))
@@ -138,11 +139,11 @@ def single_first_draft(mail: PersonMail) -> bool:
 
 
 def kickoff_key(mail: PersonMail) -> str:
-    return f"kickoff:{single_item(mail).report.id}:{mail.person.id}"
+    return f"kickoff:{single_item(mail).report.ref}:{mail.person.email}"
 
 
 def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime,
-             kickoffs: dict[str, str], said: Wording) -> dict:
+             kickoffs: dict[str, str], said: Wording, secret: str) -> dict:
     """One person's reminder of the day; alone with one item of their own, it threads under that
     item's prompt (a review) or kickoff mail (a first draft; `kickoffs`: their Message-IDs by key)."""
     single = single_item(mail)
@@ -151,7 +152,8 @@ def mail_row(settings: Settings, plan: Plan, mail: PersonMail, expires: datetime
         thread = kickoffs.get(kickoff_key(mail))
     return mail_values(
         settings,
-        key=mail_key(mail.person.id, plan.today),
+        secret=secret,
+        key=mail_key(mail.person.email, plan.today),
         kind="reminder",
         to=[Recipient(mail.person.name, mail.person.email)],
         report_id=single.report.id if single else None,

@@ -1,11 +1,14 @@
 """Reviewers' replies in: keep every message raw, match it to a review round, apply only what is certain.
 
-One intake runs at a time per mailbox (a lease on its MailboxState row, renewed with every batch).
+One intake runs at a time per mailbox: a lease on its MailboxState row, renewed with every batch, and on
+PostgreSQL a session-level advisory lock keyed by the mailbox, held on a connection of the intake's own for
+the whole run, so that an intake killed mid-run frees the mailbox the moment its connection goes (the
+lease alone would hold it for ten minutes).
 Messages come in batches (one IMAP FETCH): store the raw bytes of the batch and commit (nothing is
 ever lost), read every message once, then process each in a savepoint of one transaction (a failure
 rolls back only that message's work): check who sent it, match it (a thread under a mail of that
-round — our Message-IDs are random, so a thread is proof of having received it — or the round's 审核码)
-and act:
+round — our Message-IDs are unguessable, keyed with the installation's secret, so a thread is proof of
+having received it — or the round's 审核码) and act:
 - applied: the decision, the receipt and the next stage's prompt commit together;
 - unclear: nothing moves; the reviewer is asked once a day per round to answer 同意 or 退回;
 - never applied: not exactly one From address, a DMARC/SPF/DKIM failure stamped by our own mail
@@ -28,6 +31,8 @@ import hashlib
 import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from email.parser import BytesHeaderParser
@@ -35,7 +40,7 @@ from email.policy import compat32
 from email.utils import getaddresses
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, func, or_, select
@@ -76,6 +81,7 @@ from services.stages import (
     recipients,
     report_context,
     roster_read_once,
+    round_name,
 )
 
 log = logging.getLogger(__name__)
@@ -169,8 +175,8 @@ class Batch:
     """A batch of stored messages, each read once before any is processed, and what they refer to, read in
     a few queries: our mails they answer and the rounds of those mails' prompts, with their reports,
     units, cycles and versions (kept here, so the session answers `get` for them without a query). A mail
-    written while the batch is processed is never among the mails answered: it is not sent yet, and its
-    Message-ID is random."""
+    written while the batch is processed is read when a later message of the batch answers it (`catch_up`):
+    after a restore, the mails the batch writes again have the Message-IDs their replies answer."""
     replies: dict[int, Reply | UnreadableMessage | None]  # by inbound id; None: too big to read
     ours: dict  # our mails by Message-ID (`our_mails`)
     rounds: dict[str, ReviewRound]  # by their prompt's Message-ID
@@ -308,7 +314,8 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         if reply.message_id and reply.decision != UNCLEAR:  # a "谢谢" under the receipt needs no answer
             decided_at = rnd.decided_at.astimezone(ZoneInfo(settings.timezone)) if rnd.decided_at else None
             # one a day per round and sender, however many times they write
-            key = f"already_decided:{rnd.id}:{reply.from_address}:{local_day(settings)}"
+            named = round_name(report, rnd.stage, rnd.number)
+            key = f"already_decided:{named}:{reply.from_address}:{local_day(settings)}"
             enqueue(session, settings, key=key, kind="already_decided",
                     to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
                     context={**context, "sender_name": reply.from_name or reply.from_address,
@@ -317,8 +324,8 @@ def answer_round(session: Session, settings: Settings, inbound: InboundMessage, 
         return finish(inbound, InboundOutcome.ALREADY_DECIDED, f"round already decided: {rnd.decision}", report, rnd,
                       notice=correction)
     if reply.decision == UNCLEAR:
-        enqueue(session, settings, key=f"clarify:{rnd.id}:{local_day(settings)}", kind="clarify",
-                to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
+        enqueue(session, settings, key=f"clarify:{round_name(report, rnd.stage, rnd.number)}:{local_day(settings)}",
+                kind="clarify", to=recipients([session.get(Person, rnd.reviewer_id)]), report_id=report.id,
                 in_reply_to=rnd.prompt_message_id,
                 context={**context, "reviewer": session.get(Person, rnd.reviewer_id), "comment": reply.comment})
         return finish(inbound, InboundOutcome.UNCLEAR, "no certain decision in the reviewer's words", report, rnd,
@@ -373,7 +380,7 @@ def refuse_draft(session: Session, settings: Settings, reply: Reply, report: Rep
                  data: bytes) -> None:
     """Tell the drafter why their mailed draft was not taken; the same file sent again is answered once."""
     sha = hashlib.sha256(data).hexdigest()[:32]
-    enqueue(session, settings, key=f"draft_refused:{report.id}:{reply.from_address}:{sha}", kind="draft_received",
+    enqueue(session, settings, key=f"draft_refused:{report.ref}:{reply.from_address}:{sha}", kind="draft_received",
             to=[reply.from_address], report_id=report.id, in_reply_to=reply.message_id,
             context={**drafting_context(session, report, reply), "problem": problem,
                      "version": latest_version(session, report.id)})
@@ -412,7 +419,7 @@ def new_draft(session: Session, settings: Settings, inbound: InboundMessage, rep
     if is_held(session, version):  # the drafters have the check's findings (draft_problems)
         return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number} held: the check found errors",
                       report)
-    enqueue(session, settings, key=f"draft_received:{inbound.id}", kind="draft_received", to=[reply.from_address],
+    enqueue(session, settings, key=f"draft_received:{inbound.sha256}", kind="draft_received", to=[reply.from_address],
             report_id=report.id, in_reply_to=reply.message_id,
             context={**drafting_context(session, report, reply), "problem": "", "version": version})
     return finish(inbound, InboundOutcome.NEW_VERSION, f"version {version.number}", report)
@@ -454,8 +461,26 @@ def process(session: Session, settings: Settings, inbound: InboundMessage, batch
     return outcome
 
 
+def catch_up(session: Session, settings: Settings, batch: Batch, reply: Reply) -> None:
+    """Read the mails of ours this message answers that the batch has not read: written by an earlier message
+    of the same batch (a database restored from a backup writes a prompt again, with the Message-ID its
+    reviewer already answered). Only ids of our form are looked up, so another mail's References cost no
+    query."""
+    ours = f"@{settings.message_id_domain}>"
+    missing = {i for i in reply.thread_ids if i not in batch.ours and i.startswith("<rc.") and i.endswith(ours)}
+    if not missing:
+        return
+    found = our_mails(session, missing)
+    batch.ours.update(found)
+    prompts = {prompt_answered(row) for row in found.values()} - {None} - batch.rounds.keys()
+    if prompts:
+        batch.rounds.update({rnd.prompt_message_id: rnd for rnd in session.exec(
+            select(ReviewRound).where(ReviewRound.prompt_message_id.in_(sorted(prompts))))})
+
+
 def act(session: Session, settings: Settings, inbound: InboundMessage, reply: Reply, batch: Batch) -> InboundOutcome:
     """What a readable message makes happen."""
+    catch_up(session, settings, batch, reply)
     if reply.auto_reply or reply.from_address == settings.mail_from.lower():
         detail = "auto-reply: recorded, never answered" if reply.auto_reply else "our own mail (e.g. a copy)"
         return finish(inbound, InboundOutcome.AUTO_REPLY, detail, report_of_reply(session, batch.ours, reply))
@@ -542,11 +567,46 @@ def mailbox_state(session: Session, name: str, keep: bool = True) -> MailboxStat
     return state
 
 
-def claim_mailbox(session: Session, state: MailboxState, now: datetime) -> bool:
-    """Take the mailbox for this intake (one compare-and-set UPDATE); False while another holds it."""
-    taken = session.execute(update(MailboxState).where(
-        MailboxState.id == state.id,
-        or_(MailboxState.locked_until.is_(None), MailboxState.locked_until < now)).values(locked_until=now + LEASE))
+LOCK_SPACE = 0x72636D62  # the first key of our advisory locks ("rcmb"): no other lock of the database collides
+
+
+def lock_key(mailbox: str) -> int:
+    """The mailbox's advisory lock key (a signed 32-bit number)."""
+    return int.from_bytes(hashlib.sha256(mailbox.encode()).digest()[:4], "big", signed=True)
+
+
+@contextmanager
+def mailbox_lock(session: Session, mailbox: str) -> Iterator[bool | None]:
+    """On PostgreSQL, `pg_try_advisory_lock` on a connection of this intake's own, held until the block ends:
+    True when taken, False while another intake holds it. The lock belongs to the connection: a process
+    killed mid-run loses both at once. None on other databases (SQLite): the lease decides alone."""
+    engine = session.get_bind().engine
+    if engine.dialect.name != "postgresql":
+        yield None
+        return
+    connection = engine.connect()
+    key = {"space": LOCK_SPACE, "key": lock_key(mailbox)}
+    taken = False
+    try:
+        taken = bool(connection.execute(text("SELECT pg_try_advisory_lock(:space, :key)"), key).scalar())
+        connection.commit()  # a session-level lock outlives the transaction that took it
+        yield taken
+        if taken:
+            connection.execute(text("SELECT pg_advisory_unlock(:space, :key)"), key)
+            connection.commit()
+            taken = False
+    finally:
+        if taken:  # the unlock was not reached: never give a connection holding the lock back to the pool
+            connection.invalidate()
+        connection.close()
+
+
+def claim_mailbox(session: Session, state: MailboxState, now: datetime, locked: bool = False) -> bool:
+    """Take the mailbox for this intake (one compare-and-set UPDATE); False while another holds it. `locked`:
+    this intake holds the mailbox's advisory lock, so any lease left is a dead intake's and is taken over."""
+    free = or_(MailboxState.locked_until.is_(None), MailboxState.locked_until < now) if not locked else true()
+    taken = session.execute(update(MailboxState).where(MailboxState.id == state.id, free)
+                            .values(locked_until=now + LEASE))
     session.commit()
     session.refresh(state)
     return taken.rowcount == 1
@@ -565,21 +625,25 @@ def intake(session: Session, settings: Settings, inbox: ImapInbox | FolderInbox,
     committed or marked: the caller rolls the session back."""
     report = IntakeReport()
     state = mailbox_state(session, inbox.name, keep=apply)
-    free = claim_mailbox(session, state, utcnow()) if apply else not held(state)  # a dry run only looks
-    if not free:
-        report.busy_since = state.locked_until - LEASE
+    if not apply:  # a dry run only looks
+        if held(state):
+            report.busy_since = state.locked_until - LEASE
+        else:
+            read_new_messages(session, settings, inbox, state, report, apply)
         return report
-    if not apply:
-        read_new_messages(session, settings, inbox, state, report, apply)
-        return report
-    try:
-        read_new_messages(session, settings, inbox, state, report, apply)
-        write_notice_digests(session, settings)
-    finally:
-        session.rollback()  # whatever a failure left half-done; everything else is committed
-        state.locked_until = None
-        session.add(state)
-        session.commit()
+    with mailbox_lock(session, inbox.name) as locked:
+        if locked is False or not claim_mailbox(session, state, utcnow(), locked=bool(locked)):
+            session.refresh(state)
+            report.busy_since = state.locked_until - LEASE if state.locked_until else utcnow()
+            return report
+        try:
+            read_new_messages(session, settings, inbox, state, report, apply)
+            write_notice_digests(session, settings)
+        finally:
+            session.rollback()  # whatever a failure left half-done; everything else is committed
+            state.locked_until = None
+            session.add(state)
+            session.commit()
     return report
 
 
@@ -647,7 +711,7 @@ def write_notice_digests(session: Session, settings: Settings, now: datetime | N
         session.add(inbound)
     for person_id, items in lists.items():
         person = people[person_id]
-        enqueue(session, settings, key=f"reply_digest:{person_id}:{today}", kind="reply_digest",
+        enqueue(session, settings, key=f"reply_digest:{person.email}:{today}", kind="reply_digest",
                 to=recipients([person]), context={"person": person, "items": items, "day": today})
     return len(lists)
 

@@ -11,7 +11,6 @@ reads the units' people and the calendar once, with `roster_read_once`.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +37,7 @@ from models.tables import (
     ReviewRound,
     Unit,
 )
-from notifications.outbox import Recipient, enqueue
+from notifications.outbox import Recipient, enqueue, keyed, mail_secret
 from services.audit import audit
 
 MAX_CHANGES_SHOWN = 40  # paragraphs of a diff in a prompt; the attachment has the rest
@@ -178,6 +177,20 @@ def hash_reply_code(code: str, *, ref: str, stage: str, number: int, reviewer: s
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+def round_name(report: Report, stage: str, number: int) -> str:
+    """A round as the world knows it (the report's ref, the stage, the round's number), never a row id: the
+    idempotency keys of its mails are made of it, so they are the same when a database restored from a
+    backup writes those mails again."""
+    return f"{report.ref}:{stage}:{number}"
+
+
+def reply_code(secret: str, round_named: str, reviewer: str) -> str:
+    """The round's 审核码: unguessable without the installation's secret, and the same for the same round
+    and reviewer (a database restored from a backup knows the code the reviewer was sent)."""
+    digest = bytes.fromhex(keyed(secret, "reply-code", f"{round_named}|{reviewer.lower()}"))
+    return "".join(REPLY_CODE_ALPHABET[b % len(REPLY_CODE_ALPHABET)] for b in digest[:6])
+
+
 def open_round(session: Session, settings: Settings, report: Report, version: ReportVersion) -> ReviewRound:
     """Entering a review stage: a round for its reviewer and the prompt with the version attached."""
     stage = stage_def(chain_of(session, report), report.stage)
@@ -189,7 +202,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     earlier = session.exec(select(ReviewRound).where(ReviewRound.report_id == report.id)
                            .order_by(ReviewRound.id.desc())).all()
     number = 1 + sum(r.stage == stage.name for r in earlier)
-    code = "".join(secrets.choice(REPLY_CODE_ALPHABET) for _ in range(6))
+    code = reply_code(mail_secret(session), round_name(report, stage.name, number), reviewer.email)
     rnd = ReviewRound(
         report_id=report.id,
         stage=stage.name,
@@ -208,7 +221,7 @@ def open_round(session: Session, settings: Settings, report: Report, version: Re
     prompt = enqueue(
         session,
         settings,
-        key=f"prompt:{rnd.id}",
+        key=f"prompt:{round_name(report, rnd.stage, rnd.number)}",
         kind="review_prompt",
         to=recipients([reviewer]),
         report_id=report.id,
@@ -254,7 +267,7 @@ def enter_stage(session: Session, settings: Settings, report: Report, version: R
             enqueue(
                 session,
                 settings,
-                key=f"returned:{returned_by.id}:{drafter.id}",
+                key=f"returned:{round_name(report, returned_by.stage, returned_by.number)}:{drafter.email}",
                 kind="returned",
                 to=recipients([drafter]),
                 report_id=report.id,

@@ -65,7 +65,9 @@ def answer(session: Session, settings, report: Report, words: str = "同意。")
 
 
 def receipt_of(session: Session, rnd) -> OutboxMessage:
-    return session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"receipt:{rnd.id}")).one()
+    report = session.get(Report, rnd.report_id)
+    key = f"receipt:{report.ref}:{rnd.stage}:{rnd.number}"
+    return session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key)).one()
 
 
 def opened(session: Session, settings, year: int = 2026) -> None:

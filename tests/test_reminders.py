@@ -79,7 +79,7 @@ def test_on_the_drafting_due_date_each_drafter_gets_one_reminder_threaded_under_
     drafter = session.exec(select(Person).where(Person.email == "zhangwei@yehe.qingshan.example.gov.cn")).one()
     report = report_of(session, county["yehe"])
     kickoff = session.exec(select(OutboxMessage).where(
-        OutboxMessage.idempotency_key == f"kickoff:{report.id}:{drafter.id}")).one()
+        OutboxMessage.idempotency_key == f"kickoff:{report.ref}:{drafter.email}")).one()
     assert zhang.in_reply_to == kickoff.message_id
     [digest] = to(session, COORDINATOR)
     assert digest.subject == "年度报告进度提示（2026年12月21日）：即将到期13项"

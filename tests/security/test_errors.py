@@ -43,7 +43,8 @@ def command_paths(group, prefix: tuple[str, ...] = ()) -> set[str]:
 
 
 COMMANDS = {  # each command with arguments that pass the command line parser
-    "init": [], "db upgrade": [], "db current": [], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
+    "init": [], "db upgrade": [], "db current": [], "db backup": ["{tmp}/backup.db"],
+    "db restore": ["{tmp}/backup.db", "--yes"], "units import": [str(SAMPLE_ROSTER)], "cycle open": ["2026"],
     "cycle close": ["2026"], "units close": ["yehe", "--reason", "并入上社镇"],
     "draft submit": ["yehe", "{draft}"], "draft accept": ["R-2026-001", "--by", "吴协调"],
     "decide": ["R-2026-001", "approve"], "file": ["R-2026-001"],

@@ -122,7 +122,7 @@ def assert_inert(html: str, where: str) -> None:
 
 @pytest.mark.parametrize("kind", sorted(CONTEXTS))
 def test_hostile_names_comments_and_drafts_stay_text_in_every_mail(settings, kind):
-    row = compose(settings, key=f"{kind}:1", kind=kind, to=[PERSON.email], report_id=1,
+    row = compose(settings, secret="test", key=f"{kind}:1", kind=kind, to=[PERSON.email], report_id=1,
                   context={**BASE, **CONTEXTS[kind]})
     assert_inert(row.body_html, kind)
     assert "<script>alert(" in row.body_text and "&lt;" not in row.body_text  # plain text, not HTML-escaped
@@ -135,7 +135,7 @@ def test_hostile_names_comments_and_drafts_stay_text_in_every_mail(settings, kin
 
 def test_a_return_comment_and_a_draft_with_markup_stay_text_in_the_next_review_prompt(settings):
     """The attack as reported: the next prompt's HTML part showed the comment and the draft as markup."""
-    row = compose(settings, key="prompt:2", kind="review_prompt", to=[PERSON.email], report_id=1,
+    row = compose(settings, secret="test", key="prompt:2", kind="review_prompt", to=[PERSON.email], report_id=1,
                   context={**BASE, **CONTEXTS["review_prompt"]})
     soup = BeautifulSoup(row.body_html, "html.parser")
     shown = soup.get_text()

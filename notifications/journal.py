@@ -1,0 +1,96 @@
+"""The sent journal: an append-only file, outside the database, of every mail the relay accepted.
+
+A database restored from a backup has forgotten the mails sent after the backup: they are pending again,
+and the intake writes the receipts and prompts of the replies it applies again. Those mails have the same
+Message-IDs as before (notifications/outbox.py keys them by what the mail is), so delivery looks each one
+up here first and marks the ones found as sent without sending them again.
+
+One line per mail, written and fsync'd right after the relay accepted it and before the database records
+it: `Message-ID<TAB>UTC time<TAB>kind<TAB>idempotency key`. Appends take an exclusive `lockf` lock, so
+several processes (and, on a shared NFSv4 mount, several hosts) append whole lines. A reader keeps the
+Message-IDs it has read and reads only what was appended since.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import threading
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SentJournal:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._ids: set[str] = set()
+        self._offset = 0
+        self._file_id: tuple[int, int] | None = None
+        self._lock = threading.Lock()
+
+    def sent(self, message_ids: Iterable[str]) -> set[str]:
+        """Those of `message_ids` the journal has: handed to the relay before."""
+        with self._lock:
+            self._read_new()
+            return {mid for mid in message_ids if mid in self._ids}
+
+    def record(self, message_id: str, kind: str, key: str) -> None:
+        """Write down, durably, that the relay accepted this mail (raises OSError if it cannot)."""
+        fields = [_WHITESPACE.sub("_", value) for value in
+                  (message_id, datetime.now(UTC).isoformat(timespec="seconds"), kind, key)]
+        line = ("\t".join(fields) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX)
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # closing releases the lock
+        if created:  # the new file's name must survive a crash too
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        with self._lock:
+            self._ids.add(message_id)
+
+    def _read_new(self) -> None:
+        try:
+            stat = self.path.stat()
+        except (FileNotFoundError, NotADirectoryError):  # nothing was ever written there
+            self._ids, self._offset, self._file_id = set(), 0, None
+            return
+        file_id = (stat.st_dev, stat.st_ino)
+        if file_id != self._file_id or stat.st_size < self._offset:  # a new file (moved, restored): read it all
+            self._ids, self._offset, self._file_id = set(), 0, file_id
+        if stat.st_size == self._offset:
+            return
+        with open(self.path, "rb") as f:
+            f.seek(self._offset)
+            data = f.read(stat.st_size - self._offset)
+        complete = data.rfind(b"\n") + 1  # a line being written now is read next time
+        for line in data[:complete].splitlines():
+            message_id = line.split(b"\t", 1)[0].decode("utf-8", "replace").strip()
+            if message_id:
+                self._ids.add(message_id)
+        self._offset += complete
+
+
+_journals: dict[Path, SentJournal] = {}
+_journals_lock = threading.Lock()
+
+
+def journal_at(path: Path) -> SentJournal:
+    """This process's reader of the journal at `path` (one per file, so each line is read once)."""
+    key = Path(os.path.abspath(path))
+    with _journals_lock:
+        if key not in _journals:
+            _journals[key] = SentJournal(key)
+        return _journals[key]
