@@ -232,6 +232,8 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
             session.rollback()
             release(session, [row.id for index, row in enumerate(rows) if index not in outcomes])
             raise
+        finally:
+            journal.sync()
         for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
             record(index, Outcome("no answer from the delivery backend"))
     return report

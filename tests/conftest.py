@@ -57,6 +57,11 @@ def postgres_schemas() -> Iterator[SchemaPool | None]:
         yield pool
 
 
+# A test of one database's own behaviour takes only that one of `database_url`'s parameters.
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path, sqlite_template):
     """A database with every table created, empty; on PostgreSQL a schema lent to this test alone."""

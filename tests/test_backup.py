@@ -32,6 +32,7 @@ from services.cycle import open_cycle
 from services.delivery import deliver_all
 from services.reminders import sweep
 from services.replies import intake
+from tests.conftest import POSTGRESQL_ONLY, SQLITE_ONLY
 from tests.replies_kit import prompt_of, reply_to, to_legal_review
 from tests.smtp_server import Recorder, Server
 
@@ -107,8 +108,7 @@ def relay():
 
 def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
         database_url, settings, session, county, relay, dovecot, monkeypatch, tmp_path):
-    if database_url.startswith("postgresql") and not shutil.which("pg_restore"):
-        pytest.skip("pg_dump / pg_restore are not installed")
+    assert shutil.which("pg_restore"), "pg_dump / pg_restore are not installed (apt-get install postgresql-client)"
     settings = production_settings(monkeypatch, relay, dovecot)
     open_cycle(session, settings, 2026)
     session.commit()
@@ -180,9 +180,8 @@ def test_a_restored_backup_continues_the_cycle_without_sending_anything_twice(
     assert len(not_resent) >= 6, facts  # receipts, prompts, the return, the clarification, reminders
 
 
+@SQLITE_ONLY  # PostgreSQL restores with pg_restore
 def test_a_corrupt_or_foreign_file_is_refused_and_the_database_is_untouched(settings, session, county, tmp_path):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's restore (PostgreSQL restores with pg_restore)")
     open_cycle(session, settings, 2026)
     session.commit()
     before = stages(session)
@@ -207,9 +206,8 @@ def test_a_corrupt_or_foreign_file_is_refused_and_the_database_is_untouched(sett
     assert stages(session) == before and len(before) == 13
 
 
+@SQLITE_ONLY  # PostgreSQL restores with pg_restore
 def test_a_restore_says_what_it_replaces_and_waits_for_yes(settings, session, county, tmp_path):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's restore")
     backup = tmp_path / "empty-cycle.backup"
     assert cli("db", "backup", backup).exit_code == 0
     assert "已存在" in cli("db", "backup", backup).output  # an old backup is never overwritten
@@ -221,9 +219,8 @@ def test_a_restore_says_what_it_replaces_and_waits_for_yes(settings, session, co
     assert len(stages(session)) == 13
 
 
+@SQLITE_ONLY  # PostgreSQL restores with pg_restore
 def test_a_restore_is_refused_while_an_intake_holds_the_mailbox(settings, session, county, tmp_path):
-    if not settings.database_url.startswith("sqlite"):
-        pytest.skip("SQLite's restore")
     backup = tmp_path / "b.backup"
     assert cli("db", "backup", backup).exit_code == 0
     open_cycle(session, settings, 2026)
@@ -235,9 +232,8 @@ def test_a_restore_is_refused_while_an_intake_holds_the_mailbox(settings, sessio
     assert len(stages(session)) == 13
 
 
+@POSTGRESQL_ONLY
 def test_postgresql_is_backed_up_with_its_own_tools(settings, tmp_path):
-    if settings.database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's answer")
     result = cli("db", "backup", tmp_path / "x.backup")
     assert result.exit_code == 1 and "pg_dump -Fc" in result.output and "pg_restore" in result.output
     assert not (tmp_path / "x.backup").exists()

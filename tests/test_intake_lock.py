@@ -13,7 +13,6 @@ import sys
 import time
 from collections import Counter
 
-import pytest
 from sqlmodel import Session, func, select
 
 from core.settings import PROJECT_ROOT, load_settings
@@ -22,6 +21,7 @@ from models.tables import InboundMessage, InboundOutcome, MailboxState, OutboxMe
 from notifications.mailbox import ImapInbox
 from services.cycle import open_cycle
 from services.replies import LEASE, intake
+from tests.conftest import POSTGRESQL_ONLY
 from tests.replies_kit import prompt_of, reply_to, to_legal_review
 
 REPLIES = 6
@@ -62,10 +62,9 @@ def take_in(session, settings):
         inbox.close()
 
 
+@POSTGRESQL_ONLY  # SQLite keeps the lease: a killed intake holds the mailbox for up to 10 minutes
 def test_an_intake_killed_mid_batch_frees_the_mailbox_at_once_and_nothing_is_applied_twice(
         settings, session, county, dovecot, monkeypatch, tmp_path):
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("SQLite keeps the lease: a killed intake holds the mailbox for up to 10 minutes")
     for name, value in {"HOST": dovecot.host, "PORT": str(dovecot.port), "SECURITY": "none",
                         "USER": dovecot.user, "PASSWORD": dovecot.password, "TIMEOUT": "10"}.items():
         monkeypatch.setenv(f"REPORTCHAIN_IMAP_{name}", value)
@@ -121,9 +120,8 @@ def test_an_intake_killed_mid_batch_frees_the_mailbox_at_once_and_nothing_is_app
     assert take_in(session, settings).fetched == 0  # and nothing is fetched again
 
 
+@POSTGRESQL_ONLY
 def test_an_intake_on_postgresql_leaves_no_lock_behind(settings, session, county, dovecot, monkeypatch):
-    if not settings.database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL's advisory lock")
     for name, value in {"HOST": dovecot.host, "PORT": str(dovecot.port), "SECURITY": "none",
                         "USER": dovecot.user, "PASSWORD": dovecot.password}.items():
         monkeypatch.setenv(f"REPORTCHAIN_IMAP_{name}", value)

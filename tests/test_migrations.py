@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from email import policy
 
 import pytest
-from sqlalchemy import MetaData, inspect, select, text
+from sqlalchemy import MetaData, func, inspect, select, text
 from sqlmodel import Session, SQLModel
 from typer.testing import CliRunner
 
@@ -135,7 +135,9 @@ def assert_kept(before: dict[str, list[dict]], url: str) -> None:
     """Every row of `before` is still in the database, with the same values (a later revision may add columns)."""
     after = dumped(url)
     for name, rows in before.items():
-        keys = rows[0].keys() if rows else ()
+        keys = [key for key in (rows[0].keys() if rows else ())  # revision 0006 renames the mails' keys (tested
+                if not (name == "outboxmessage" and key == "idempotency_key")]  # in test_a_database_of_each…)
+        rows = [{key: row[key] for key in keys} for row in rows]
         made = [row for row in after[name] if name == "sitesecret" and row["name"] == MAIL_SECRET
                 and not any(old["name"] == MAIL_SECRET for old in rows)]  # `init` / `db upgrade` make it
         assert [{key: row[key] for key in keys} for row in after[name] if row not in made] == rows, name
@@ -220,9 +222,11 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
             keys = [column.key for column in inspect(model).primary_key]
             found = {tuple(getattr(row, key) for key in keys): row for row in session.execute(select(model)).scalars()}
             assert len(found) == len(rows), name
+            rekeyed = name == "outboxmessage" and pinned["revision"] < "0006"  # revision 0006 rewrites the keys
             for written in rows:
                 row = found[tuple(written[key] for key in keys)]
-                assert {key: getattr(row, key) for key in written} == {k: loaded(v) for k, v in written.items()}
+                columns = [key for key in written if not (rekeyed and key == "idempotency_key")]
+                assert {key: getattr(row, key) for key in columns} == {k: loaded(written[k]) for k in columns}
 
         units = session.execute(select(Unit)).scalars().all()  # revision 0004: who reports, closed, ended
         assert {u.code: (u.reports, u.closed_at) for u in units} == {
@@ -251,6 +255,22 @@ def test_a_database_of_each_pinned_revision_upgrades_to_the_newest_with_its_data
         for mail in sent:  # the exact bytes sent, still a mail with its own Message-ID and subject
             parsed = email.message_from_bytes(mail.raw, policy=policy.default)
             assert (parsed["Message-ID"], str(parsed["Subject"])) == (mail.message_id, mail.subject)
+
+        if pinned["revision"] < "0006":  # the mails are named by what they are, as today's services name them
+            drafters = ("zhangwei@yehe.qingshan.example.gov.cn", "zhaolei@baiyun.qingshan.example.gov.cn")
+            assert sorted(session.execute(select(OutboxMessage.idempotency_key)).scalars()) == sorted([
+                f"kickoff:R-2026-001:{drafters[0]}", f"kickoff:R-2026-002:{drafters[1]}",
+                "prompt:R-2026-001:legal_review:1", "receipt:R-2026-001:legal_review:1",
+                f"returned:R-2026-001:legal_review:1:{drafters[0]}", "reminder:yfzx@qingshan.example.gov.cn:2026-12-21",
+                f"reminder:{drafters[0]}:2026-12-21", f"reminder:{drafters[1]}:2026-12-21"])
+        mails = session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
+        # the same day's sweep and the cycle opened again, as a careless operator does after the upgrade: they
+        # find what was written before it and write nothing
+        again = sweep(session, settings, datetime(2026, 12, 21, 1, 30, tzinfo=UTC))
+        assert (again.mails, again.already_sent) == ([], 3)
+        open_cycle(session, settings, 2026)
+        session.commit()
+        assert session.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == mails
 
         waiting = session.execute(select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)).all()
         assert deliver_all(session, settings)["sent"] == len(waiting) > 0  # written before the upgrade, sent after
@@ -435,3 +455,40 @@ def test_postgresql_keeps_an_outbox_rows_bytes_uncompressed(database_url):
         storage = conn.execute(text("SELECT attstorage FROM pg_attribute WHERE attrelid = 'outboxmessage'::regclass "
                                     "AND attname = 'raw'")).scalar_one()
     assert storage == "e"  # EXTERNAL
+
+
+def test_revision_0006_rewrites_every_old_form_of_mail_key_into_todays():
+    """Each key form the services wrote before revision 0006 (names by row id), in the form they write now."""
+    import importlib.util
+
+    path = PROJECT_ROOT / "migrations" / "versions" / "0006_stable_mail_keys.py"
+    spec = importlib.util.spec_from_file_location("stable_mail_keys", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = object.__new__(module.Rows)
+    rows.refs, rows.people = {1: ("R-2026-001",)}, {2: ("zhangwei@yehe.example.cn",)}
+    rows.rounds, rows.versions = {7: (1, "committee_review", 2)}, {5: (1, 3)}
+    rows.inbounds, rows.mails = {9: ("ab" * 32,)}, {4: ("<rc.x@qingshan.example.gov.cn>",)}
+    day, who, sha = "2026-12-21", "zhangwei@yehe.example.cn", "0f" * 16
+    expected = {
+        "prompt:7": "prompt:R-2026-001:committee_review:2",
+        "receipt:7": "receipt:R-2026-001:committee_review:2",
+        f"clarify:7:{day}": f"clarify:R-2026-001:committee_review:2:{day}",
+        "returned:7:2": f"returned:R-2026-001:committee_review:2:{who}",
+        "ready_to_publish:7:2": f"ready_to_publish:R-2026-001:committee_review:2:{who}",
+        f"already_decided:7:a@b.cn:{day}": f"already_decided:R-2026-001:committee_review:2:a@b.cn:{day}",
+        "kickoff:1:2": f"kickoff:R-2026-001:{who}",
+        f"reminder:2:{day}": f"reminder:{who}:{day}",
+        f"reply_digest:2:{day}": f"reply_digest:{who}:{day}",
+        "draft_problems:5:2": f"draft_problems:R-2026-001:v3:{who}",
+        "ready_to_file:1:5:2": f"ready_to_file:R-2026-001:v3:{who}",
+        "auto_filed:1:5:2": f"auto_filed:R-2026-001:v3:{who}",
+        "filing:1:5": "filing:R-2026-001:v3",
+        f"draft_refused:1:a@b.cn:{sha}": f"draft_refused:R-2026-001:a@b.cn:{sha}",
+        "draft_received:9": "draft_received:" + "ab" * 32,
+        "delivery_failed:4": "delivery_failed:<rc.x@qingshan.example.gov.cn>",
+    }
+    assert {old: module.new_key(old, rows) for old in expected} == expected
+    # today's keys, and old ones naming rows that are gone, are left as they are
+    for key in ("prompt:R-2026-001:committee_review:2", f"reminder:{who}:{day}", "prompt:99", "kickoff:1:99"):
+        assert module.new_key(key, rows) is None
