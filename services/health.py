@@ -122,6 +122,7 @@ def writable_folder(path: Path) -> bool:
 def folders(settings: Settings) -> Finding:
     used = [settings.mail_folder] if settings.smtp is None else []
     used += [settings.inbox_folder] if settings.imap is None else []
+    used += [settings.sent_journal.parent]  # delivery writes every sent mail there (notifications/journal.py)
     bad = [str(p) for p in used if not writable_folder(p)]
     if bad:
         return Finding("folders", FAIL, "not_writable", {"folders": bad})
