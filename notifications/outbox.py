@@ -74,15 +74,18 @@ def mail_secret(session: Session) -> str:
     """The installation's secret for Message-IDs and 审核码, made once and kept in the database (so a backup
     carries it). Made inside the caller's transaction, never committed here: two workers making it at once
     agree on the first one committed."""
+    if known := session.info.get(MAIL_SECRET):
+        return known  # it never changes once made: read once per session
     row = session.get(SiteSecret, MAIL_SECRET)
-    if row is None:
-        try:
-            with session.begin_nested():
-                session.add(SiteSecret(name=MAIL_SECRET, value=secrets.token_urlsafe(48)))
-        except IntegrityError:
-            pass
-        row = session.get(SiteSecret, MAIL_SECRET, populate_existing=True)
-    return row.value
+    if row is not None:
+        session.info[MAIL_SECRET] = row.value
+        return row.value
+    try:
+        with session.begin_nested():
+            session.add(SiteSecret(name=MAIL_SECRET, value=secrets.token_urlsafe(48)))
+    except IntegrityError:
+        pass
+    return session.get(SiteSecret, MAIL_SECRET, populate_existing=True).value  # not kept: may be rolled back
 
 
 def join_addrs(recipients: Sequence[Recipient | str]) -> str:

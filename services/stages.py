@@ -155,7 +155,8 @@ def cancel_reminders(session: Session, report: Report) -> None:
                  .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.kind == "reminder",
                         OutboxMessage.id.in_(about))
                  .values(status=OutboxStatus.CANCELLED,
-                         last_error=f"{report.ref} moved on before the reminder was sent"))
+                         last_error=f"{report.ref} moved on before the reminder was sent")
+                 .execution_options(synchronize_session=False))  # delivery re-reads the rows it claims
 
 
 def addressee_of(session: Session, unit: Unit) -> str:
