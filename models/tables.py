@@ -6,11 +6,13 @@ timestamp is a UTC-aware datetime. Nothing is ever deleted.
 
 from __future__ import annotations
 
+import secrets
 from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Integer, LargeBinary, UniqueConstraint, true
-from sqlmodel import Field, SQLModel
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel
 
 from models.chain import Stage
 from models.db import UTCDateTime, utcnow
@@ -322,3 +324,17 @@ class SiteSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=255)
     created_at: datetime = _when()
+
+
+def kept_secret(session: Session, name: str) -> str:
+    """The secret `name`, made now if there is none yet, in a savepoint of the caller's transaction (two
+    processes making it at once agree on the first one written)."""
+    row = session.get(SiteSecret, name)
+    if row is not None:
+        return row.value
+    try:
+        with session.begin_nested():
+            session.add(SiteSecret(name=name, value=secrets.token_urlsafe(48)))
+    except IntegrityError:
+        pass
+    return session.get(SiteSecret, name, populate_existing=True).value

@@ -22,13 +22,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, or_, select, update
 
 from core.settings import Settings
 from core.texts import message, render, render_blocks
 from models.db import utcnow
-from models.tables import AuditEvent, OutboxMessage, OutboxStatus, ReportVersion, SiteSecret
+from models.tables import AuditEvent, OutboxMessage, OutboxStatus, ReportVersion, SiteSecret, kept_secret
 from notifications.backends import MailBackend, Outcome
 from notifications.journal import SentJournal, journal_at
 from notifications.message import Attachment, calendar_entry, envelope, message_bytes
@@ -76,16 +75,10 @@ def mail_secret(session: Session) -> str:
     agree on the first one committed."""
     if known := session.info.get(MAIL_SECRET):
         return known  # it never changes once made: read once per session
-    row = session.get(SiteSecret, MAIL_SECRET)
-    if row is not None:
-        session.info[MAIL_SECRET] = row.value
-        return row.value
-    try:
-        with session.begin_nested():
-            session.add(SiteSecret(name=MAIL_SECRET, value=secrets.token_urlsafe(48)))
-    except IntegrityError:
-        pass
-    return session.get(SiteSecret, MAIL_SECRET, populate_existing=True).value  # not kept: may be rolled back
+    if session.get(SiteSecret, MAIL_SECRET) is None:
+        return kept_secret(session, MAIL_SECRET)  # made now: not remembered, the caller may roll it back
+    session.info[MAIL_SECRET] = kept_secret(session, MAIL_SECRET)
+    return session.info[MAIL_SECRET]
 
 
 def join_addrs(recipients: Sequence[Recipient | str]) -> str:

@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from models.chain import Refused, Role
 from models.db import utcnow
-from models.tables import Account, AccountRole, Assignment, Person, SiteSecret, Unit
+from models.tables import Account, AccountRole, Assignment, Person, Unit, kept_secret
 from services.audit import audit
 from services.drafts import find_unit
 
@@ -243,15 +242,8 @@ def listing(session: Session) -> list[tuple[Account, Person, Unit | None]]:
 
 
 def site_secret(session: Session, name: str) -> str:
-    """A secret made once and kept (two workers starting together agree on the first one written)."""
-    row = session.get(SiteSecret, name)
-    if row is not None:
-        return row.value
-    try:
-        with session.begin_nested():
-            session.add(SiteSecret(name=name, value=secrets.token_urlsafe(48)))
-    except IntegrityError:
-        pass
+    """A secret made once and kept, committed (two workers starting together agree on the first one written)."""
+    value = kept_secret(session, name)
     session.commit()
-    return session.get(SiteSecret, name, populate_existing=True).value
+    return value
 

@@ -383,7 +383,7 @@ def test_an_approval_in_the_quoted_original_never_decides(own, quote, gap, chars
     reply = read_reply(build_mail(own + gap + quote, charset, cte))
     assert reply.decision != "approve", reply.comment
     if has_decision_word(reply.comment):  # only a mail that starts with the header shows what is under it, flagged
-        assert reply.under_header and reply.decision == "unclear" and not own.strip(), reply.comment
+        assert reply.under_header and reply.decision == UNCLEAR and not own.strip(), reply.comment
 
 
 @budget(100)
