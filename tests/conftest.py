@@ -176,7 +176,7 @@ def in_the_2026_cycle(monkeypatch):
 
 
 # The slowest files first (serial seconds by --durations=0 on this 2-core machine: workers 46, demo 45, operators
-# 48, replies_imap 28, …). `make test` deals out whole files (--dist loadfile in pyproject.toml), each to the
+# 48, replies_imap 28, …). `make test` deals out whole files (--dist loadfile, see the Makefile), each to the
 # first xdist worker that is free, so a long file never starts last and leaves the other worker idle. Files not
 # listed keep their order after these.
 SLOWEST_FILES_FIRST = [
@@ -187,11 +187,29 @@ SLOWEST_FILES_FIRST = [
     "tests/test_ready_to_file.py", "tests/security/test_hostile_files.py", "tests/test_flows.py",
     "tests/security/test_repeated_commands.py", "tests/test_replies_intake.py",
 ]
+# The files with tests on the session's Prefect test server (`prefect_server` below): under --dist loadfile they
+# go to one worker together, which alone starts that server (about 10 s each time).
+PREFECT_HARNESS_FILES = ("tests/test_operators.py", "tests/test_replies_imap.py", "tests/test_board_artifact.py",
+                         "tests/test_flows.py", "tests/test_reminders.py")
 
 
 def pytest_collection_modifyitems(items) -> None:
     rank = {path: i for i, path in enumerate(SLOWEST_FILES_FIRST)}
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: each file in its order
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the PREFECT_HARNESS_FILES as one unit (dealt out where the first of them stands)."""
+    if config.getvalue("dist") != "loadfile":
+        return None  # xdist's own scheduler
+    from xdist.scheduler import LoadFileScheduling
+
+    class OnePrefectHarness(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "prefect harness" if scope in PREFECT_HARNESS_FILES else scope
+
+    return OnePrefectHarness(config, log)
 
 
 @pytest.fixture(scope="session")
