@@ -198,6 +198,7 @@ def pytest_collection_modifyitems(items) -> None:
     items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: each file in its order
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist knows no such hook
 def pytest_xdist_make_scheduler(config, log):
     """--dist loadfile, with the PREFECT_HARNESS_FILES as one unit (dealt out where the first of them stands)."""
     if config.getvalue("dist") != "loadfile":
