@@ -18,9 +18,14 @@ $(STAMP): pyproject.toml requirements.lock
 demo: install
 	$(VENV)/bin/reportchain demo
 
+# One xdist worker per core; whole files go to one worker each, the slowest first (tests/conftest.py,
+# SLOWEST_FILES_FIRST, not reordered by their number of tests), so that no long file starts last and a module's
+# fixtures (a Prefect server) start once. Bytecode caches are written even where the shell says not to
+# (PYTHONDONTWRITEBYTECODE): every worker, and every CLI or Prefect process a test starts, reads them instead of
+# compiling the project and rewriting the tests' asserts again.
 test: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # Benchmarks print JSON and keep their figures in bench/results.json: each figure with a baseline measured
 # in the same run, the ratio, and the peak memory.

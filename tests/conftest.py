@@ -4,6 +4,8 @@ pointing at it and at a temporary mail folder, the sample county, and one Prefec
 from __future__ import annotations
 
 import atexit
+import copy
+import functools
 import os
 import shutil
 import tempfile
@@ -24,12 +26,18 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ["COLUMNS"] = "250"
 
 import pytest  # noqa: E402
+import typer.testing  # noqa: E402
+
+# typer's CliRunner builds the whole click command tree from the app on every invoke (about a third of a short
+# CLI test's time here): build it once per app. The app is complete once imported; each invoke still gets a
+# fresh context, streams and environment.
+typer.testing._get_command = functools.cache(typer.testing._get_command)
 from sqlmodel import Session, select  # noqa: E402
 
 from core.settings import PROJECT_ROOT, Settings, load_settings  # noqa: E402
 from models.db import get_engine, upgrade_database  # noqa: E402
 from models.tables import Report, Unit  # noqa: E402
-from services.roster import import_roster  # noqa: E402
+from services.roster import RosterPlan, apply_roster, plan_roster  # noqa: E402
 from tests.pg import PG_DEFAULT, SchemaPool, postgres_schema, reachable_postgres  # noqa: E402
 
 SAMPLE_ROSTER = PROJECT_ROOT / "examples" / "sample_county.yaml"
@@ -127,10 +135,18 @@ def session(settings):
 
 @pytest.fixture
 def county(session) -> dict[str, Unit]:
-    """The sample county (examples/sample_county.yaml) imported and committed; units by code."""
-    import_roster(session, SAMPLE_ROSTER)
+    """The sample county (examples/sample_county.yaml) imported and committed; units by code. The import's
+    plan (the file read and validated, which is most of its cost) is worked out once per test process: on the
+    empty database every test starts from it is always the same. tests/test_roster.py imports files itself."""
+    global _county_plan
+    if _county_plan is None:
+        _county_plan = plan_roster(session, SAMPLE_ROSTER)
+    apply_roster(session, copy.deepcopy(_county_plan))
     session.commit()
     return {u.code: u for u in session.exec(select(Unit))}
+
+
+_county_plan: RosterPlan | None = None
 
 
 @pytest.fixture
@@ -162,6 +178,44 @@ def in_the_2026_cycle(monkeypatch):
     """The suite's reports are of 2026: run every test on a day of that cycle, whenever it runs (`cycle
     open` refuses a year already past without --confirm-year)."""
     monkeypatch.setattr("services.cycle.today_in", lambda timezone: date(2026, 12, 1))
+
+
+# The slowest files first (serial seconds by --durations=0 on this 2-core machine: workers 46, demo 45, operators
+# 48, replies_imap 28, …). `make test` deals out whole files (--dist loadfile, see the Makefile), each to the
+# first xdist worker that is free, so a long file never starts last and leaves the other worker idle. Files not
+# listed keep their order after these.
+SLOWEST_FILES_FIRST = [
+    "tests/test_workers.py", "tests/test_demo.py", "tests/test_operators.py", "tests/test_replies_imap.py",
+    "tests/test_replies_watch.py", "tests/test_smtp_delivery.py", "tests/test_deployments.py", "tests/test_cli.py",
+    "tests/web/test_browser.py", "tests/test_migrations.py", "tests/test_board_artifact.py",
+    "tests/test_meeting_ack.py", "tests/security/test_errors.py", "tests/test_reminders_cli.py",
+    "tests/test_ready_to_file.py", "tests/security/test_hostile_files.py", "tests/test_flows.py",
+    "tests/security/test_repeated_commands.py", "tests/test_replies_intake.py",
+]
+# The files with tests on the session's Prefect test server (`prefect_server` below): under --dist loadfile they
+# go to one worker together, which alone starts that server (about 10 s each time).
+PREFECT_HARNESS_FILES = ("tests/test_operators.py", "tests/test_replies_imap.py", "tests/test_board_artifact.py",
+                         "tests/test_flows.py", "tests/test_reminders.py")
+
+
+def pytest_collection_modifyitems(items) -> None:
+    rank = {path: i for i, path in enumerate(SLOWEST_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: each file in its order
+
+
+@pytest.hookimpl(optionalhook=True)  # pytest -p no:xdist knows no such hook
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the PREFECT_HARNESS_FILES as one unit (dealt out where the first of them stands)."""
+    if config.getvalue("dist") != "loadfile":
+        return None  # xdist's own scheduler
+    from xdist.scheduler import LoadFileScheduling
+
+    class OnePrefectHarness(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return "prefect harness" if scope in PREFECT_HARNESS_FILES else scope
+
+    return OnePrefectHarness(config, log)
 
 
 @pytest.fixture(scope="session")

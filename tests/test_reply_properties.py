@@ -23,8 +23,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, event, example, given
-from hypothesis import settings as hyp_settings
+from hypothesis import assume, event, example, given
 from hypothesis import strategies as st
 from sqlmodel import Session, select
 
@@ -40,19 +39,12 @@ from services.cycle import open_cycle
 from services.replies import intake, message_id_of
 from services.roster import import_roster
 from tests.conftest import SAMPLE_ROSTER, report_of
+from tests.properties import budget
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 
 ADVISOR = "陈律师 <chen.lawyer@lvshi-a.example.cn>"
 CORPUS = sorted((Path(__file__).parent / "replies").glob("*.eml"))
 SEEDS = [p.read_bytes() for p in CORPUS]
-
-
-def budget(examples: int) -> hyp_settings:
-    """Hypothesis settings for one property: no deadline (the first example pays for imports), no example
-    database; the function-scoped fixture check is off because the only fixture used with @given is a
-    factory that builds a fresh database per example (see `fresh_yehe`)."""
-    return hyp_settings(max_examples=examples, deadline=None, database=None,
-                        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
 def read_or_unreadable(raw: bytes) -> Reply | None:

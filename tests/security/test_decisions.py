@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 from hypothesis import assume, given
-from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 from sqlmodel import select
 from typer.testing import CliRunner
@@ -22,6 +21,7 @@ from notifications.decision import UNCLEAR, read_decision, tokens
 from notifications.mailbox import FolderInbox
 from reportchain.cli import app
 from services.replies import intake
+from tests.properties import budget
 from tests.replies_kit import drop, reply_to
 
 PHRASES: list[dict] = yaml.safe_load((Path(__file__).with_name("decision_phrases.yaml")).read_text(encoding="utf-8"))
@@ -94,7 +94,7 @@ APPROVALS = [p["text"] for p in PHRASES
              if p["expected"] == "approve" and not any(t.kind == "correction" for t in tokens(p["text"]))]
 
 
-@hyp_settings(max_examples=400, deadline=None, database=None)
+@budget(400)
 @given(approval=st.sampled_from(APPROVALS), doubt=st.sampled_from(DOUBT_PHRASES), doubt_first=st.booleans(),
        sep=st.sampled_from(["", " ", "，", "。", "\n", "; ", ", "]))
 def test_an_approval_beside_any_doubt_is_never_an_approval(approval, doubt, doubt_first, sep):
