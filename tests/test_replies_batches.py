@@ -1,24 +1,28 @@
-"""Replies taken in by batches: the raw messages of a batch are kept first, each message is processed in a
-savepoint of the batch's one transaction, and the mailbox is marked after the batch commits. A failure in
-one message undoes only that message; a crash anywhere loses nothing and applies nothing twice; the
-lease on the mailbox is renewed with every batch. And the reader reads each message once: its second
-reading, with the prompt's text, is the same as reading the bytes again."""
+"""Replies taken in by batches: the raw messages of a batch are kept first, the messages are processed in
+the batch's one transaction (together, or each in a savepoint when one fails), and the mailbox is marked
+after the batch commits. A failure in one message undoes only that message; a crash anywhere loses nothing
+and applies nothing twice; the lease on the mailbox is renewed with every batch. And the reader reads each
+message once: its second reading, with the prompt's text, is the same as reading the bytes again."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import Session, func, select
 
+from models.chain import DEFAULT_CHAIN, stage_def
 from models.db import get_engine
 from models.tables import InboundMessage, InboundOutcome, MailboxState, OutboxMessage, Report, ReviewRound
 from notifications.decision import UNCLEAR
 from notifications.mailbox import FolderInbox
+from notifications.outbox import mail_secret, new_message_id
 from notifications.reply import UnreadableMessage, read_reply, reread
 from services.cycle import open_cycle
 from services.replies import intake
+from services.stages import people_with_role, round_name
 from tests.replies_kit import drop, prompt_of, reply_to, to_legal_review
 
 REPLIES = Path(__file__).parent / "replies"
@@ -93,6 +97,41 @@ def test_a_failure_in_one_message_undoes_only_its_own_work_and_the_batch_goes_on
     monkeypatch.setattr(services.stages, "enqueue", real)
     assert take_in(session, settings).fetched == 0  # the failed one is not taken again by itself
     assert stages(session, rounds)[2] == "legal_review"
+
+
+def test_a_failure_after_a_reply_answered_a_prompt_written_in_the_same_batch_forgets_that_prompt(
+        session, settings, rounds, monkeypatch):
+    # After a restore, one batch may hold an advisor's approval and the committee's answer to the prompt that
+    # approval writes (its Message-ID is the same as before the backup). When a later message fails, the
+    # batch is processed again message by message: the committee's answer must meet the prompt written again,
+    # never the one rolled back with the failed attempt.
+    import services.stages
+
+    (first, prompt), (broken, _) = rounds[0], rounds[1]
+    committee = stage_def(DEFAULT_CHAIN, "committee_review")
+    [approver] = people_with_role(session, first.unit_id, committee.actor)
+    key = f"prompt:{round_name(first, committee.name, 1)}"
+    again = SimpleNamespace(message_id=new_message_id(settings.message_id_domain, key, mail_secret(session)),
+                            subject=f"[#{first.ref}] 请审议", to_addrs=approver.email, body_text="")
+    drop(settings.inbox_folder, reply_to(prompt, prompt.to_addrs, "同意。"), "0000.eml")
+    drop(settings.inbox_folder, reply_to(again, f"{approver.name} <{approver.email}>", "同意。"), "0001.eml")
+    drop(settings.inbox_folder, reply_to(rounds[1][1], rounds[1][1].to_addrs, "同意。"), "0002.eml")
+    real = services.stages.enqueue
+
+    def enqueue(session, settings, **mail):
+        if mail["kind"] == "review_prompt" and mail["report_id"] == broken.id:
+            raise RuntimeError("template error")
+        return real(session, settings, **mail)
+
+    monkeypatch.setattr(services.stages, "enqueue", enqueue)
+    result = take_in(session, settings)
+    assert result.outcomes == {InboundOutcome.APPLIED: 2, InboundOutcome.UNREADABLE: 1}
+    assert stages(session, rounds[:2]) == ["filing", "legal_review"]
+    decided = session.exec(select(ReviewRound).where(ReviewRound.report_id == first.id)
+                           .order_by(ReviewRound.id)).all()
+    assert [(r.stage, r.decision, r.prompt_message_id == again.message_id) for r in decided] == [
+        ("legal_review", "approve", False), ("committee_review", "approve", True)]
+    assert count(session, OutboxMessage, OutboxMessage.message_id == again.message_id) == 1
 
 
 @pytest.mark.parametrize("crash_at", ["processing", "marking"])
