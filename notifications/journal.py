@@ -6,11 +6,12 @@ Message-IDs as before (notifications/outbox.py keys them by what the mail is), s
 up here first and marks the ones found as sent without sending them again.
 
 One line per mail, written right after the relay accepted it and before the database records it:
-`Message-ID<TAB>UTC time<TAB>kind<TAB>idempotency key`. A written line survives the process (it is in the
-kernel's hands); `sync` makes the lines durable against a power loss too, once per delivery batch (an fsync
-per mail halved delivery's speed). Appends take an exclusive `lockf` lock, so several processes (and, on a
-shared NFSv4 mount, several hosts) append whole lines. A reader keeps the Message-IDs it has read and reads
-only what was appended since.
+`Message-ID<TAB>UTC time<TAB>kind<TAB>idempotency key`; a mail the relay accepted for some recipients only
+(the others answered 4xx) has a fifth field, `waiting=ADDRESS,ADDRESS`: those still to get it. A written
+line survives the process (it is in the kernel's hands); `sync` makes the lines durable against a power
+loss too, once per delivery batch rather than once per mail. Appends take an exclusive `lockf` lock, so
+several processes (and, on a shared NFSv4 mount, several hosts) append whole lines. A reader keeps the
+Message-IDs it has read and reads only what was appended since.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ class SentJournal:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._ids: set[str] = set()
+        self._waiting: dict[str, tuple[str, ...]] = {}  # accepted for some recipients: those still waiting
         self._offset = 0
         self._file_id: tuple[int, int] | None = None
         self._lock = threading.Lock()
@@ -42,11 +44,19 @@ class SentJournal:
             self._read_new()
             return {mid for mid in message_ids if mid in self._ids}
 
-    def record(self, message_id: str, kind: str, key: str) -> None:
-        """Write down that the relay accepted this mail (raises OSError if it cannot); `sync` to make it
-        durable."""
+    def waiting(self, message_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Those of `message_ids` the relay accepted for some recipients only, with the ones still waiting."""
+        with self._lock:
+            self._read_new()
+            return {mid: self._waiting[mid] for mid in message_ids if mid in self._waiting and mid not in self._ids}
+
+    def record(self, message_id: str, kind: str, key: str, waiting: tuple[str, ...] = ()) -> None:
+        """Write down that the relay accepted this mail — for all its recipients but `waiting` — (raises OSError
+        if it cannot); `sync` to make it durable."""
         fields = [_WHITESPACE.sub("_", value) for value in
                   (message_id, datetime.now(UTC).isoformat(timespec="seconds"), kind, key)]
+        if waiting:
+            fields.append("waiting=" + ",".join(_WHITESPACE.sub("", address) for address in waiting))
         line = ("\t".join(fields) + "\n").encode()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         created = not self.path.exists()
@@ -57,7 +67,7 @@ class SentJournal:
         finally:
             os.close(fd)  # closing releases the lock
         with self._lock:
-            self._ids.add(message_id)
+            self._note(message_id, waiting)
             self._unsynced, self._created = True, self._created or created
 
     def sync(self) -> None:
@@ -78,11 +88,11 @@ class SentJournal:
         try:
             stat = self.path.stat()
         except (FileNotFoundError, NotADirectoryError):  # nothing was ever written there
-            self._ids, self._offset, self._file_id = set(), 0, None
+            self._ids, self._waiting, self._offset, self._file_id = set(), {}, 0, None
             return
         file_id = (stat.st_dev, stat.st_ino)
         if file_id != self._file_id or stat.st_size < self._offset:  # a new file (moved, restored): read it all
-            self._ids, self._offset, self._file_id = set(), 0, file_id
+            self._ids, self._waiting, self._offset, self._file_id = set(), {}, 0, file_id
         if stat.st_size == self._offset:
             return
         with open(self.path, "rb") as f:
@@ -90,10 +100,17 @@ class SentJournal:
             data = f.read(stat.st_size - self._offset)
         complete = data.rfind(b"\n") + 1  # a line being written now is read next time
         for line in data[:complete].splitlines():
-            message_id = line.split(b"\t", 1)[0].decode("utf-8", "replace").strip()
-            if message_id:
-                self._ids.add(message_id)
+            fields = line.decode("utf-8", "replace").split("\t")
+            waiting = fields[4].removeprefix("waiting=").split(",") if len(fields) > 4 else ()
+            if message_id := fields[0].strip():
+                self._note(message_id, tuple(address for address in waiting if address))
         self._offset += complete
+
+    def _note(self, message_id: str, waiting: tuple[str, ...]) -> None:
+        if waiting:  # the latest attempt says who is still waiting
+            self._waiting[message_id] = waiting
+        else:
+            self._ids.add(message_id)
 
 
 _journals: dict[Path, SentJournal] = {}

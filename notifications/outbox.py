@@ -217,8 +217,9 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
 
         def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:
             outcomes[index] = outcome
-            if outcome.sent:  # written down outside the database before the database knows
-                journal.record(rows[index].message_id, rows[index].kind, rows[index].idempotency_key)
+            if outcome.sent or outcome.retry_recipients:  # written down outside the database before it knows
+                journal.record(rows[index].message_id, rows[index].kind, rows[index].idempotency_key,
+                               outcome.retry_recipients)
             apply_outcome(session, settings, rows[index], outcome, report)
             session.commit()
 
@@ -241,10 +242,10 @@ ALREADY_SENT = "mail_already_sent"  # the audit action of a mail the sent journa
 def skip_journaled(session: Session, settings: Settings, journal: SentJournal, rows: list[OutboxMessage],
                    report: DeliveryReport) -> list[OutboxMessage]:
     """Mark as sent, without sending them, the claimed rows the sent journal knows (a database restored
-    from a backup wrote them again), each with an audit event and a log line; the others, to be sent."""
+    from a backup wrote them again), each with an audit event and a log line; the others, to be sent — a
+    mail the relay accepted for some of its recipients only to those still waiting."""
     known = journal.sent(row.message_id for row in rows)
-    if not known:
-        return rows
+    waiting = journal.waiting(row.message_id for row in rows)
     for row in rows:
         if row.message_id in known:
             log.warning("outbox %s (%s, %s) is in the sent journal: marked sent, not sent again",
@@ -255,7 +256,13 @@ def skip_journaled(session: Session, settings: Settings, journal: SentJournal, r
             session.add(AuditEvent(report_id=row.report_id, actor="system", action=ALREADY_SENT,
                                    detail={"message_id": row.message_id, "kind": row.kind,
                                            "key": row.idempotency_key}))
-    session.commit()
+        elif row.message_id in waiting and not row.pending_recipients:
+            log.warning("outbox %s (%s, %s) reached some recipients before (sent journal): only %s still get it",
+                        row.id, row.kind, row.message_id, ", ".join(waiting[row.message_id]))
+            row.pending_recipients = ", ".join(waiting[row.message_id])
+            session.add(row)
+    if known or waiting:
+        session.commit()
     return [row for row in rows if row.message_id not in known]
 
 

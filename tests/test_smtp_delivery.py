@@ -449,6 +449,38 @@ def test_a_4xx_recipient_waits_with_backoff_and_is_delivered_once_later(
     assert ids_received(server.handler) == Counter({r.message_id: 1 for r in rows(session)})
 
 
+def test_a_mail_that_reached_some_recipients_before_a_restore_goes_only_to_the_others(
+        session, settings, county, servers, monkeypatch):
+    # The relay took a mail for one recipient and answered 4xx for the other; then the database was restored
+    # from a backup older than that attempt: the sent journal still knows who has the mail.
+    open_kickoffs(session, settings)
+    later = "later@qingshan.example.gov.cn"
+    row = row_to(session, DRAFTER)
+    row.cc_addrs = f"王科长 <{later}>"
+    session.add(row)
+    session.commit()
+    server = servers(Recorder(transient={later}))
+    smtp = smtp_settings(monkeypatch, server.port)
+    deliver(session, smtp, backend_for(smtp))
+    assert row_to(session, DRAFTER).pending_recipients == later
+
+    def restored() -> None:  # the row as the backup held it: pending, never tried
+        row = row_to(session, DRAFTER)
+        row.status, row.pending_recipients, row.attempts, row.next_attempt_at = "pending", None, 0, None
+        session.add(row)
+        session.commit()
+
+    restored()
+    server.handler.transient.clear()
+    assert deliver(session, smtp, backend_for(smtp)).sent == 1
+    got = [r.rcpt_tos for r in server.handler.snapshot() if r.message_id == row.message_id]
+    assert got == [[DRAFTER], [later]]  # the drafter got it once, the other recipient once, after the restore
+    restored()  # restored again: the journal now says everyone has it
+    assert deliver(session, smtp, backend_for(smtp)).sent == 0
+    assert len([r for r in server.handler.snapshot() if r.message_id == row.message_id]) == 2
+    assert row_to(session, DRAFTER).status == "sent"
+
+
 @pytest.mark.parametrize(("answer", "status"), [("452 4.3.1 Insufficient system storage", "pending"),
                                                 ("554 5.6.0 Message content rejected", "failed")])
 def test_an_answer_to_the_message_itself_is_transient_for_4xx_and_permanent_for_5xx(
