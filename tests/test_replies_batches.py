@@ -69,20 +69,26 @@ def waiting(settings) -> list[str]:
     return sorted(p.name for p in settings.inbox_folder.glob("*.eml"))
 
 
-def test_a_failure_in_one_message_undoes_only_its_own_work_and_the_batch_goes_on(session, settings, rounds,
-                                                                                 monkeypatch):
-    approvals(settings, rounds)
-    broken = rounds[2][0]
+def next_prompt_fails(monkeypatch, broken: Report):
+    """The next stage's prompt of `broken` fails to be written, after its decision; returns the real enqueue."""
     import services.stages
 
     real = services.stages.enqueue
 
-    def enqueue(session, settings, **mail):  # the committee prompt of one report fails, after its decision
+    def enqueue(session, settings, **mail):
         if mail["kind"] == "review_prompt" and mail["report_id"] == broken.id:
             raise RuntimeError("template error")
         return real(session, settings, **mail)
 
     monkeypatch.setattr(services.stages, "enqueue", enqueue)
+    return real
+
+
+def test_a_failure_in_one_message_undoes_only_its_own_work_and_the_batch_goes_on(session, settings, rounds,
+                                                                                 monkeypatch):
+    approvals(settings, rounds)
+    broken = rounds[2][0]
+    real = next_prompt_fails(monkeypatch, broken)
     result = take_in(session, settings)
     assert result.outcomes == {InboundOutcome.APPLIED: 4, InboundOutcome.UNREADABLE: 1}
     assert stages(session, rounds) == ["committee_review"] * 2 + ["legal_review"] + ["committee_review"] * 2
@@ -94,7 +100,7 @@ def test_a_failure_in_one_message_undoes_only_its_own_work_and_the_batch_goes_on
     assert "template error" in kept.detail and kept.notice is not None and kept.round_id is None
     assert kept.raw == (settings.inbox_folder / "processed" / "0002.eml").read_bytes()
     assert waiting(settings) == []  # the whole batch is marked
-    monkeypatch.setattr(services.stages, "enqueue", real)
+    monkeypatch.setattr("services.stages.enqueue", real)
     assert take_in(session, settings).fetched == 0  # the failed one is not taken again by itself
     assert stages(session, rounds)[2] == "legal_review"
 
@@ -105,8 +111,6 @@ def test_a_failure_after_a_reply_answered_a_prompt_written_in_the_same_batch_for
     # approval writes (its Message-ID is the same as before the backup). When a later message fails, the
     # batch is processed again message by message: the committee's answer must meet the prompt written again,
     # never the one rolled back with the failed attempt.
-    import services.stages
-
     (first, prompt), (broken, _) = rounds[0], rounds[1]
     committee = stage_def(DEFAULT_CHAIN, "committee_review")
     [approver] = people_with_role(session, first.unit_id, committee.actor)
@@ -116,14 +120,7 @@ def test_a_failure_after_a_reply_answered_a_prompt_written_in_the_same_batch_for
     drop(settings.inbox_folder, reply_to(prompt, prompt.to_addrs, "同意。"), "0000.eml")
     drop(settings.inbox_folder, reply_to(again, f"{approver.name} <{approver.email}>", "同意。"), "0001.eml")
     drop(settings.inbox_folder, reply_to(rounds[1][1], rounds[1][1].to_addrs, "同意。"), "0002.eml")
-    real = services.stages.enqueue
-
-    def enqueue(session, settings, **mail):
-        if mail["kind"] == "review_prompt" and mail["report_id"] == broken.id:
-            raise RuntimeError("template error")
-        return real(session, settings, **mail)
-
-    monkeypatch.setattr(services.stages, "enqueue", enqueue)
+    next_prompt_fails(monkeypatch, broken)
     result = take_in(session, settings)
     assert result.outcomes == {InboundOutcome.APPLIED: 2, InboundOutcome.UNREADABLE: 1}
     assert stages(session, rounds[:2]) == ["filing", "legal_review"]
