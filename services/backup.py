@@ -150,6 +150,8 @@ def restore(url: str, source: Path, now: datetime | None = None) -> Restored:
     """Replace the live SQLite database with the backup `source` (checked first: nothing is replaced if it
     is not a sound reportchain database, or while an intake holds the mailbox)."""
     target = sqlite_path(url)
+    if source.exists() and target.exists() and source.samefile(target):
+        raise Refused("restore_same_file", path=str(source))  # copying a database onto itself restores nothing
     replaced = current_contents(url)
     restored = backup_contents(source)
     with Session(get_engine(url)) as session:

@@ -28,6 +28,7 @@ from models.tables import AuditEvent, MailboxState, OutboxMessage, Report
 from notifications.mailbox import ImapInbox
 from notifications.outbox import ALREADY_SENT
 from reportchain.cli import app
+from services.backup import sqlite_path
 from services.cycle import open_cycle
 from services.delivery import deliver_all
 from services.reminders import sweep
@@ -195,8 +196,9 @@ def test_a_corrupt_or_foreign_file_is_refused_and_the_database_is_untouched(sett
     with Session(get_engine(f"sqlite:///{foreign}")) as other:
         other.connection().exec_driver_sql("CREATE TABLE notes (a TEXT)")
         other.commit()
+    live = sqlite_path(settings.database_url)
     expected = {truncated: "已损坏", garbage: "不是 SQLite 数据库文件", foreign: "不是 reportchain 的数据库备份",
-                tmp_path / "missing.backup": "找不到备份文件"}
+                tmp_path / "missing.backup": "找不到备份文件", live: "就是当前正在使用的数据库文件"}
     for path, words in expected.items():
         result = cli("db", "restore", path, "--yes")
         assert result.exit_code == 1, result.output
