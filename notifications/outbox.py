@@ -202,10 +202,12 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
             now: datetime | None = None) -> DeliveryReport:
     """Send every due row once; transient failures wait with backoff, permanent ones are marked failed.
     Rows are taken in id order, each at most once a run, even when `now` (a replayed sweep) lies past
-    their next attempt."""
+    their next attempt. A sent journal that cannot be written stops nothing (the database still records
+    every mail sent, so none goes twice): the run ends by raising its OSError, so that it is seen."""
     now = now or utcnow()
     report = DeliveryReport()
     journal = journal_at(settings.sent_journal)
+    journal_problem: list[OSError] = []
     expire(session, now)
     after = 0
     while rows := claim(session, now, batch_size, after):
@@ -218,8 +220,11 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
         def record(index: int, outcome: Outcome, rows=rows, outcomes=outcomes) -> None:
             outcomes[index] = outcome
             if outcome.sent or outcome.retry_recipients:  # written down outside the database before it knows
-                journal.record(rows[index].message_id, rows[index].kind, rows[index].idempotency_key,
-                               outcome.retry_recipients)
+                try:
+                    journal.record(rows[index].message_id, rows[index].kind, rows[index].idempotency_key,
+                                   outcome.retry_recipients)
+                except OSError as exc:  # only a restore from a backup would miss this line
+                    journal_problem.append(exc)
             apply_outcome(session, settings, rows[index], outcome, report)
             session.commit()
 
@@ -230,9 +235,15 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
             release(session, [row.id for index, row in enumerate(rows) if index not in outcomes])
             raise
         finally:
-            journal.sync()
+            try:
+                journal.sync()
+            except OSError as exc:
+                journal_problem.append(exc)
         for index in set(range(len(rows))) - set(outcomes):  # a backend that fell silent: retry later
             record(index, Outcome("no answer from the delivery backend"))
+    if journal_problem:
+        log.error("the sent journal %s could not be written: %s", settings.sent_journal, journal_problem[0])
+        raise journal_problem[0]
     return report
 
 

@@ -449,6 +449,21 @@ def test_a_4xx_recipient_waits_with_backoff_and_is_delivered_once_later(
     assert ids_received(server.handler) == Counter({r.message_id: 1 for r in rows(session)})
 
 
+def test_a_sent_journal_that_cannot_be_written_stops_no_mail_and_sends_none_twice(
+        session, settings, county, servers, monkeypatch, tmp_path):
+    open_kickoffs(session, settings)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the journal's folder should be")
+    monkeypatch.setenv("REPORTCHAIN_SENT_JOURNAL", str(blocker / "sent.journal"))
+    server = servers(Recorder())
+    smtp = smtp_settings(monkeypatch, server.port)
+    with pytest.raises(OSError):  # the run says so …
+        deliver(session, smtp, backend_for(smtp))
+    assert {r.status for r in rows(session)} == {"sent"}  # … after every mail went, and the database knows it
+    assert deliver(session, smtp, backend_for(smtp), now=utcnow() + timedelta(hours=1)).sent == 0
+    assert ids_received(server.handler) == Counter({r.message_id: 1 for r in rows(session)})
+
+
 def test_a_mail_that_reached_some_recipients_before_a_restore_goes_only_to_the_others(
         session, settings, county, servers, monkeypatch):
     # The relay took a mail for one recipient and answered 4xx for the other; then the database was restored
