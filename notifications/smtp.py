@@ -98,13 +98,15 @@ class SmtpBackend:
                         client = self.client()
                         await client.connect()
                     refused, _ = await client.sendmail(message.sender, message.recipients, message.data)
-                    record(index, partial_outcome(refused) if refused else SENT)
                 except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
                     outcome = outcome_of(exc)
                     if connection_lost(exc):
                         client.close()
                         client = None  # reconnect for the next message
                     record(index, outcome)
+                    continue
+                # outside the try: a failure to record an accepted mail is never taken for a failure to send it
+                record(index, partial_outcome(refused) if refused else SENT)
         finally:
             if client is not None and client.is_connected:
                 with contextlib.suppress(aiosmtplib.SMTPException, OSError):

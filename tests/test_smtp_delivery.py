@@ -33,6 +33,7 @@ from models.db import get_engine, utcnow
 from models.deadlines import local_day
 from models.tables import OutboxMessage, Person, Report, ReportVersion, ReviewRound
 from notifications.backends import DeliveryConfigError, backend_for
+from notifications.message import envelope
 from notifications.outbox import LEASE, deliver, listing, retry
 from notifications.smtp import SmtpBackend
 from services.cycle import open_cycle
@@ -447,6 +448,23 @@ def test_a_4xx_recipient_waits_with_backoff_and_is_delivered_once_later(
     done = row_to(session, DRAFTER)
     assert (done.status, done.attempts, done.next_attempt_at) == ("sent", 2, None)
     assert ids_received(server.handler) == Counter({r.message_id: 1 for r in rows(session)})
+
+
+def test_a_failure_to_record_an_accepted_mail_is_never_taken_for_a_failure_to_send_it(
+        session, settings, county, servers, monkeypatch):
+    [row, *_] = open_kickoffs(session, settings)
+    server = servers(Recorder())
+    smtp = smtp_settings(monkeypatch, server.port)
+    said = []
+
+    def record(index, outcome):  # e.g. the disk under the journal or the database fails right now
+        said.append(outcome)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        SmtpBackend(smtp.smtp).send([envelope(smtp, row)], record)
+    assert [o.sent for o in said] == [True]  # told once, as sent: never again as a failure to be retried
+    assert ids_received(server.handler) == Counter({row.message_id: 1})
 
 
 def test_a_sent_journal_that_cannot_be_written_stops_no_mail_and_sends_none_twice(
