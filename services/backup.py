@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -92,21 +93,28 @@ def backup(url: str, target: Path) -> Contents:
     if target.exists():
         raise Refused("backup_exists", path=str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    src = sqlite3.connect(source, timeout=30)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
+    os.close(fd)
+    partial = Path(name)  # a name of this run's own: two backups started at once never share a file
     try:
-        dst = sqlite3.connect(partial)
+        src = sqlite3.connect(source, timeout=30)
         try:
-            src.backup(dst)  # one step: a read transaction on the source, so one consistent moment
-            dst.execute("PRAGMA journal_mode=DELETE")  # the backup is one self-contained file
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)  # one step: a read transaction on the source, so one consistent moment
+                dst.execute("PRAGMA journal_mode=DELETE")  # the backup is one self-contained file
+            finally:
+                dst.close()
         finally:
-            dst.close()
+            src.close()
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+        try:
+            os.link(partial, target)  # never over a file that appeared meanwhile
+        except FileExistsError:
+            raise Refused("backup_exists", path=str(target)) from None
     finally:
-        src.close()
-    with open(partial, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(partial, target)
+        partial.unlink(missing_ok=True)
     return backup_contents(target)
 
 

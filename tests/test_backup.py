@@ -11,7 +11,9 @@ in Chinese with the current database untouched.
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
+import threading
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -23,12 +25,13 @@ from sqlmodel import Session, select
 from typer.testing import CliRunner
 
 from core.settings import load_settings
+from models.chain import Refused
 from models.db import get_engine
 from models.tables import AuditEvent, MailboxState, OutboxMessage, Report
 from notifications.mailbox import ImapInbox
 from notifications.outbox import ALREADY_SENT
 from reportchain.cli import app
-from services.backup import sqlite_path
+from services.backup import backup, backup_contents, sqlite_path
 from services.cycle import open_cycle
 from services.delivery import deliver_all
 from services.reminders import sweep
@@ -206,6 +209,37 @@ def test_a_corrupt_or_foreign_file_is_refused_and_the_database_is_untouched(sett
         assert "Traceback" not in result.output
     open_cycle(session, settings, 2026)  # the database still works, with everything in it
     assert stages(session) == before and len(before) == 13
+
+
+@SQLITE_ONLY
+def test_two_backups_to_one_file_at_once_leave_one_sound_backup(settings, session, county, tmp_path, monkeypatch):
+    open_cycle(session, settings, 2026)
+    session.commit()
+    target, said = tmp_path / "same.backup", []
+    both_looked = threading.Barrier(2, timeout=10)  # both found no file there before either wrote one
+    connect = sqlite3.connect
+
+    def connect_together(database, *args, **kwargs):
+        if threading.current_thread() in threads and str(database) == str(sqlite_path(settings.database_url)):
+            both_looked.wait()
+        return connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect_together)
+
+    def back_up_now():
+        try:
+            said.append(backup(settings.database_url, target).reports)
+        except Refused as exc:
+            said.append(exc.code)
+
+    threads = [threading.Thread(target=back_up_now) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(said, key=str) == [13, "backup_exists"]
+    assert backup_contents(target).reports == 13  # the one kept is whole
+    assert [p.name for p in tmp_path.iterdir() if "partial" in p.name] == []
 
 
 @SQLITE_ONLY  # PostgreSQL restores with pg_restore
