@@ -38,17 +38,13 @@ class SentJournal:
         self._unsynced = False  # lines written since the last sync
         self._created = False  # the file was created since the last sync: its name needs syncing too
 
-    def sent(self, message_ids: Iterable[str]) -> set[str]:
-        """Those of `message_ids` the journal has: handed to the relay before."""
+    def lookup(self, message_ids: Iterable[str]) -> tuple[set[str], dict[str, tuple[str, ...]]]:
+        """Of `message_ids`: those handed to the relay before, and those it accepted for some recipients only,
+        with the ones still waiting."""
         with self._lock:
             self._read_new()
-            return {mid for mid in message_ids if mid in self._ids}
-
-    def waiting(self, message_ids: Iterable[str]) -> dict[str, tuple[str, ...]]:
-        """Those of `message_ids` the relay accepted for some recipients only, with the ones still waiting."""
-        with self._lock:
-            self._read_new()
-            return {mid: self._waiting[mid] for mid in message_ids if mid in self._waiting and mid not in self._ids}
+            ids = set(message_ids)
+            return ids & self._ids, {mid: self._waiting[mid] for mid in ids - self._ids if mid in self._waiting}
 
     def record(self, message_id: str, kind: str, key: str, waiting: tuple[str, ...] = ()) -> None:
         """Write down that the relay accepted this mail — for all its recipients but `waiting` — (raises OSError
@@ -58,9 +54,12 @@ class SentJournal:
         if waiting:
             fields.append("waiting=" + ",".join(_WHITESPACE.sub("", address) for address in waiting))
         line = ("\t".join(fields) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        created = False
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except FileNotFoundError:  # the first line: the file (and its folder) made now
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, created = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640), True
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX)
             os.write(fd, line)

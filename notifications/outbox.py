@@ -75,10 +75,11 @@ def mail_secret(session: Session) -> str:
     agree on the first one committed."""
     if known := session.info.get(MAIL_SECRET):
         return known  # it never changes once made: read once per session
-    if session.get(SiteSecret, MAIL_SECRET) is None:
-        return kept_secret(session, MAIL_SECRET)  # made now: not remembered, the caller may roll it back
-    session.info[MAIL_SECRET] = kept_secret(session, MAIL_SECRET)
-    return session.info[MAIL_SECRET]
+    made_before = session.get(SiteSecret, MAIL_SECRET) is not None
+    value = kept_secret(session, MAIL_SECRET)
+    if made_before:  # one made now is not remembered: the caller may roll it back
+        session.info[MAIL_SECRET] = value
+    return value
 
 
 def join_addrs(recipients: Sequence[Recipient | str]) -> str:
@@ -212,7 +213,7 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
     after = 0
     while rows := claim(session, now, batch_size, after):
         after = rows[-1].id
-        rows = skip_journaled(session, settings, journal, rows, report)
+        rows = skip_journaled(session, journal, rows)
         if not rows:
             continue
         outcomes: dict[int, Outcome] = {}
@@ -250,13 +251,11 @@ def deliver(session: Session, settings: Settings, backend: MailBackend, batch_si
 ALREADY_SENT = "mail_already_sent"  # the audit action of a mail the sent journal knew
 
 
-def skip_journaled(session: Session, settings: Settings, journal: SentJournal, rows: list[OutboxMessage],
-                   report: DeliveryReport) -> list[OutboxMessage]:
+def skip_journaled(session: Session, journal: SentJournal, rows: list[OutboxMessage]) -> list[OutboxMessage]:
     """Mark as sent, without sending them, the claimed rows the sent journal knows (a database restored
     from a backup wrote them again), each with an audit event and a log line; the others, to be sent — a
     mail the relay accepted for some of its recipients only to those still waiting."""
-    known = journal.sent(row.message_id for row in rows)
-    waiting = journal.waiting(row.message_id for row in rows)
+    known, waiting = journal.lookup(row.message_id for row in rows)
     for row in rows:
         if row.message_id in known:
             log.warning("outbox %s (%s, %s) is in the sent journal: marked sent, not sent again",
