@@ -221,3 +221,13 @@ class ImapInbox:
 
 def inbox_for(settings: Settings) -> ImapInbox | FolderInbox:
     return ImapInbox(settings.imap) if settings.imap else FolderInbox(settings.inbox_folder)
+
+
+@contextlib.contextmanager
+def opened_inbox(settings: Settings) -> Iterator[ImapInbox | FolderInbox]:
+    """The configured mailbox (`inbox_for`), closed when the block ends however it ends."""
+    inbox = inbox_for(settings)
+    try:
+        yield inbox
+    finally:
+        inbox.close()

@@ -82,22 +82,17 @@ def test_a_broken_setup_says_what_is_wrong_in_chinese_and_fails(settings, sessio
     assert session.exec(select(OutboxMessage)).all() == []
 
 
-def test_an_unwritable_mail_folder_is_a_problem(settings, tmp_path, monkeypatch):
+@pytest.mark.parametrize(("variable", "below", "shown"), [
+    ("REPORTCHAIN_MAIL_FOLDER", "outbox", "{blocker}/outbox、{blocker}"),  # the journal goes beside it
+    ("REPORTCHAIN_SENT_JOURNAL", "sent.journal", "{blocker}"),
+])
+def test_an_unwritable_mail_folder_or_journal_is_a_problem(settings, tmp_path, monkeypatch, variable, below, shown):
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the mail folder should be")
-    done = doctor(tmp_path, REPORTCHAIN_MAIL_FOLDER=str(blocker / "outbox"))
+    blocker.write_text("a file where a folder should be")
+    done = doctor(tmp_path, **{variable: str(blocker / below)})
     assert done.returncode == 1
-    assert f"✗ 邮件目录：{blocker / 'outbox'}、{blocker} 无法写入" in done.stdout  # the journal goes beside it
-
-
-def test_an_unwritable_place_for_the_sent_journal_is_a_problem(settings, tmp_path, monkeypatch):
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    blocker = tmp_path / "not-a-folder"
-    blocker.write_text("a file where the journal's folder should be")
-    done = doctor(tmp_path, REPORTCHAIN_SENT_JOURNAL=str(blocker / "sent.journal"))
-    assert done.returncode == 1
-    assert f"✗ 邮件目录：{blocker} 无法写入" in done.stdout and "REPORTCHAIN_SENT_JOURNAL" in done.stdout
+    assert f"✗ 邮件目录：{shown.format(blocker=blocker)} 无法写入" in done.stdout and variable in done.stdout
 
 
 def test_the_calendar_check_names_the_years_of_open_cycles_without_official_holidays(settings, session):

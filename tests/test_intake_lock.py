@@ -18,7 +18,7 @@ from sqlmodel import Session, func, select
 from core.settings import PROJECT_ROOT, load_settings
 from models.db import get_engine
 from models.tables import InboundMessage, InboundOutcome, MailboxState, OutboxMessage, Report, ReviewRound
-from notifications.mailbox import ImapInbox
+from notifications.mailbox import opened_inbox
 from services.cycle import open_cycle
 from services.replies import LEASE, intake
 from tests.conftest import POSTGRESQL_ONLY
@@ -55,11 +55,8 @@ with Session(get_engine(settings.database_url), expire_on_commit=False) as sessi
 
 
 def take_in(session, settings):
-    inbox = ImapInbox(settings.imap)
-    try:
+    with opened_inbox(settings) as inbox:
         return intake(session, settings, inbox)
-    finally:
-        inbox.close()
 
 
 @POSTGRESQL_ONLY  # SQLite keeps the lease: a killed intake holds the mailbox for up to 10 minutes

@@ -14,7 +14,7 @@ from core.settings import load_settings
 from flows import run
 from flows.replies import fetch_replies_flow
 from models.tables import InboundMessage, InboundOutcome, MailboxState, OutboxMessage, Report, ReviewRound
-from notifications.mailbox import ImapInbox, MailboxError
+from notifications.mailbox import ImapInbox, MailboxError, opened_inbox
 from services.cycle import open_cycle
 from services.delivery import deliver_all
 from services.replies import intake
@@ -39,11 +39,8 @@ def imap_settings(monkeypatch, dovecot, port: int | None = None, **env):
 
 
 def take_in(session, settings):
-    inbox = ImapInbox(settings.imap)
-    try:
+    with opened_inbox(settings) as inbox:
         return intake(session, settings, inbox)
-    finally:
-        inbox.close()
 
 
 def state(session) -> MailboxState:

@@ -70,15 +70,12 @@ def replies_fetch(dry: DryRun = False) -> None:
     settings = load_settings()
     try:
         if dry:
-            from notifications.mailbox import inbox_for
+            from notifications.mailbox import opened_inbox
             from services.replies import busy_since, intake
 
-            inbox = inbox_for(settings)
-            try:
+            with opened_inbox(settings) as inbox:
                 return dry_run(lambda s, st: intake(s, st, inbox, apply=False),
                                show=lambda report: print_fetched(report.rows, busy_since(settings, report)))
-            finally:
-                inbox.close()
         result = run_flow(Flows.fetch_replies)
     except MailboxError as exc:
         fail(message("replies.mailbox_error", detail=str(exc)), str(exc))

@@ -12,7 +12,16 @@ import pytest
 from sqlmodel import func, select
 
 from models.chain import Stage
-from models.tables import AuditEvent, CalendarOverride, Cycle, InboundMessage, OutboxMessage, OutboxStatus, ReviewRound
+from models.tables import (
+    AuditEvent,
+    CalendarOverride,
+    Cycle,
+    InboundMessage,
+    OutboxMessage,
+    OutboxStatus,
+    Report,
+    ReviewRound,
+)
 from services.decisions import record_decision
 from services.stages import find_report, open_round_of
 from tests.web.conftest import COORDINATOR, CSRF, signed_in
@@ -216,18 +225,24 @@ def test_open_the_next_cycle(app, session, console):
     assert past.status_code == 409 and "2020" in past.text
 
 
-@sqlite_only
-def test_triage_decide_and_dismiss(app, session, settings, console):
-    report = find_report(session, console.yehe)
+def unclear_mails(session, ref: str, *raws: bytes) -> tuple[Report, ReviewRound, list[int]]:
+    """The advisor's mails to the report's open round, stored as the intake leaves unclear ones: (the report,
+    the round, their ids)."""
+    report = find_report(session, ref)
     rnd = open_round_of(session, report)
-    raw = ("From: chen.lawyer@lvshi-a.example.cn\r\nSubject: Re: yehe\r\nMessage-ID: <t1@x>\r\n\r\n"
-           "这个我再看看吧，大体可以。\r\n").encode()
-    for n in (1, 2):
+    for n, raw in enumerate(raws, 1):
         session.add(InboundMessage(message_id=f"<t{n}@x>", sha256=str(n) * 64, raw=raw, source="test",
                                    report_id=report.id, round_id=rnd.id, outcome="unclear",
                                    from_address="chen.lawyer@lvshi-a.example.cn", subject="Re: yehe"))
     session.commit()
-    first, second = session.exec(select(InboundMessage.id).order_by(InboundMessage.id)).all()
+    return report, rnd, session.exec(select(InboundMessage.id).order_by(InboundMessage.id)).all()
+
+
+@sqlite_only
+def test_triage_decide_and_dismiss(app, session, settings, console):
+    raw = ("From: chen.lawyer@lvshi-a.example.cn\r\nSubject: Re: yehe\r\nMessage-ID: <t1@x>\r\n\r\n"
+           "这个我再看看吧，大体可以。\r\n").encode()
+    report, rnd, (first, second) = unclear_mails(session, console.yehe, raw, raw)
     client = signed_in(app, "county_coordinator")
     listing = client.get("/triage").text
     assert "这个我再看看吧，大体可以。" in listing and f"/triage/{first}.eml" in listing
@@ -249,18 +264,11 @@ def test_triage_decide_and_dismiss(app, session, settings, console):
 
 @sqlite_only
 def test_triage_warns_that_words_under_a_forwarded_header_may_not_be_the_senders(app, session, console):
-    report = find_report(session, console.yehe)
-    rnd = open_round_of(session, report)
     forward = ("From: chen.lawyer@lvshi-a.example.cn\r\nSubject: Fwd: yehe\r\nMessage-ID: <f1@x>\r\n\r\n"
                "---------- Forwarded message ---------\r\nFrom: 王科长 <wang@qingshan.example.gov.cn>\r\n"
                "Date: Sun, Dec 20, 2026 at 9:00 AM\r\nSubject: 请审核\r\n\r\n同意，请上报。\r\n").encode()
     plain = forward.replace(b"<f1@x>", b"<f2@x>").split(b"---------- Forwarded")[0] + "我再看看。\r\n".encode()
-    for n, raw in enumerate((forward, plain), 1):
-        session.add(InboundMessage(message_id=f"<f{n}@x>", sha256=str(n) * 64, raw=raw, source="test",
-                                   report_id=report.id, round_id=rnd.id, outcome="unclear",
-                                   from_address="chen.lawyer@lvshi-a.example.cn", subject="Fwd: yehe"))
-    session.commit()
-    first, second = session.exec(select(InboundMessage.id).order_by(InboundMessage.id)).all()
+    _, _, (first, second) = unclear_mails(session, console.yehe, forward, plain)
     client = signed_in(app, "county_coordinator")
     warned = client.get(f"/act/triage_decide?inbound={first}").text
     assert "同意，请上报。" in warned and "可能是来信人转发或引用的原文" in warned
